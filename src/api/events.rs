@@ -1,0 +1,103 @@
+//! `POST /v1/events`: the platform publishes one event for one tenant. The event and its
+//! fan-out are committed before the 202; a repeat with the same id or `Idempotency-Key`
+//! creates nothing and answers with the original.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use super::extract::{ApiBytes, Platform};
+use super::{new_id, validate_id, ApiError, AppState};
+use crate::delivery::filter;
+use crate::model::{NewEvent, PublishOutcome};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/events", post(publish))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublishRequest {
+    id: Option<String>,
+    #[serde(rename = "type")]
+    event_type: String,
+    tenant_id: String,
+    occurred_at: Option<DateTime<Utc>>,
+    data: Option<Box<RawValue>>,
+}
+
+/// Malformed JSON is a 400; well-formed JSON of the wrong shape is a 422.
+fn parse_body(body: &[u8]) -> Result<PublishRequest, ApiError> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::invalid(e.to_string()),
+        _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()),
+    })
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if !key.is_empty() && key.len() <= 255 => Ok(Some(key.to_string())),
+        _ => Err(ApiError::bad_request(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )),
+    }
+}
+
+async fn publish(
+    _: Platform,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiBytes(body): ApiBytes,
+) -> Result<Response, ApiError> {
+    let req = parse_body(&body)?;
+    let idempotency_key = idempotency_key(&headers)?;
+    let id = req.id.unwrap_or_else(new_id);
+    validate_id("id", &id)?;
+    validate_id("tenant_id", &req.tenant_id)?;
+    if !filter::valid_event_type(&req.event_type) {
+        return Err(ApiError::invalid(
+            "type must be dot-separated segments of letters, digits, '_' or '-'",
+        ));
+    }
+    let data = match req.data {
+        None => "{}".to_string(),
+        Some(raw) if raw.get().starts_with('{') => raw.get().to_string(),
+        Some(_) => return Err(ApiError::invalid("data must be a JSON object")),
+    };
+    let now = state.clock.now();
+    let event = NewEvent {
+        id,
+        idempotency_key,
+        request_hash: hex::encode(Sha256::digest(&body)),
+        tenant_id: req.tenant_id,
+        event_type: req.event_type,
+        occurred_at: req.occurred_at.unwrap_or(now),
+        received_at: now,
+        data,
+    };
+    let outcome = state.store.publish(&event).await?;
+    Ok(match outcome {
+        PublishOutcome::Created(summary) => {
+            if summary.deliveries > 0 {
+                state.dispatcher_wake.notify_one();
+            }
+            (StatusCode::ACCEPTED, Json(summary)).into_response()
+        }
+        PublishOutcome::Replayed(summary) => {
+            let mut response = (StatusCode::ACCEPTED, Json(summary)).into_response();
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            response
+        }
+    })
+}

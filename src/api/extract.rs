@@ -1,0 +1,96 @@
+//! Extractors whose rejections are [`ApiError`]s, and the two kinds of caller.
+
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+
+use super::error::ApiError;
+use super::AppState;
+
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Who is calling: the platform, or the partner that owns one app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Platform,
+    Partner { app_id: String },
+}
+
+impl Caller {
+    /// A partner may only see its own app; any other app id is "not found", so the
+    /// answer does not reveal that the app exists.
+    pub fn require_app(&self, app_id: &str) -> Result<(), ApiError> {
+        match self {
+            Caller::Platform => Ok(()),
+            Caller::Partner { app_id: own } if own == app_id => Ok(()),
+            Caller::Partner { .. } => Err(ApiError::not_found("app")),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized("send your API key as 'Authorization: Bearer <key>'")
+            })?;
+        let hash = hash_key(key);
+        if hash == &*state.platform_key_hash {
+            return Ok(Caller::Platform);
+        }
+        match state.store.app_for_key(&hash).await? {
+            Some(app_id) => Ok(Caller::Partner { app_id }),
+            None => Err(ApiError::unauthorized("the API key is not valid")),
+        }
+    }
+}
+
+/// Routes only the platform may call.
+pub struct Platform;
+
+impl FromRequestParts<AppState> for Platform {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match Caller::from_request_parts(parts, state).await? {
+            Caller::Platform => Ok(Platform),
+            Caller::Partner { .. } => Err(ApiError::forbidden(
+                "this route needs the platform key; partner keys manage their own webhooks",
+            )),
+        }
+    }
+}
+
+/// The raw body (for hashing and precise JSON errors), bounded by the body limit.
+pub struct ApiBytes(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        Ok(Self(axum::body::Bytes::from_request(req, state).await?))
+    }
+}

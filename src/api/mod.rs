@@ -1,0 +1,98 @@
+//! The HTTP API under `/v1`: one module per resource, each exposing `router()`.
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::store::SharedStore;
+
+mod apps;
+pub mod error;
+mod events;
+pub mod extract;
+mod installations;
+mod tenants;
+pub mod webhooks;
+
+pub use error::ApiError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: SharedStore,
+    pub clock: SharedClock,
+    pub settings: Arc<Settings>,
+    pub platform_key_hash: Arc<str>,
+    /// Wakes the dispatcher when a publish created deliveries that are due now.
+    pub dispatcher_wake: Arc<Notify>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let max_body = state.settings.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .merge(tenants::router())
+        .merge(apps::router())
+        .merge(installations::router())
+        .merge(webhooks::router())
+        .merge(events::router())
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Lists are wrapped so fields (cursors, counts) can be added without breaking clients.
+#[derive(Serialize)]
+pub struct ListResponse<T> {
+    pub data: Vec<T>,
+}
+
+/// Client-chosen ids (tenants, apps, events): what a platform's own ids look like, and
+/// nothing that could confuse a path.
+pub fn validate_id(field: &str, id: &str) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+        && id != "."
+        && id != "..";
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "{field} must be 1 to 128 characters of letters, digits, '_', '-', '.' or ':'"
+        )))
+    }
+}
+
+pub fn validate_text(field: &str, value: &str, max: usize, allow_empty: bool) -> Result<(), ApiError> {
+    let len = value.chars().count();
+    if (!allow_empty && value.trim().is_empty()) || len > max {
+        return Err(ApiError::invalid(format!(
+            "{field} must be {}at most {max} characters",
+            if allow_empty { "" } else { "non-empty and " }
+        )));
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(ApiError::invalid(format!("{field} must not contain control characters")));
+    }
+    Ok(())
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

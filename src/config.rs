@@ -1,0 +1,126 @@
+//! Settings, from command-line flags or `HOOKGATE_*` environment variables, with the
+//! defaults DESIGN.md fixes. Validated once at start-up.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{ArgAction, Args};
+
+#[derive(Clone, Args)]
+pub struct Settings {
+    /// Address the HTTP API listens on.
+    #[arg(long, env = "HOOKGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// `sqlite://FILE` (embedded default) or `postgres://…`.
+    #[arg(long, env = "HOOKGATE_DATABASE_URL", default_value = "sqlite://hookgate.db")]
+    pub database_url: String,
+
+    #[arg(long, env = "HOOKGATE_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+
+    /// The platform's API key (ingest, tenants, apps, installations). When unset a random
+    /// one is generated and logged once at start-up.
+    #[arg(long, env = "HOOKGATE_PLATFORM_KEY")]
+    pub platform_key: Option<String>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "HOOKGATE_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Accept `http://` listener URLs (development only).
+    #[arg(long, env = "HOOKGATE_ALLOW_INSECURE_TARGETS", action = ArgAction::Set, default_value_t = false)]
+    pub allow_insecure_targets: bool,
+
+    /// Accept loopback, private and link-local listener addresses (development only).
+    #[arg(long, env = "HOOKGATE_ALLOW_PRIVATE_TARGETS", action = ArgAction::Set, default_value_t = false)]
+    pub allow_private_targets: bool,
+
+    #[arg(long, env = "HOOKGATE_MAX_WEBHOOKS_PER_APP", default_value_t = 10)]
+    pub max_webhooks_per_app: i64,
+
+    /// Run the delivery workers in this process.
+    #[arg(long, env = "HOOKGATE_DISPATCHER", action = ArgAction::Set, default_value_t = true)]
+    pub dispatcher: bool,
+
+    /// Delivery workers, each claiming and sending one batch at a time.
+    #[arg(long, env = "HOOKGATE_WORKERS", default_value_t = 4)]
+    pub workers: usize,
+
+    /// Deliveries one worker claims at once.
+    #[arg(long, env = "HOOKGATE_BATCH_SIZE", default_value_t = 64)]
+    pub batch_size: i64,
+
+    /// Concurrent outbound requests, across all workers.
+    #[arg(long, env = "HOOKGATE_MAX_IN_FLIGHT", default_value_t = 256)]
+    pub max_in_flight: usize,
+
+    /// Concurrent outbound requests to one webhook.
+    #[arg(long, env = "HOOKGATE_MAX_IN_FLIGHT_PER_WEBHOOK", default_value_t = 16)]
+    pub max_in_flight_per_webhook: usize,
+
+    /// How long a claimed delivery stays leased; a crashed worker's deliveries become
+    /// claimable again after it. Must exceed the longest webhook timeout.
+    #[arg(long, env = "HOOKGATE_LEASE", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub lease: Duration,
+
+    /// Longest idle wait between checks for due deliveries (new events wake workers at once).
+    #[arg(long, env = "HOOKGATE_IDLE_POLL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub idle_poll: Duration,
+
+    /// Bytes of a listener's response kept with each attempt.
+    #[arg(long, env = "HOOKGATE_RESPONSE_EXCERPT_BYTES", default_value_t = 1024)]
+    pub response_excerpt_bytes: usize,
+
+    /// Time in-flight attempts get to finish on shutdown.
+    #[arg(long, env = "HOOKGATE_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting: {0}")]
+pub struct InvalidSettings(String);
+
+impl Settings {
+    /// The defaults, as `hookgate serve` with no flags and no environment would use.
+    pub fn defaults() -> Self {
+        #[derive(clap::Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        <Wrapper as clap::Parser>::parse_from(["hookgate"]).settings
+    }
+
+    pub fn validate(&self) -> Result<(), InvalidSettings> {
+        let fail = |m: &str| Err(InvalidSettings(m.to_string()));
+        if self.workers == 0 || self.batch_size < 1 || self.max_in_flight == 0 {
+            return fail("workers, batch size and max in flight must be at least 1");
+        }
+        if self.max_in_flight_per_webhook == 0 {
+            return fail("max in flight per webhook must be at least 1");
+        }
+        if self.lease <= crate::api::webhooks::MAX_TIMEOUT {
+            return fail("the lease must be longer than the longest webhook timeout (30 s)");
+        }
+        if self.platform_key.as_deref().is_some_and(|k| k.len() < 16) {
+            return fail("the platform key must be at least 16 characters");
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("database", &self.database_url.split(':').next())
+            .field("platform_key", &self.platform_key.as_ref().map(|_| "<redacted>"))
+            .field("allow_insecure_targets", &self.allow_insecure_targets)
+            .field("allow_private_targets", &self.allow_private_targets)
+            .field("dispatcher", &self.dispatcher)
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,223 @@
+//! Claims due deliveries in batches under a lease, sends them concurrently (bounded
+//! globally and per webhook) and records the attempts of a batch in one transaction.
+//! `run_once` is one such step; tests drive it directly with a manual clock.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::retry::{next_step, AttemptClass, NextStep};
+use super::sender::{OutboundRequest, SendOutcome, Sender};
+use super::{payload, signing};
+use crate::clock::SharedClock;
+use crate::model::{Attempt, AttemptRecord, ClaimedDelivery, DeliveryState};
+use crate::store::{SharedStore, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct DispatchSettings {
+    pub workers: usize,
+    pub batch_size: i64,
+    pub max_in_flight: usize,
+    pub max_in_flight_per_webhook: usize,
+    pub lease: Duration,
+    pub idle_poll: Duration,
+    pub response_excerpt_bytes: usize,
+}
+
+pub struct Dispatcher {
+    store: SharedStore,
+    clock: SharedClock,
+    sender: Sender,
+    settings: DispatchSettings,
+    wake: Arc<Notify>,
+    in_flight: Arc<Semaphore>,
+    per_webhook: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: SharedStore,
+        clock: SharedClock,
+        settings: DispatchSettings,
+    ) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            sender: Sender::new(settings.response_excerpt_bytes)?,
+            in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
+            wake: Arc::new(Notify::new()),
+            per_webhook: Mutex::new(HashMap::new()),
+            store,
+            clock,
+            settings,
+        })
+    }
+
+    /// Notified by the API when new deliveries are due now, so none waits for a poll.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Claims up to one batch of due deliveries, attempts them all and records the
+    /// outcomes. Returns what was recorded (empty when nothing was due).
+    pub async fn run_once(&self) -> Result<Vec<AttemptRecord>, StoreError> {
+        let now = self.clock.now();
+        let lease = TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::minutes(5));
+        let claimed = self
+            .store
+            .claim_due(now, now + lease, self.settings.batch_size)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let records =
+            futures::future::join_all(claimed.into_iter().map(|d| self.attempt(d))).await;
+        self.store.record_attempts(&records).await?;
+        Ok(records)
+    }
+
+    /// Runs `workers` claim loops until `shutdown` fires; each finishes its batch first.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let workers: Vec<_> = (0..self.settings.workers)
+            .map(|n| {
+                let this = self.clone();
+                let shutdown = shutdown.clone();
+                tokio::spawn(
+                    async move { this.worker_loop(shutdown).await }
+                        .instrument(tracing::info_span!("worker", n)),
+                )
+            })
+            .collect();
+        futures::future::join_all(workers).await;
+    }
+
+    async fn worker_loop(&self, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let idle = match self.run_once().await {
+                Ok(records) if !records.is_empty() => continue,
+                Ok(_) => self.idle_wait().await,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming or recording deliveries failed");
+                    self.settings.idle_poll
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(idle) => {}
+            }
+        }
+    }
+
+    /// Until the next delivery falls due, but never longer than `idle_poll`: other
+    /// instances may add work this one is not told about.
+    async fn idle_wait(&self) -> Duration {
+        match self.store.next_due_at().await {
+            Ok(Some(due)) => (due - self.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(self.settings.idle_poll),
+            _ => self.settings.idle_poll,
+        }
+    }
+
+    fn webhook_permits(&self, webhook_id: &str) -> Arc<Semaphore> {
+        let mut map = self.per_webhook.lock().expect("per-webhook map poisoned");
+        map.entry(webhook_id.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.settings.max_in_flight_per_webhook)))
+            .clone()
+    }
+
+    #[tracing::instrument(skip_all, fields(
+        delivery_id = %d.delivery_id, webhook_id = %d.webhook_id,
+        app_id = %d.app_id, tenant_id = %d.tenant_id,
+    ))]
+    async fn attempt(&self, d: ClaimedDelivery) -> AttemptRecord {
+        let webhook_permits = self.webhook_permits(&d.webhook_id);
+        let _webhook_slot = webhook_permits.acquire().await;
+        let _slot = self.in_flight.acquire().await;
+
+        let started_at = self.clock.now();
+        let outcome = match (payload::build(&d), signing::secret_key(&d.secret)) {
+            (Ok(body), Ok(key)) => {
+                let timestamp = started_at.timestamp();
+                let signature =
+                    signing::signature_header([key.as_slice()], &d.delivery_id, timestamp, &body);
+                let request = OutboundRequest {
+                    url: &d.url,
+                    msg_id: &d.delivery_id,
+                    timestamp,
+                    signature: &signature,
+                    custom_headers: &d.headers,
+                    timeout: Duration::from_millis(d.timeout_ms.max(1) as u64),
+                };
+                self.sender.send(request, body).await
+            }
+            (Err(e), _) => internal_failure(format!("payload could not be built: {e}")),
+            (_, Err(e)) => internal_failure(e.to_string()),
+        };
+        tracing::info!(
+            outcome = outcome.class.as_str(),
+            status = outcome.status,
+            latency_ms = outcome.latency.as_millis() as u64,
+            attempt = d.attempt_count + 1,
+            "delivery attempt"
+        );
+        record_for(&d, started_at, outcome)
+    }
+}
+
+fn internal_failure(error: String) -> SendOutcome {
+    SendOutcome {
+        class: AttemptClass::Network,
+        status: None,
+        error: Some(error),
+        excerpt: None,
+        latency: Duration::ZERO,
+    }
+}
+
+/// The attempt row and the delivery's next state under its webhook's retry policy.
+fn record_for(
+    d: &ClaimedDelivery,
+    started_at: chrono::DateTime<chrono::Utc>,
+    outcome: SendOutcome,
+) -> AttemptRecord {
+    let attempt_number = d.attempt_count + 1;
+    let first_failure_at = match outcome.class {
+        AttemptClass::Success => d.first_failure_at,
+        _ => Some(d.first_failure_at.unwrap_or(started_at)),
+    };
+    let step = next_step(
+        &d.retry_policy,
+        u32::try_from(attempt_number).unwrap_or(u32::MAX),
+        outcome.class,
+        first_failure_at.unwrap_or(started_at),
+    );
+    let (new_state, next_attempt_at) = match step {
+        NextStep::Delivered => (DeliveryState::Delivered, None),
+        NextStep::RetryAt(at) => (DeliveryState::Pending, Some(at)),
+        NextStep::Failed => (DeliveryState::Failed, None),
+    };
+    AttemptRecord {
+        attempt: Attempt {
+            id: uuid::Uuid::now_v7().to_string(),
+            delivery_id: d.delivery_id.clone(),
+            webhook_id: d.webhook_id.clone(),
+            attempt_number,
+            started_at,
+            latency_ms: outcome.latency.as_millis() as i64,
+            outcome: outcome.class,
+            status_code: outcome.status.map(i64::from),
+            error: outcome.error,
+            response_excerpt: outcome.excerpt,
+        },
+        lease_token: d.lease_token.clone(),
+        new_state,
+        next_attempt_at,
+        first_failure_at,
+    }
+}

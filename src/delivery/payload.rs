@@ -1,0 +1,49 @@
+//! The JSON body every listener receives: the event plus who it belongs to, so one
+//! listener URL can serve every tenant that installed the app.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::model::ClaimedDelivery;
+
+#[derive(Serialize)]
+struct Payload<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    occurred_at: String,
+    tenant: TenantRef<'a>,
+    installation_id: &'a str,
+    app_id: &'a str,
+    webhook_id: &'a str,
+    data: &'a RawValue,
+}
+
+#[derive(Serialize)]
+struct TenantRef<'a> {
+    id: &'a str,
+    name: &'a str,
+}
+
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The event's `data` is stored as validated JSON text and embedded without re-parsing.
+pub fn build(d: &ClaimedDelivery) -> Result<Vec<u8>, serde_json::Error> {
+    let data: &RawValue = serde_json::from_str(&d.data)?;
+    serde_json::to_vec(&Payload {
+        id: &d.event_id,
+        event_type: &d.event_type,
+        occurred_at: rfc3339(d.occurred_at),
+        tenant: TenantRef {
+            id: &d.tenant_id,
+            name: &d.tenant_name,
+        },
+        installation_id: &d.installation_id,
+        app_id: &d.app_id,
+        webhook_id: &d.webhook_id,
+        data,
+    })
+}

@@ -1,0 +1,159 @@
+//! One HTTP attempt: POST the signed body, classify what happened, keep a bounded
+//! excerpt of the answer. Never follows redirects: a 3xx is a failure.
+
+use std::collections::BTreeMap;
+use std::error::Error as _;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+
+use super::retry::AttemptClass;
+
+#[derive(Debug, Clone)]
+pub struct SendOutcome {
+    pub class: AttemptClass,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub excerpt: Option<String>,
+    pub latency: Duration,
+}
+
+/// Everything of one attempt that is not the body.
+pub struct OutboundRequest<'a> {
+    pub url: &'a str,
+    pub msg_id: &'a str,
+    pub timestamp: i64,
+    pub signature: &'a str,
+    pub custom_headers: &'a BTreeMap<String, String>,
+    pub timeout: Duration,
+}
+
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    excerpt_limit: usize,
+}
+
+impl Sender {
+    pub fn new(excerpt_limit: usize) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("hookgate/", env!("CARGO_PKG_VERSION")))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            client,
+            excerpt_limit,
+        })
+    }
+
+    pub async fn send(&self, req: OutboundRequest<'_>, body: Vec<u8>) -> SendOutcome {
+        let started = Instant::now();
+        let result = tokio::time::timeout(req.timeout, self.exchange(&req, body)).await;
+        let latency = started.elapsed();
+        match result {
+            Err(_elapsed) => SendOutcome {
+                class: AttemptClass::Timeout,
+                status: None,
+                error: Some(format!("no complete answer within {} ms", req.timeout.as_millis())),
+                excerpt: None,
+                latency,
+            },
+            Ok(Err(e)) => SendOutcome {
+                class: classify_error(&e),
+                status: None,
+                error: Some(describe_error(&e)),
+                excerpt: None,
+                latency,
+            },
+            Ok(Ok((status, excerpt))) => SendOutcome {
+                class: if (200..300).contains(&status) {
+                    AttemptClass::Success
+                } else {
+                    AttemptClass::HttpError
+                },
+                status: Some(status),
+                error: None,
+                excerpt: Some(excerpt),
+                latency,
+            },
+        }
+    }
+
+    async fn exchange(
+        &self,
+        req: &OutboundRequest<'_>,
+        body: Vec<u8>,
+    ) -> Result<(u16, String), reqwest::Error> {
+        let mut response = self
+            .client
+            .post(req.url)
+            .headers(headers(req))
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        // Read no more than the excerpt: a huge or endless body costs nothing extra.
+        let mut excerpt = Vec::new();
+        while excerpt.len() < self.excerpt_limit {
+            match response.chunk().await? {
+                Some(chunk) => excerpt.extend_from_slice(&chunk),
+                None => break,
+            }
+        }
+        excerpt.truncate(self.excerpt_limit);
+        Ok((status, String::from_utf8_lossy(&excerpt).into_owned()))
+    }
+}
+
+fn headers(req: &OutboundRequest<'_>) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    // Custom headers were validated when the webhook was saved; any that no longer parse
+    // are skipped rather than failing the delivery.
+    for (name, value) in req.custom_headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            h.insert(n, v);
+        }
+    }
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let standard = [
+        ("webhook-id", req.msg_id.to_string()),
+        ("webhook-timestamp", req.timestamp.to_string()),
+        ("webhook-signature", req.signature.to_string()),
+    ];
+    for (name, value) in standard {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(HeaderName::from_static(name), v);
+        }
+    }
+    h
+}
+
+fn classify_error(e: &reqwest::Error) -> AttemptClass {
+    if e.is_timeout() {
+        AttemptClass::Timeout
+    } else if e.is_connect() {
+        AttemptClass::Connect
+    } else {
+        AttemptClass::Network
+    }
+}
+
+/// The error and its causes, without the URL (it may carry a partner's token).
+fn describe_error(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(url.as_str(), "<url>");
+    }
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text.chars().take(500).collect()
+}

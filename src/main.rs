@@ -1,0 +1,58 @@
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use hookgate::clock::SystemClock;
+use hookgate::config::Settings;
+use hookgate::startup::{shutdown_on_signal, Application};
+
+/// hookgate: a partner-mode webhook gateway.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API and the delivery workers.
+    Serve(Box<Settings>),
+    /// Apply database migrations and exit.
+    Migrate {
+        #[arg(long, env = "HOOKGATE_DATABASE_URL", default_value = "sqlite://hookgate.db")]
+        database_url: String,
+    },
+    /// A listener that prints deliveries and checks their signatures, for trying hookgate.
+    Receiver {
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: SocketAddr,
+        /// The webhook's `whsec_…` secret, to check signatures.
+        #[arg(long)]
+        secret: Option<String>,
+        /// The status code to answer with.
+        #[arg(long, default_value_t = 200)]
+        status: u16,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    hookgate::init_tracing();
+    match Cli::parse().command {
+        Command::Serve(settings) => {
+            let app = Application::build(*settings, Arc::new(SystemClock)).await?;
+            app.run_until(shutdown_on_signal()).await
+        }
+        Command::Migrate { database_url } => {
+            let store = hookgate::store::connect(&database_url, 1).await?;
+            tracing::info!(backend = store.backend(), "migrations applied");
+            Ok(())
+        }
+        Command::Receiver {
+            listen,
+            secret,
+            status,
+        } => hookgate::receiver::run(listen, secret, status).await,
+    }
+}

@@ -1,0 +1,191 @@
+//! The domain vocabulary of DESIGN.md: tenants, partner apps, installations, partner
+//! webhooks, events, deliveries and attempts. Plain data, shared by the API, the store
+//! and the dispatcher.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::delivery::retry::{AttemptClass, RetryPolicy};
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// A tenant's events only reach webhooks of the same environment.
+    Environment { Production => "production", Development => "development" }
+);
+string_enum!(InstallationState { Active => "active", Revoked => "revoked" });
+string_enum!(
+    /// A deactivated webhook gets no attempts; its new deliveries are `held`.
+    WebhookState { Active => "active", Deactivated => "deactivated" }
+);
+string_enum!(DeliveryState {
+    Pending => "pending",
+    InFlight => "in_flight",
+    Delivered => "delivered",
+    Failed => "failed",
+    Held => "held",
+});
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub environment: Environment,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct App {
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Installation {
+    pub id: String,
+    pub tenant_id: String,
+    pub app_id: String,
+    pub state: InstallationState,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Webhook {
+    pub id: String,
+    pub app_id: String,
+    pub url: String,
+    pub description: String,
+    pub environment: Environment,
+    pub event_types: Vec<String>,
+    #[serde(skip)]
+    pub secret: String,
+    pub headers: BTreeMap<String, String>,
+    pub timeout_ms: i64,
+    pub retry_policy: RetryPolicy,
+    pub state: WebhookState,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An event as the platform published it, before it is stored.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: String,
+    pub idempotency_key: Option<String>,
+    /// SHA-256 of the request body: a repeat with the same key but another body is a 409.
+    pub request_hash: String,
+    pub tenant_id: String,
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    /// The `data` object, already validated JSON.
+    pub data: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventSummary {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub tenant_id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub deliveries: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishOutcome {
+    Created(EventSummary),
+    /// The same event id or idempotency key with the same body: nothing new was created.
+    Replayed(EventSummary),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub webhook_id: String,
+    pub installation_id: String,
+    pub app_id: String,
+    pub tenant_id: String,
+    pub state: DeliveryState,
+    pub attempt_count: i64,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub first_failure_at: Option<DateTime<Utc>>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    pub id: String,
+    pub delivery_id: String,
+    pub webhook_id: String,
+    pub attempt_number: i64,
+    pub started_at: DateTime<Utc>,
+    pub latency_ms: i64,
+    #[serde(serialize_with = "serialize_class")]
+    pub outcome: AttemptClass,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    pub response_excerpt: Option<String>,
+}
+
+fn serialize_class<S: serde::Serializer>(c: &AttemptClass, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(c.as_str())
+}
+
+/// A delivery a worker holds under a lease, with everything needed to send it.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub delivery_id: String,
+    pub lease_token: String,
+    pub attempt_count: i64,
+    pub first_failure_at: Option<DateTime<Utc>>,
+    pub event_id: String,
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    pub data: String,
+    pub tenant_id: String,
+    pub tenant_name: String,
+    pub installation_id: String,
+    pub app_id: String,
+    pub webhook_id: String,
+    pub url: String,
+    pub secret: String,
+    pub headers: BTreeMap<String, String>,
+    pub timeout_ms: i64,
+    pub retry_policy: RetryPolicy,
+}
+
+/// The result of one attempt and the delivery state it leads to, written in batches.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub attempt: Attempt,
+    pub lease_token: String,
+    pub new_state: DeliveryState,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub first_failure_at: Option<DateTime<Utc>>,
+}

@@ -1,0 +1,123 @@
+//! Builds the application from settings and a clock, bound to a listener, so that tests
+//! start it on port 0 with a fresh database and a manual clock.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use rand::distributions::{Alphanumeric, DistString};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, extract::hash_key, AppState};
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::delivery::dispatcher::{DispatchSettings, Dispatcher};
+use crate::store::{self, SharedStore};
+
+pub struct Application {
+    listener: TcpListener,
+    pub addr: SocketAddr,
+    pub store: SharedStore,
+    pub dispatcher: Arc<Dispatcher>,
+    pub platform_key: String,
+    state: AppState,
+    run_dispatcher: bool,
+    shutdown_grace: std::time::Duration,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let store = store::connect(&settings.database_url, settings.db_max_connections)
+            .await
+            .context("opening the database")?;
+        let platform_key = match &settings.platform_key {
+            Some(key) => key.clone(),
+            None => {
+                let key = format!("hg_plat_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 40));
+                tracing::warn!(
+                    platform_key = %key,
+                    "no HOOKGATE_PLATFORM_KEY set: generated one for this run"
+                );
+                key
+            }
+        };
+        let dispatcher = Arc::new(Dispatcher::new(
+            store.clone(),
+            clock.clone(),
+            DispatchSettings {
+                workers: settings.workers,
+                batch_size: settings.batch_size,
+                max_in_flight: settings.max_in_flight,
+                max_in_flight_per_webhook: settings.max_in_flight_per_webhook,
+                lease: settings.lease,
+                idle_poll: settings.idle_poll,
+                response_excerpt_bytes: settings.response_excerpt_bytes,
+            },
+        )?);
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let addr = listener.local_addr()?;
+        let state = AppState {
+            store: store.clone(),
+            clock,
+            platform_key_hash: hash_key(&platform_key).into(),
+            dispatcher_wake: dispatcher.waker(),
+            settings: Arc::new(settings.clone()),
+        };
+        Ok(Self {
+            listener,
+            addr,
+            store,
+            dispatcher,
+            platform_key,
+            state,
+            run_dispatcher: settings.dispatcher,
+            shutdown_grace: settings.shutdown_grace,
+        })
+    }
+
+    /// Serves the API (and the dispatcher, unless disabled) until `shutdown` fires, then
+    /// stops accepting, lets workers finish their batch within the grace period.
+    pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.addr, backend = self.store.backend(), "hookgate listening");
+        let workers = self.run_dispatcher.then(|| {
+            tokio::spawn(self.dispatcher.clone().run(shutdown.clone()))
+        });
+        let app = api::router(self.state);
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .await?;
+        if let Some(workers) = workers {
+            if tokio::time::timeout(self.shutdown_grace, workers).await.is_err() {
+                tracing::warn!("shutdown grace elapsed with attempts in flight; their leases will expire");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Cancels on Ctrl-C or SIGTERM.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing the SIGTERM handler");
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        cancel.cancel();
+    });
+    token
+}

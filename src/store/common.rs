@@ -1,0 +1,540 @@
+//! The SQL both backends share. `sql_store!(Type, Database, "name")` implements [`Store`]
+//! for a backend type that has a `pool` field and provides, as inherent items:
+//! `write_tx()` (how a write transaction starts), `CLAIM_DUE` (the claim statement with
+//! its locking clause) and `MIGRATOR`.
+//!
+//! [`Store`]: super::Store
+
+macro_rules! sql_store {
+    ($store:ty, $db:ty, $name:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            fn backend(&self) -> &'static str {
+                $name
+            }
+
+            async fn migrate(&self) -> StoreResult<()> {
+                <$store>::MIGRATOR.run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn create_tenant(&self, t: &Tenant) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO tenants (id, name, environment, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&t.id)
+                .bind(&t.name)
+                .bind(t.environment.as_str())
+                .bind(to_millis(t.created_at))
+                .execute(&self.pool)
+                .await
+                .map_err(|e| constraint_error(e, "a tenant with this id exists"))?;
+                Ok(())
+            }
+
+            async fn get_tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
+                let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+                sqlx::query_as::<$db, TenantRow>(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Tenant::try_from)
+                    .transpose()
+            }
+
+            async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+                let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id");
+                sqlx::query_as::<$db, TenantRow>(&sql)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(Tenant::try_from)
+                    .collect()
+            }
+
+            async fn update_tenant(&self, t: &Tenant) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE tenants SET name = $1, environment = $2 WHERE id = $3")
+                    .bind(&t.name)
+                    .bind(t.environment.as_str())
+                    .bind(&t.id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn delete_tenant(&self, id: &str) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| {
+                        constraint_error(e, "the tenant still has events or installations")
+                    })?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn create_app(&self, app: &App, key_hash: &str, key_prefix: &str) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                sqlx::query("INSERT INTO apps (id, name, created_at) VALUES ($1, $2, $3)")
+                    .bind(&app.id)
+                    .bind(&app.name)
+                    .bind(to_millis(app.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| constraint_error(e, "an app with this id exists"))?;
+                sqlx::query(
+                    "INSERT INTO app_keys (key_hash, app_id, prefix, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(key_hash)
+                .bind(&app.id)
+                .bind(key_prefix)
+                .bind(to_millis(app.created_at))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_app(&self, id: &str) -> StoreResult<Option<App>> {
+                let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1");
+                Ok(sqlx::query_as::<$db, AppRow>(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(App::from))
+            }
+
+            async fn list_apps(&self) -> StoreResult<Vec<App>> {
+                let sql = format!("SELECT {APP_COLUMNS} FROM apps ORDER BY id");
+                Ok(sqlx::query_as::<$db, AppRow>(&sql)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(App::from)
+                    .collect())
+            }
+
+            async fn delete_app(&self, id: &str) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM apps WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| {
+                        constraint_error(e, "the app still has installations or webhooks")
+                    })?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn app_for_key(&self, key_hash: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar::<$db, String>(
+                    "SELECT app_id FROM app_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+                )
+                .bind(key_hash)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn install(&self, i: &Installation) -> StoreResult<Installation> {
+                let sql = format!(
+                    "INSERT INTO installations (id, tenant_id, app_id, state, created_at) \
+                     VALUES ($1, $2, $3, 'active', $4) \
+                     ON CONFLICT (tenant_id, app_id) DO UPDATE SET state = 'active', revoked_at = NULL \
+                     RETURNING {INSTALLATION_COLUMNS}"
+                );
+                sqlx::query_as::<$db, InstallationRow>(&sql)
+                    .bind(&i.id)
+                    .bind(&i.tenant_id)
+                    .bind(&i.app_id)
+                    .bind(to_millis(i.created_at))
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| not_found_on_reference(e, "unknown tenant or app"))?
+                    .try_into()
+            }
+
+            async fn get_installation(&self, id: &str) -> StoreResult<Option<Installation>> {
+                let sql = format!("SELECT {INSTALLATION_COLUMNS} FROM installations WHERE id = $1");
+                sqlx::query_as::<$db, InstallationRow>(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Installation::try_from)
+                    .transpose()
+            }
+
+            async fn list_installations(
+                &self,
+                tenant_id: Option<&str>,
+                app_id: Option<&str>,
+            ) -> StoreResult<Vec<Installation>> {
+                let sql = format!(
+                    "SELECT {INSTALLATION_COLUMNS} FROM installations \
+                     WHERE ($1 IS NULL OR tenant_id = $1) AND ($2 IS NULL OR app_id = $2) \
+                     ORDER BY created_at, id"
+                );
+                sqlx::query_as::<$db, InstallationRow>(&sql)
+                    .bind(tenant_id)
+                    .bind(app_id)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(Installation::try_from)
+                    .collect()
+            }
+
+            async fn revoke_installation(
+                &self,
+                id: &str,
+                at: DateTime<Utc>,
+            ) -> StoreResult<Option<Installation>> {
+                let sql = format!(
+                    "UPDATE installations SET state = 'revoked', revoked_at = COALESCE(revoked_at, $1) \
+                     WHERE id = $2 RETURNING {INSTALLATION_COLUMNS}"
+                );
+                sqlx::query_as::<$db, InstallationRow>(&sql)
+                    .bind(to_millis(at))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Installation::try_from)
+                    .transpose()
+            }
+
+            async fn create_webhook(&self, w: &Webhook, max_per_app: i64) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                // Touching the app row serialises concurrent creations for one app, so the
+                // limit holds on PostgreSQL too.
+                let app = sqlx::query("UPDATE apps SET name = name WHERE id = $1")
+                    .bind(&w.app_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if app.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("unknown app".into()));
+                }
+                let count: i64 =
+                    sqlx::query_scalar::<$db, i64>("SELECT COUNT(*) FROM webhooks WHERE app_id = $1")
+                        .bind(&w.app_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if count >= max_per_app {
+                    return Err(StoreError::Conflict(format!(
+                        "this app already has {count} webhooks; the limit is {max_per_app}"
+                    )));
+                }
+                let sql = format!(
+                    "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                );
+                bind_webhook(sqlx::query::<$db>(&sql), w)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| constraint_error(e, "a webhook with this id exists"))?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_webhook(&self, app_id: &str, id: &str) -> StoreResult<Option<Webhook>> {
+                let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1 AND app_id = $2");
+                sqlx::query_as::<$db, WebhookRow>(&sql)
+                    .bind(id)
+                    .bind(app_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Webhook::try_from)
+                    .transpose()
+            }
+
+            async fn list_webhooks(&self, app_id: &str) -> StoreResult<Vec<Webhook>> {
+                let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE app_id = $1 ORDER BY created_at, id");
+                sqlx::query_as::<$db, WebhookRow>(&sql)
+                    .bind(app_id)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(Webhook::try_from)
+                    .collect()
+            }
+
+            async fn update_webhook(&self, w: &Webhook) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE webhooks SET url = $1, description = $2, environment = $3, \
+                     event_types = $4, headers = $5, timeout_ms = $6, retry_policy = $7, \
+                     state = $8, secret = $9, updated_at = $10 WHERE id = $11 AND app_id = $12",
+                )
+                .bind(&w.url)
+                .bind(&w.description)
+                .bind(w.environment.as_str())
+                .bind(serde_json::to_string(&w.event_types).expect("strings serialise"))
+                .bind(serde_json::to_string(&w.headers).expect("strings serialise"))
+                .bind(w.timeout_ms)
+                .bind(serde_json::to_string(&w.retry_policy).expect("policy serialises"))
+                .bind(w.state.as_str())
+                .bind(&w.secret)
+                .bind(to_millis(w.updated_at))
+                .bind(&w.id)
+                .bind(&w.app_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn delete_webhook(&self, app_id: &str, id: &str) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM webhooks WHERE id = $1 AND app_id = $2")
+                    .bind(id)
+                    .bind(app_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn publish(&self, e: &NewEvent) -> StoreResult<PublishOutcome> {
+                let mut tx = self.write_tx().await?;
+                // Written first so that on SQLite the transaction holds the write lock
+                // from its first statement.
+                let inserted = sqlx::query(
+                    "INSERT INTO events (id, idempotency_key, request_hash, tenant_id, event_type, \
+                     occurred_at, received_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&e.id)
+                .bind(&e.idempotency_key)
+                .bind(&e.request_hash)
+                .bind(&e.tenant_id)
+                .bind(&e.event_type)
+                .bind(to_millis(e.occurred_at))
+                .bind(to_millis(e.received_at))
+                .bind(&e.data)
+                .execute(&mut *tx)
+                .await
+                .map_err(|err| not_found_on_reference(err, "unknown tenant"))?
+                .rows_affected();
+
+                if inserted == 0 {
+                    let sql = format!(
+                        "SELECT {EVENT_SUMMARY_COLUMNS} FROM events \
+                         WHERE id = $1 OR ($2 IS NOT NULL AND idempotency_key = $2) LIMIT 1"
+                    );
+                    let existing = sqlx::query_as::<$db, EventSummaryRow>(&sql)
+                        .bind(&e.id)
+                        .bind(&e.idempotency_key)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    tx.rollback().await?;
+                    return match existing {
+                        Some(row) if row.request_hash == e.request_hash => {
+                            Ok(PublishOutcome::Replayed(row.into()))
+                        }
+                        _ => Err(StoreError::Conflict(
+                            "this event id or Idempotency-Key was already used with a different body"
+                                .into(),
+                        )),
+                    };
+                }
+
+                let environment: String =
+                    sqlx::query_scalar::<$db, String>("SELECT environment FROM tenants WHERE id = $1")
+                        .bind(&e.tenant_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .ok_or_else(|| StoreError::NotFound("unknown tenant".into()))?;
+                let candidates = sqlx::query_as::<$db, FanoutRow>(FANOUT_CANDIDATES)
+                    .bind(&e.tenant_id)
+                    .bind(&environment)
+                    .fetch_all(&mut *tx)
+                    .await?;
+
+                let now = to_millis(e.received_at);
+                let mut deliveries = 0;
+                for c in &candidates {
+                    if !filter::matches(&c.event_types()?, &e.event_type) {
+                        continue;
+                    }
+                    // A deactivated webhook keeps its events as held deliveries.
+                    let (state, due_at) = if c.state == WebhookState::Active.as_str() {
+                        (DeliveryState::Pending, Some(now))
+                    } else {
+                        (DeliveryState::Held, None)
+                    };
+                    sqlx::query(
+                        "INSERT INTO deliveries (id, event_id, webhook_id, installation_id, app_id, \
+                         tenant_id, event_type, state, due_at, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                    )
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(&e.id)
+                    .bind(&c.webhook_id)
+                    .bind(&c.installation_id)
+                    .bind(&c.app_id)
+                    .bind(&e.tenant_id)
+                    .bind(&e.event_type)
+                    .bind(state.as_str())
+                    .bind(due_at)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    deliveries += 1;
+                }
+                tx.commit().await?;
+                Ok(PublishOutcome::Created(EventSummary {
+                    id: e.id.clone(),
+                    event_type: e.event_type.clone(),
+                    tenant_id: e.tenant_id.clone(),
+                    occurred_at: e.occurred_at,
+                    received_at: e.received_at,
+                    deliveries,
+                }))
+            }
+
+            async fn claim_due(
+                &self,
+                now: DateTime<Utc>,
+                lease_until: DateTime<Utc>,
+                limit: i64,
+            ) -> StoreResult<Vec<ClaimedDelivery>> {
+                let token = uuid::Uuid::now_v7().to_string();
+                let claimed = sqlx::query(<$store>::CLAIM_DUE)
+                    .bind(to_millis(lease_until))
+                    .bind(&token)
+                    .bind(to_millis(now))
+                    .bind(limit)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                if claimed == 0 {
+                    return Ok(Vec::new());
+                }
+                sqlx::query_as::<$db, ClaimedRow>(CLAIMED_SELECT)
+                    .bind(&token)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(ClaimedDelivery::try_from)
+                    .collect()
+            }
+
+            async fn record_attempts(&self, records: &[AttemptRecord]) -> StoreResult<()> {
+                if records.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.write_tx().await?;
+                let insert = format!(
+                    "INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                );
+                for r in records {
+                    let a = &r.attempt;
+                    sqlx::query(&insert)
+                        .bind(&a.id)
+                        .bind(&a.delivery_id)
+                        .bind(&a.webhook_id)
+                        .bind(a.attempt_number)
+                        .bind(to_millis(a.started_at))
+                        .bind(a.latency_ms)
+                        .bind(a.outcome.as_str())
+                        .bind(a.status_code)
+                        .bind(&a.error)
+                        .bind(&a.response_excerpt)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "UPDATE deliveries SET state = $1, attempt_count = $2, due_at = $3, \
+                         lease_token = NULL, first_failure_at = $4, last_attempt_at = $5, updated_at = $5 \
+                         WHERE id = $6 AND lease_token = $7",
+                    )
+                    .bind(r.new_state.as_str())
+                    .bind(a.attempt_number)
+                    .bind(r.next_attempt_at.map(to_millis))
+                    .bind(r.first_failure_at.map(to_millis))
+                    .bind(to_millis(a.started_at))
+                    .bind(&a.delivery_id)
+                    .bind(&r.lease_token)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+                let due = sqlx::query_scalar::<$db, Option<i64>>(
+                    "SELECT MIN(due_at) FROM deliveries WHERE due_at IS NOT NULL",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(due.map(from_millis))
+            }
+
+            async fn get_delivery(&self, id: &str) -> StoreResult<Option<Delivery>> {
+                let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1");
+                sqlx::query_as::<$db, DeliveryRow>(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Delivery::try_from)
+                    .transpose()
+            }
+
+            async fn list_deliveries(&self, webhook_id: &str, limit: i64) -> StoreResult<Vec<Delivery>> {
+                let sql = format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = $1 \
+                     ORDER BY created_at DESC, id DESC LIMIT $2"
+                );
+                sqlx::query_as::<$db, DeliveryRow>(&sql)
+                    .bind(webhook_id)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(Delivery::try_from)
+                    .collect()
+            }
+
+            async fn list_attempts(
+                &self,
+                webhook_id: &str,
+                delivery_id: Option<&str>,
+                limit: i64,
+            ) -> StoreResult<Vec<Attempt>> {
+                let sql = format!(
+                    "SELECT {ATTEMPT_COLUMNS} FROM attempts \
+                     WHERE webhook_id = $1 AND ($2 IS NULL OR delivery_id = $2) \
+                     ORDER BY started_at, attempt_number, id LIMIT $3"
+                );
+                sqlx::query_as::<$db, AttemptRow>(&sql)
+                    .bind(webhook_id)
+                    .bind(delivery_id)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(Attempt::try_from)
+                    .collect()
+            }
+        }
+
+        /// Binds a webhook's columns in `WEBHOOK_COLUMNS` order ($1 … $13).
+        fn bind_webhook<'q>(
+            query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            w: &'q Webhook,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            query
+                .bind(&w.id)
+                .bind(&w.app_id)
+                .bind(&w.url)
+                .bind(&w.description)
+                .bind(w.environment.as_str())
+                .bind(serde_json::to_string(&w.event_types).expect("strings serialise"))
+                .bind(&w.secret)
+                .bind(serde_json::to_string(&w.headers).expect("strings serialise"))
+                .bind(w.timeout_ms)
+                .bind(serde_json::to_string(&w.retry_policy).expect("policy serialises"))
+                .bind(w.state.as_str())
+                .bind(to_millis(w.created_at))
+                .bind(to_millis(w.updated_at))
+        }
+    };
+}

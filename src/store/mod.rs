@@ -1,0 +1,149 @@
+//! Persistence behind one trait, with an SQLite (embedded default) and a PostgreSQL
+//! implementation. Both run the same SQL text (`$N` placeholders work in both) generated
+//! by [`sql_store!`](common); only the claim's locking clause and how a write
+//! transaction starts differ, and those live in each backend's own module.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::model::{
+    App, Attempt, AttemptRecord, ClaimedDelivery, Delivery, Installation, NewEvent,
+    PublishOutcome, Tenant, Webhook,
+};
+
+#[macro_use]
+mod common;
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key is taken or a limit is reached; the message is safe to show.
+    #[error("{0}")]
+    Conflict(String),
+    /// A row the write refers to does not exist; the message is safe to show.
+    #[error("{0}")]
+    NotFound(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored row cannot be read: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> &'static str;
+    async fn migrate(&self) -> StoreResult<()>;
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
+    async fn get_tenant(&self, id: &str) -> StoreResult<Option<Tenant>>;
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+    async fn update_tenant(&self, tenant: &Tenant) -> StoreResult<bool>;
+    /// Refused with a conflict while events or installations refer to the tenant.
+    async fn delete_tenant(&self, id: &str) -> StoreResult<bool>;
+
+    async fn create_app(&self, app: &App, key_hash: &str, key_prefix: &str) -> StoreResult<()>;
+    async fn get_app(&self, id: &str) -> StoreResult<Option<App>>;
+    async fn list_apps(&self) -> StoreResult<Vec<App>>;
+    /// Refused with a conflict while installations or webhooks refer to the app.
+    async fn delete_app(&self, id: &str) -> StoreResult<bool>;
+    /// The app a (hashed) partner key belongs to, unless the key is revoked.
+    async fn app_for_key(&self, key_hash: &str) -> StoreResult<Option<String>>;
+
+    /// Installs the app for the tenant, or re-activates a revoked installation.
+    async fn install(&self, installation: &Installation) -> StoreResult<Installation>;
+    async fn get_installation(&self, id: &str) -> StoreResult<Option<Installation>>;
+    async fn list_installations(
+        &self,
+        tenant_id: Option<&str>,
+        app_id: Option<&str>,
+    ) -> StoreResult<Vec<Installation>>;
+    async fn revoke_installation(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Installation>>;
+
+    /// Conflict when the app already has `max_per_app` webhooks.
+    async fn create_webhook(&self, webhook: &Webhook, max_per_app: i64) -> StoreResult<()>;
+    async fn get_webhook(&self, app_id: &str, id: &str) -> StoreResult<Option<Webhook>>;
+    async fn list_webhooks(&self, app_id: &str) -> StoreResult<Vec<Webhook>>;
+    async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<bool>;
+    /// Deletes the webhook with its deliveries and attempts.
+    async fn delete_webhook(&self, app_id: &str, id: &str) -> StoreResult<bool>;
+
+    /// Stores the event and its fan-out in one transaction. A repeat with the same event
+    /// id or idempotency key and the same body is `Replayed`; another body is a conflict.
+    async fn publish(&self, event: &NewEvent) -> StoreResult<PublishOutcome>;
+
+    /// Leases up to `limit` deliveries due at `now` (pending, or in flight with an
+    /// expired lease) until `lease_until`.
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Writes attempts and their deliveries' new state in one transaction. A delivery
+    /// whose lease was taken over meanwhile keeps the newer state; the attempt is kept.
+    async fn record_attempts(&self, records: &[AttemptRecord]) -> StoreResult<()>;
+    /// When the earliest pending delivery (or lease) falls due.
+    async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+
+    async fn get_delivery(&self, id: &str) -> StoreResult<Option<Delivery>>;
+    async fn list_deliveries(&self, webhook_id: &str, limit: i64) -> StoreResult<Vec<Delivery>>;
+    /// Attempts of one webhook (optionally one delivery), oldest first.
+    async fn list_attempts(
+        &self,
+        webhook_id: &str,
+        delivery_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<Attempt>>;
+}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// Opens the store the URL names (`sqlite:` or `postgres:`) and applies its migrations.
+pub async fn connect(database_url: &str, max_connections: u32) -> StoreResult<SharedStore> {
+    let store: SharedStore = if database_url.starts_with("postgres:")
+        || database_url.starts_with("postgresql:")
+    {
+        Arc::new(postgres::PgStore::connect(database_url, max_connections).await?)
+    } else if database_url.starts_with("sqlite:") {
+        Arc::new(sqlite::SqliteStore::connect(database_url, max_connections).await?)
+    } else {
+        return Err(StoreError::Database(sqlx::Error::Configuration(
+            "database URL must start with sqlite: or postgres:".into(),
+        )));
+    };
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Maps constraint violations to errors a client can act on.
+fn constraint_error(err: sqlx::Error, conflict: &str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() || db.is_foreign_key_violation() => {
+            StoreError::Conflict(conflict.to_string())
+        }
+        _ => StoreError::Database(err),
+    }
+}
+
+/// A write that names a missing parent row (foreign key) is the client's mistake.
+fn not_found_on_reference(err: sqlx::Error, what: &str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::NotFound(what.to_string())
+        }
+        _ => StoreError::Database(err),
+    }
+}

@@ -1,0 +1,39 @@
+//! PostgreSQL, for many gateway instances side by side: workers claim due deliveries
+//! with `FOR UPDATE SKIP LOCKED`, so two instances never lease the same delivery.
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+
+use super::rows::*;
+use super::{constraint_error, not_found_on_reference, StoreError, StoreResult};
+use crate::clock::{from_millis, to_millis};
+use crate::delivery::filter;
+use crate::model::*;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+    const CLAIM_DUE: &'static str = "UPDATE deliveries \
+         SET state = 'in_flight', due_at = $1, lease_token = $2, updated_at = $3 \
+         WHERE id IN (SELECT id FROM deliveries WHERE due_at <= $3 ORDER BY due_at LIMIT $4 \
+                      FOR UPDATE SKIP LOCKED)";
+
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .connect(url)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    async fn write_tx(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+}
+
+sql_store!(PgStore, Postgres, "postgres");

@@ -1,0 +1,325 @@
+//! Rows as both backends return them (TEXT, BIGINT), and their conversion into the
+//! domain types. Column lists live next to the structs so SELECTs cannot drift from them.
+
+use chrono::{DateTime, Utc};
+
+use super::StoreError;
+use crate::clock::from_millis;
+use crate::delivery::retry::{AttemptClass, RetryPolicy};
+use crate::model::{
+    App, Attempt, ClaimedDelivery, Delivery, DeliveryState, Environment, Installation,
+    InstallationState, Tenant, Webhook, WebhookState,
+};
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {value:?}"))
+}
+
+fn parse_enum<T>(what: &str, value: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    parse(value).ok_or_else(|| corrupt(what, value))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(what: &str, value: &str) -> Result<T, StoreError> {
+    serde_json::from_str(value).map_err(|e| corrupt(what, &e.to_string()))
+}
+
+fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    ms.map(from_millis)
+}
+
+pub const TENANT_COLUMNS: &str = "id, name, environment, created_at";
+
+#[derive(sqlx::FromRow)]
+pub struct TenantRow {
+    id: String,
+    name: String,
+    environment: String,
+    created_at: i64,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = StoreError;
+    fn try_from(r: TenantRow) -> Result<Self, StoreError> {
+        Ok(Tenant {
+            environment: parse_enum("environment", &r.environment, Environment::parse)?,
+            id: r.id,
+            name: r.name,
+            created_at: from_millis(r.created_at),
+        })
+    }
+}
+
+pub const APP_COLUMNS: &str = "id, name, created_at";
+
+#[derive(sqlx::FromRow)]
+pub struct AppRow {
+    id: String,
+    name: String,
+    created_at: i64,
+}
+
+impl From<AppRow> for App {
+    fn from(r: AppRow) -> Self {
+        App {
+            id: r.id,
+            name: r.name,
+            created_at: from_millis(r.created_at),
+        }
+    }
+}
+
+pub const INSTALLATION_COLUMNS: &str = "id, tenant_id, app_id, state, created_at, revoked_at";
+
+#[derive(sqlx::FromRow)]
+pub struct InstallationRow {
+    id: String,
+    tenant_id: String,
+    app_id: String,
+    state: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<InstallationRow> for Installation {
+    type Error = StoreError;
+    fn try_from(r: InstallationRow) -> Result<Self, StoreError> {
+        Ok(Installation {
+            state: parse_enum("installation state", &r.state, InstallationState::parse)?,
+            id: r.id,
+            tenant_id: r.tenant_id,
+            app_id: r.app_id,
+            created_at: from_millis(r.created_at),
+            revoked_at: opt_time(r.revoked_at),
+        })
+    }
+}
+
+pub const WEBHOOK_COLUMNS: &str = "id, app_id, url, description, environment, event_types, \
+     secret, headers, timeout_ms, retry_policy, state, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub struct WebhookRow {
+    id: String,
+    app_id: String,
+    url: String,
+    description: String,
+    environment: String,
+    event_types: String,
+    secret: String,
+    headers: String,
+    timeout_ms: i64,
+    retry_policy: String,
+    state: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<WebhookRow> for Webhook {
+    type Error = StoreError;
+    fn try_from(r: WebhookRow) -> Result<Self, StoreError> {
+        Ok(Webhook {
+            environment: parse_enum("environment", &r.environment, Environment::parse)?,
+            event_types: parse_json("event_types", &r.event_types)?,
+            headers: parse_json("headers", &r.headers)?,
+            retry_policy: parse_json::<RetryPolicy>("retry_policy", &r.retry_policy)?,
+            state: parse_enum("webhook state", &r.state, WebhookState::parse)?,
+            id: r.id,
+            app_id: r.app_id,
+            url: r.url,
+            description: r.description,
+            secret: r.secret,
+            timeout_ms: r.timeout_ms,
+            created_at: from_millis(r.created_at),
+            updated_at: from_millis(r.updated_at),
+        })
+    }
+}
+
+pub const DELIVERY_COLUMNS: &str = "id, event_id, event_type, webhook_id, installation_id, \
+     app_id, tenant_id, state, attempt_count, due_at, first_failure_at, last_attempt_at, created_at";
+
+#[derive(sqlx::FromRow)]
+pub struct DeliveryRow {
+    id: String,
+    event_id: String,
+    event_type: String,
+    webhook_id: String,
+    installation_id: String,
+    app_id: String,
+    tenant_id: String,
+    state: String,
+    attempt_count: i64,
+    due_at: Option<i64>,
+    first_failure_at: Option<i64>,
+    last_attempt_at: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = StoreError;
+    fn try_from(r: DeliveryRow) -> Result<Self, StoreError> {
+        let state = parse_enum("delivery state", &r.state, DeliveryState::parse)?;
+        Ok(Delivery {
+            // For an in-flight delivery due_at is the lease expiry, not an attempt time.
+            next_attempt_at: match state {
+                DeliveryState::Pending => opt_time(r.due_at),
+                _ => None,
+            },
+            state,
+            id: r.id,
+            event_id: r.event_id,
+            event_type: r.event_type,
+            webhook_id: r.webhook_id,
+            installation_id: r.installation_id,
+            app_id: r.app_id,
+            tenant_id: r.tenant_id,
+            attempt_count: r.attempt_count,
+            first_failure_at: opt_time(r.first_failure_at),
+            last_attempt_at: opt_time(r.last_attempt_at),
+            created_at: from_millis(r.created_at),
+        })
+    }
+}
+
+pub const ATTEMPT_COLUMNS: &str = "id, delivery_id, webhook_id, attempt_number, started_at, \
+     latency_ms, outcome, status_code, error, response_excerpt";
+
+#[derive(sqlx::FromRow)]
+pub struct AttemptRow {
+    id: String,
+    delivery_id: String,
+    webhook_id: String,
+    attempt_number: i64,
+    started_at: i64,
+    latency_ms: i64,
+    outcome: String,
+    status_code: Option<i64>,
+    error: Option<String>,
+    response_excerpt: Option<String>,
+}
+
+impl TryFrom<AttemptRow> for Attempt {
+    type Error = StoreError;
+    fn try_from(r: AttemptRow) -> Result<Self, StoreError> {
+        Ok(Attempt {
+            outcome: parse_enum("attempt outcome", &r.outcome, AttemptClass::parse)?,
+            id: r.id,
+            delivery_id: r.delivery_id,
+            webhook_id: r.webhook_id,
+            attempt_number: r.attempt_number,
+            started_at: from_millis(r.started_at),
+            latency_ms: r.latency_ms,
+            status_code: r.status_code,
+            error: r.error,
+            response_excerpt: r.response_excerpt,
+        })
+    }
+}
+
+/// Everything a worker needs to send one leased delivery, in one join.
+pub const CLAIMED_SELECT: &str = "SELECT d.id AS delivery_id, d.lease_token, d.attempt_count, \
+     d.first_failure_at, d.event_id, e.event_type, e.occurred_at, e.data, d.tenant_id, \
+     t.name AS tenant_name, d.installation_id, d.app_id, d.webhook_id, w.url, w.secret, \
+     w.headers, w.timeout_ms, w.retry_policy \
+     FROM deliveries d \
+     JOIN events e ON e.id = d.event_id \
+     JOIN tenants t ON t.id = d.tenant_id \
+     JOIN webhooks w ON w.id = d.webhook_id \
+     WHERE d.lease_token = $1";
+
+#[derive(sqlx::FromRow)]
+pub struct ClaimedRow {
+    delivery_id: String,
+    lease_token: String,
+    attempt_count: i64,
+    first_failure_at: Option<i64>,
+    event_id: String,
+    event_type: String,
+    occurred_at: i64,
+    data: String,
+    tenant_id: String,
+    tenant_name: String,
+    installation_id: String,
+    app_id: String,
+    webhook_id: String,
+    url: String,
+    secret: String,
+    headers: String,
+    timeout_ms: i64,
+    retry_policy: String,
+}
+
+impl TryFrom<ClaimedRow> for ClaimedDelivery {
+    type Error = StoreError;
+    fn try_from(r: ClaimedRow) -> Result<Self, StoreError> {
+        Ok(ClaimedDelivery {
+            headers: parse_json("headers", &r.headers)?,
+            retry_policy: parse_json("retry_policy", &r.retry_policy)?,
+            delivery_id: r.delivery_id,
+            lease_token: r.lease_token,
+            attempt_count: r.attempt_count,
+            first_failure_at: opt_time(r.first_failure_at),
+            event_id: r.event_id,
+            event_type: r.event_type,
+            occurred_at: from_millis(r.occurred_at),
+            data: r.data,
+            tenant_id: r.tenant_id,
+            tenant_name: r.tenant_name,
+            installation_id: r.installation_id,
+            app_id: r.app_id,
+            webhook_id: r.webhook_id,
+            url: r.url,
+            secret: r.secret,
+            timeout_ms: r.timeout_ms,
+        })
+    }
+}
+
+/// Candidate webhooks for an event's fan-out: active installations of the tenant's apps
+/// with webhooks in the tenant's environment. The event-type filter is applied in Rust.
+pub const FANOUT_CANDIDATES: &str = "SELECT w.id AS webhook_id, w.app_id, w.event_types, \
+     w.state, i.id AS installation_id \
+     FROM installations i JOIN webhooks w ON w.app_id = i.app_id \
+     WHERE i.tenant_id = $1 AND i.state = 'active' AND w.environment = $2";
+
+#[derive(sqlx::FromRow)]
+pub struct FanoutRow {
+    pub webhook_id: String,
+    pub app_id: String,
+    pub event_types: String,
+    pub state: String,
+    pub installation_id: String,
+}
+
+impl FanoutRow {
+    pub fn event_types(&self) -> Result<Vec<String>, StoreError> {
+        parse_json("event_types", &self.event_types)
+    }
+}
+
+pub const EVENT_SUMMARY_COLUMNS: &str = "id, event_type, tenant_id, occurred_at, received_at, \
+     request_hash, (SELECT COUNT(*) FROM deliveries WHERE event_id = events.id) AS deliveries";
+
+#[derive(sqlx::FromRow)]
+pub struct EventSummaryRow {
+    pub id: String,
+    pub event_type: String,
+    pub tenant_id: String,
+    pub occurred_at: i64,
+    pub received_at: i64,
+    pub request_hash: String,
+    pub deliveries: i64,
+}
+
+impl From<EventSummaryRow> for crate::model::EventSummary {
+    fn from(r: EventSummaryRow) -> Self {
+        crate::model::EventSummary {
+            id: r.id,
+            event_type: r.event_type,
+            tenant_id: r.tenant_id,
+            occurred_at: from_millis(r.occurred_at),
+            received_at: from_millis(r.received_at),
+            deliveries: r.deliveries,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! The embedded default: one SQLite file in WAL mode. Writers are serialised by SQLite
+//! itself, so the claim needs no row locks; write transactions start `IMMEDIATE` so two
+//! of them never deadlock upgrading a read lock.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use super::rows::*;
+use super::{constraint_error, not_found_on_reference, StoreError, StoreResult};
+use crate::clock::{from_millis, to_millis};
+use crate::delivery::filter;
+use crate::model::*;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+    const CLAIM_DUE: &'static str = "UPDATE deliveries \
+         SET state = 'in_flight', due_at = $1, lease_token = $2, updated_at = $3 \
+         WHERE id IN (SELECT id FROM deliveries WHERE due_at <= $3 ORDER BY due_at LIMIT $4)";
+
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+sql_store!(SqliteStore, Sqlite, "sqlite");
