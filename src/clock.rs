@@ -3,8 +3,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 
+/// Time at millisecond precision, the precision both backends store, so that a value
+/// read back equals the value written.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 }
@@ -16,7 +18,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        Utc::now().trunc_subsecs(3)
     }
 }
 
@@ -29,16 +31,17 @@ pub struct ManualClock {
 impl ManualClock {
     pub fn new(start: DateTime<Utc>) -> Self {
         Self {
-            now: Mutex::new(start),
+            now: Mutex::new(start.trunc_subsecs(3)),
         }
     }
 
     pub fn advance(&self, by: Duration) {
-        *self.now.lock().expect("clock mutex poisoned") += by;
+        let mut now = self.now.lock().expect("clock mutex poisoned");
+        *now = (*now + by).trunc_subsecs(3);
     }
 
     pub fn set(&self, to: DateTime<Utc>) {
-        *self.now.lock().expect("clock mutex poisoned") = to;
+        *self.now.lock().expect("clock mutex poisoned") = to.trunc_subsecs(3);
     }
 }
 

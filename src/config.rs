@@ -14,7 +14,11 @@ pub struct Settings {
     pub listen: SocketAddr,
 
     /// `sqlite://FILE` (embedded default) or `postgres://…`.
-    #[arg(long, env = "HOOKGATE_DATABASE_URL", default_value = "sqlite://hookgate.db")]
+    #[arg(
+        long,
+        env = "HOOKGATE_DATABASE_URL",
+        default_value = "sqlite://hookgate.db"
+    )]
     pub database_url: String,
 
     #[arg(long, env = "HOOKGATE_DB_MAX_CONNECTIONS", default_value_t = 10)]
@@ -116,7 +120,10 @@ impl fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
             .field("database", &self.database_url.split(':').next())
-            .field("platform_key", &self.platform_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "platform_key",
+                &self.platform_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("allow_insecure_targets", &self.allow_insecure_targets)
             .field("allow_private_targets", &self.allow_private_targets)
             .field("dispatcher", &self.dispatcher)

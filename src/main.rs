@@ -20,7 +20,11 @@ enum Command {
     Serve(Box<Settings>),
     /// Apply database migrations and exit.
     Migrate {
-        #[arg(long, env = "HOOKGATE_DATABASE_URL", default_value = "sqlite://hookgate.db")]
+        #[arg(
+            long,
+            env = "HOOKGATE_DATABASE_URL",
+            default_value = "sqlite://hookgate.db"
+        )]
         database_url: String,
     },
     /// A listener that prints deliveries and checks their signatures, for trying hookgate.

@@ -29,15 +29,27 @@ pub async fn run(listen: SocketAddr, secret: Option<String>, status: u16) -> any
     Ok(())
 }
 
-async fn receive(State(state): State<ReceiverState>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+async fn receive(
+    State(state): State<ReceiverState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
     let id = header("webhook-id");
     let signature_check = match (&state.key, header("webhook-timestamp").parse::<i64>()) {
         (None, _) => "unchecked",
         (Some(_), Err(_)) => "BAD (no timestamp)",
         (Some(key), Ok(ts)) => {
             let expected = signing::sign(key, id, ts, &body);
-            if header("webhook-signature").split(' ').any(|s| s == expected) {
+            if header("webhook-signature")
+                .split(' ')
+                .any(|s| s == expected)
+            {
                 "ok"
             } else {
                 "BAD"

@@ -35,7 +35,10 @@ impl Application {
         let platform_key = match &settings.platform_key {
             Some(key) => key.clone(),
             None => {
-                let key = format!("hg_plat_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 40));
+                let key = format!(
+                    "hg_plat_{}",
+                    Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
+                );
                 tracing::warn!(
                     platform_key = %key,
                     "no HOOKGATE_PLATFORM_KEY set: generated one for this run"
@@ -83,16 +86,21 @@ impl Application {
     /// stops accepting, lets workers finish their batch within the grace period.
     pub async fn run_until(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.addr, backend = self.store.backend(), "hookgate listening");
-        let workers = self.run_dispatcher.then(|| {
-            tokio::spawn(self.dispatcher.clone().run(shutdown.clone()))
-        });
+        let workers = self
+            .run_dispatcher
+            .then(|| tokio::spawn(self.dispatcher.clone().run(shutdown.clone())));
         let app = api::router(self.state);
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await?;
         if let Some(workers) = workers {
-            if tokio::time::timeout(self.shutdown_grace, workers).await.is_err() {
-                tracing::warn!("shutdown grace elapsed with attempts in flight; their leases will expire");
+            if tokio::time::timeout(self.shutdown_grace, workers)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "shutdown grace elapsed with attempts in flight; their leases will expire"
+                );
             }
         }
         Ok(())
@@ -107,8 +115,9 @@ pub fn shutdown_on_signal() -> CancellationToken {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("installing the SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("installing the SIGTERM handler");
             tokio::select! {
                 _ = ctrl_c => {}
                 _ = term.recv() => {}

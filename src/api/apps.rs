@@ -50,7 +50,10 @@ async fn create(
         "{PARTNER_KEY_PREFIX}{}",
         Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
     );
-    let prefix: String = partner_key.chars().take(PARTNER_KEY_PREFIX.len() + 4).collect();
+    let prefix: String = partner_key
+        .chars()
+        .take(PARTNER_KEY_PREFIX.len() + 4)
+        .collect();
     state
         .store
         .create_app(&app, &hash_key(&partner_key), &prefix)
@@ -58,7 +61,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(CreatedApp { app, partner_key })))
 }
 
-async fn list(_: Platform, State(state): State<AppState>) -> Result<Json<ListResponse<App>>, ApiError> {
+async fn list(
+    _: Platform,
+    State(state): State<AppState>,
+) -> Result<Json<ListResponse<App>>, ApiError> {
     Ok(Json(ListResponse {
         data: state.store.list_apps().await?,
     }))

@@ -38,7 +38,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn conflict(message: impl Into<String>) -> Self {
@@ -89,7 +93,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(m) => Self::conflict(m),
-            StoreError::NotFound(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference", m),
+            StoreError::NotFound(m) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference", m)
+            }
             StoreError::Database(
                 ref db @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed),
             ) => {

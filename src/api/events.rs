@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
@@ -80,7 +80,7 @@ async fn publish(
         request_hash: hex::encode(Sha256::digest(&body)),
         tenant_id: req.tenant_id,
         event_type: req.event_type,
-        occurred_at: req.occurred_at.unwrap_or(now),
+        occurred_at: req.occurred_at.map_or(now, |t| t.trunc_subsecs(3)),
         received_at: now,
         data,
     };

@@ -58,7 +58,7 @@ impl FromRequestParts<AppState> for Caller {
                 ApiError::unauthorized("send your API key as 'Authorization: Bearer <key>'")
             })?;
         let hash = hash_key(key);
-        if hash == &*state.platform_key_hash {
+        if *hash == *state.platform_key_hash {
             return Ok(Caller::Platform);
         }
         match state.store.app_for_key(&hash).await? {

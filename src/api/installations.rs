@@ -72,7 +72,9 @@ async fn read(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Installation>, ApiError> {
     let installation = state.store.get_installation(&id).await?;
-    installation.map(Json).ok_or_else(|| ApiError::not_found("installation"))
+    installation
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("installation"))
 }
 
 /// Uninstalling stops new deliveries at once; history stays readable.
@@ -81,6 +83,11 @@ async fn uninstall(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Installation>, ApiError> {
-    let revoked = state.store.revoke_installation(&id, state.clock.now()).await?;
-    revoked.map(Json).ok_or_else(|| ApiError::not_found("installation"))
+    let revoked = state
+        .store
+        .revoke_installation(&id, state.clock.now())
+        .await?;
+    revoked
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("installation"))
 }

@@ -35,7 +35,10 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
     Router::new()
-        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
         .merge(tenants::router())
         .merge(apps::router())
         .merge(installations::router())
@@ -79,7 +82,12 @@ pub fn validate_id(field: &str, id: &str) -> Result<(), ApiError> {
     }
 }
 
-pub fn validate_text(field: &str, value: &str, max: usize, allow_empty: bool) -> Result<(), ApiError> {
+pub fn validate_text(
+    field: &str,
+    value: &str,
+    max: usize,
+    allow_empty: bool,
+) -> Result<(), ApiError> {
     let len = value.chars().count();
     if (!allow_empty && value.trim().is_empty()) || len > max {
         return Err(ApiError::invalid(format!(
@@ -88,7 +96,9 @@ pub fn validate_text(field: &str, value: &str, max: usize, allow_empty: bool) ->
         )));
     }
     if value.chars().any(|c| c.is_control()) {
-        return Err(ApiError::invalid(format!("{field} must not contain control characters")));
+        return Err(ApiError::invalid(format!(
+            "{field} must not contain control characters"
+        )));
     }
     Ok(())
 }

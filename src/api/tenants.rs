@@ -48,7 +48,10 @@ async fn create(
     Ok((StatusCode::CREATED, Json(tenant)))
 }
 
-async fn list(_: Platform, State(state): State<AppState>) -> Result<Json<ListResponse<Tenant>>, ApiError> {
+async fn list(
+    _: Platform,
+    State(state): State<AppState>,
+) -> Result<Json<ListResponse<Tenant>>, ApiError> {
     Ok(Json(ListResponse {
         data: state.store.list_tenants().await?,
     }))
@@ -60,7 +63,9 @@ async fn read(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Tenant>, ApiError> {
     let tenant = state.store.get_tenant(&id).await?;
-    tenant.map(Json).ok_or_else(|| ApiError::not_found("tenant"))
+    tenant
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("tenant"))
 }
 
 async fn update(

@@ -125,9 +125,13 @@ impl WebhookFields {
     }
 }
 
-fn validate_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ApiError> {
+fn validate_headers(
+    headers: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, ApiError> {
     if headers.len() > MAX_HEADERS {
-        return Err(ApiError::invalid(format!("at most {MAX_HEADERS} custom headers")));
+        return Err(ApiError::invalid(format!(
+            "at most {MAX_HEADERS} custom headers"
+        )));
     }
     let mut normalised = BTreeMap::new();
     for (name, value) in headers {
@@ -157,7 +161,12 @@ fn target_policy(state: &AppState) -> TargetPolicy {
 }
 
 /// The app must exist and belong to the caller; its webhook must exist within it.
-async fn owned_webhook(state: &AppState, caller: &Caller, app_id: &str, id: &str) -> Result<Webhook, ApiError> {
+async fn owned_webhook(
+    state: &AppState,
+    caller: &Caller,
+    app_id: &str,
+    id: &str,
+) -> Result<Webhook, ApiError> {
     caller.require_app(app_id)?;
     state
         .store
@@ -201,7 +210,10 @@ async fn create(
         .create_webhook(&webhook, state.settings.max_webhooks_per_app)
         .await?;
     let secret = webhook.secret.clone();
-    Ok((StatusCode::CREATED, Json(WebhookWithSecret { webhook, secret })))
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookWithSecret { webhook, secret }),
+    ))
 }
 
 async fn list(
@@ -288,7 +300,10 @@ async fn deliveries(
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> Result<Json<ListResponse<Delivery>>, ApiError> {
     let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
-    let data = state.store.list_deliveries(&webhook.id, query.limit()?).await?;
+    let data = state
+        .store
+        .list_deliveries(&webhook.id, query.limit()?)
+        .await?;
     Ok(Json(ListResponse { data }))
 }
 

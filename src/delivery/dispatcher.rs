@@ -73,8 +73,7 @@ impl Dispatcher {
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
-        let records =
-            futures::future::join_all(claimed.into_iter().map(|d| self.attempt(d))).await;
+        let records = futures::future::join_all(claimed.into_iter().map(|d| self.attempt(d))).await;
         self.store.record_attempts(&records).await?;
         Ok(records)
     }

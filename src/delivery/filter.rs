@@ -24,9 +24,8 @@ pub fn matches(patterns: &[String], event_type: &str) -> bool {
     patterns.iter().any(|p| {
         p == "*"
             || p == event_type
-            || p.strip_suffix('*').is_some_and(|prefix| {
-                prefix.ends_with('.') && event_type.starts_with(prefix)
-            })
+            || p.strip_suffix('*')
+                .is_some_and(|prefix| prefix.ends_with('.') && event_type.starts_with(prefix))
     })
 }
 

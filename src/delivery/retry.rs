@@ -168,7 +168,10 @@ pub fn next_step(
     if !policy.is_retryable(class) {
         return NextStep::Failed;
     }
-    match policy.offsets_seconds.get(attempt_number.saturating_sub(1) as usize) {
+    match policy
+        .offsets_seconds
+        .get(attempt_number.saturating_sub(1) as usize)
+    {
         Some(&offset) => NextStep::RetryAt(first_failure_at + Duration::seconds(offset as i64)),
         None => NextStep::Failed,
     }

@@ -56,7 +56,10 @@ impl Sender {
             Err(_elapsed) => SendOutcome {
                 class: AttemptClass::Timeout,
                 status: None,
-                error: Some(format!("no complete answer within {} ms", req.timeout.as_millis())),
+                error: Some(format!(
+                    "no complete answer within {} ms",
+                    req.timeout.as_millis()
+                )),
                 excerpt: None,
                 latency,
             },

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    App, Attempt, AttemptRecord, ClaimedDelivery, Delivery, Installation, NewEvent,
-    PublishOutcome, Tenant, Webhook,
+    App, Attempt, AttemptRecord, ClaimedDelivery, Delivery, Installation, NewEvent, PublishOutcome,
+    Tenant, Webhook,
 };
 
 #[macro_use]
@@ -113,17 +113,16 @@ pub type SharedStore = Arc<dyn Store>;
 
 /// Opens the store the URL names (`sqlite:` or `postgres:`) and applies its migrations.
 pub async fn connect(database_url: &str, max_connections: u32) -> StoreResult<SharedStore> {
-    let store: SharedStore = if database_url.starts_with("postgres:")
-        || database_url.starts_with("postgresql:")
-    {
-        Arc::new(postgres::PgStore::connect(database_url, max_connections).await?)
-    } else if database_url.starts_with("sqlite:") {
-        Arc::new(sqlite::SqliteStore::connect(database_url, max_connections).await?)
-    } else {
-        return Err(StoreError::Database(sqlx::Error::Configuration(
-            "database URL must start with sqlite: or postgres:".into(),
-        )));
-    };
+    let store: SharedStore =
+        if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+            Arc::new(postgres::PgStore::connect(database_url, max_connections).await?)
+        } else if database_url.starts_with("sqlite:") {
+            Arc::new(sqlite::SqliteStore::connect(database_url, max_connections).await?)
+        } else {
+            return Err(StoreError::Database(sqlx::Error::Configuration(
+                "database URL must start with sqlite: or postgres:".into(),
+            )));
+        };
     store.migrate().await?;
     Ok(store)
 }

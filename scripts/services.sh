@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs (when missing) and starts the services the test suite needs, on loopback only.
+# Sourced by scripts/test.sh; exports the URLs the tests read.
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then su postgres -c "$*"; else sudo -u postgres sh -c "$*"; fi
+}
+
+# PostgreSQL: Debian's package and its default cluster, a `hookgate` role that may create
+# databases (each test makes its own), leftovers of earlier runs dropped.
+ensure_postgres() {
+  if [ -n "${HOOKGATE_TEST_PG_URL:-}" ]; then
+    echo "using PostgreSQL at HOOKGATE_TEST_PG_URL"
+    return
+  fi
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "installing PostgreSQL"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq postgresql >/dev/null
+  fi
+  local version name port status
+  read -r version name port status _ < <(pg_lsclusters -h | head -n 1)
+  if [ -z "${version:-}" ]; then
+    version=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
+    as_root pg_createcluster "$version" main >/dev/null
+    read -r version name port status _ < <(pg_lsclusters -h | head -n 1)
+  fi
+  if [ "$status" != "online" ]; then
+    as_root pg_ctlcluster "$version" "$name" start
+  fi
+  as_postgres "psql -p $port -qtAc \"SELECT 1 FROM pg_roles WHERE rolname = 'hookgate'\"" | grep -q 1 ||
+    as_postgres "psql -p $port -qc \"CREATE ROLE hookgate LOGIN CREATEDB PASSWORD 'hookgate'\""
+  for db in $(as_postgres "psql -p $port -qtAc \"SELECT datname FROM pg_database WHERE datname LIKE 'hg_test_%'\""); do
+    as_postgres "psql -p $port -qc 'DROP DATABASE IF EXISTS \"$db\"'" >/dev/null
+  done
+  export HOOKGATE_TEST_PG_URL="postgres://hookgate:hookgate@127.0.0.1:$port/postgres"
+  echo "PostgreSQL $version ($name) on 127.0.0.1:$port"
+}

@@ -1,0 +1,354 @@
+//! Spawns hookgate on a random port with a fresh database (SQLite file or PostgreSQL
+//! database) and a manual clock, plus a real HTTP receiver on 127.0.0.1 that fails on
+//! command.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use hookgate::clock::{ManualClock, SharedClock};
+use hookgate::config::Settings;
+use hookgate::delivery::Dispatcher;
+use hookgate::startup::Application;
+use hookgate::store::SharedStore;
+use serde_json::{json, Value};
+use sqlx::Connection;
+use tokio_util::sync::CancellationToken;
+
+/// Runs each named `async fn name(backend: Backend)` once per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::helpers::Backend::Sqlite).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::helpers::Backend::Postgres).await
+                }
+            )+
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const PLATFORM_KEY: &str = "test-platform-key-0123456789";
+
+/// A fresh, empty database URL for one test.
+pub async fn fresh_database(backend: Backend) -> String {
+    let name = format!("hg_test_{}", uuid::Uuid::new_v4().simple());
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("hookgate-tests");
+            std::fs::create_dir_all(&dir).unwrap();
+            format!("sqlite://{}", dir.join(format!("{name}.db")).display())
+        }
+        Backend::Postgres => {
+            let admin = std::env::var("HOOKGATE_TEST_PG_URL").expect(
+                "HOOKGATE_TEST_PG_URL is not set: run the suite with scripts/test.sh, \
+                 which starts PostgreSQL",
+            );
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("connecting to the test PostgreSQL");
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut conn)
+                .await
+                .expect("creating a test database");
+            let mut url = url::Url::parse(&admin).unwrap();
+            url.set_path(&name);
+            url.to_string()
+        }
+    }
+}
+
+pub fn test_settings(database_url: String) -> Settings {
+    let mut s = Settings::defaults();
+    s.listen = "127.0.0.1:0".parse().unwrap();
+    s.database_url = database_url;
+    s.platform_key = Some(PLATFORM_KEY.into());
+    s.allow_insecure_targets = true;
+    s.allow_private_targets = true;
+    s.dispatcher = false;
+    s.db_max_connections = 5;
+    s
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub store: SharedStore,
+    pub dispatcher: Arc<Dispatcher>,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Starts the API with a manual clock; the dispatcher does not run on its own, tests
+/// step it with `app.dispatcher.run_once()`.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings(fresh_database(backend).await);
+    configure(&mut settings);
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let shared: SharedClock = clock.clone();
+    let app = Application::build(settings, shared)
+        .await
+        .expect("app builds");
+    let base = format!("http://{}", app.addr);
+    let (store, dispatcher) = (app.store.clone(), app.dispatcher.clone());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(app.run_until(shutdown.clone()));
+    TestApp {
+        base,
+        http: reqwest::Client::new(),
+        clock,
+        store,
+        dispatcher,
+        shutdown,
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl TestApp {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        reply(req.send().await.expect("request reaches the app")).await
+    }
+
+    pub async fn platform_post(&self, path: &str, body: Value) -> Reply {
+        self.call(reqwest::Method::POST, path, Some(PLATFORM_KEY), Some(body))
+            .await
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.call(reqwest::Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn create_tenant(&self, id: &str, environment: &str) {
+        let r = self
+            .platform_post(
+                "/v1/tenants",
+                json!({"id": id, "name": format!("{id} Inc."), "environment": environment}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+
+    /// Creates an app and returns its partner key.
+    pub async fn create_app(&self, id: &str) -> String {
+        let r = self
+            .platform_post("/v1/apps", json!({"id": id, "name": format!("App {id}")}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["partner_key"].as_str().unwrap().to_string()
+    }
+
+    pub async fn install(&self, tenant: &str, app: &str) -> String {
+        let r = self
+            .platform_post(
+                "/v1/installations",
+                json!({"tenant_id": tenant, "app_id": app}),
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a webhook; `extra` fields are merged into the request. Returns the body.
+    pub async fn create_webhook(&self, app: &str, key: &str, url: &str, extra: Value) -> Value {
+        let mut body = json!({"url": url});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let r = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/apps/{app}/webhooks"),
+                Some(key),
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body
+    }
+
+    pub async fn publish(&self, body: Value) -> Reply {
+        self.platform_post("/v1/events", body).await
+    }
+
+    /// One tenant, one app installed for it, one webhook at `url`: (partner key, webhook).
+    pub async fn partner_setup(&self, url: &str, extra: Value) -> (String, Value) {
+        self.create_tenant("acme", "production").await;
+        let key = self.create_app("bob-app").await;
+        self.install("acme", "bob-app").await;
+        let webhook = self.create_webhook("bob-app", &key, url, extra).await;
+        (key, webhook)
+    }
+
+    pub async fn attempts(&self, webhook_id: &str) -> Vec<hookgate::model::Attempt> {
+        self.store
+            .list_attempts(webhook_id, None, 1000)
+            .await
+            .unwrap()
+    }
+
+    pub async fn delivery(&self, id: &str) -> hookgate::model::Delivery {
+        self.store
+            .get_delivery(id)
+            .await
+            .unwrap()
+            .expect("delivery exists")
+    }
+}
+
+pub async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.unwrap();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("response is not JSON: {}", String::from_utf8_lossy(&bytes)))
+    };
+    Reply {
+        status: StatusCode::from_u16(status.as_u16()).unwrap(),
+        body,
+        headers,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub at: DateTime<Utc>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+#[derive(Default)]
+struct ReceiverInner {
+    received: Vec<Received>,
+    /// Statuses to answer with, in order; then `default_status`.
+    script: VecDeque<u16>,
+    default_status: u16,
+}
+
+/// A real HTTP listener on 127.0.0.1 that records what it receives.
+#[derive(Clone)]
+pub struct TestReceiver {
+    pub addr: SocketAddr,
+    inner: Arc<Mutex<ReceiverInner>>,
+    clock: Option<Arc<ManualClock>>,
+}
+
+impl TestReceiver {
+    pub async fn start(clock: Option<Arc<ManualClock>>) -> Self {
+        let inner = Arc::new(Mutex::new(ReceiverInner {
+            default_status: 200,
+            ..Default::default()
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let receiver = Self { addr, inner, clock };
+        let router = axum::Router::new()
+            .fallback(receive)
+            .with_state(receiver.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        receiver
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hooks", self.addr)
+    }
+
+    pub fn always(&self, status: u16) {
+        self.inner.lock().unwrap().default_status = status;
+    }
+
+    pub fn then(&self, statuses: &[u16]) {
+        self.inner.lock().unwrap().script.extend(statuses);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.lock().unwrap().received.clone()
+    }
+
+    /// Waits (bounded) until at least `n` requests arrived.
+    pub async fn wait_for(&self, n: usize, limit: Duration) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let got = self.received();
+            if got.len() >= n || tokio::time::Instant::now() >= deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn receive(State(r): State<TestReceiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let at = r
+        .clock
+        .as_ref()
+        .map(|c| hookgate::clock::Clock::now(&**c))
+        .unwrap_or_else(Utc::now);
+    let mut inner = r.inner.lock().unwrap();
+    inner.received.push(Received { headers, body, at });
+    let status = inner.script.pop_front().unwrap_or(inner.default_status);
+    StatusCode::from_u16(status).unwrap()
+}

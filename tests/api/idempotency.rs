@@ -1,0 +1,88 @@
+//! A repeated publish creates nothing new and answers with the original.
+
+use serde_json::json;
+
+use crate::helpers::{spawn_app, Backend, TestReceiver, PLATFORM_KEY};
+
+async fn same_event_id_is_published_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = TestReceiver::start(None).await;
+    let (_, webhook) = app.partner_setup(&receiver.url(), json!({})).await;
+    let event = json!({"id": "evt_42", "type": "a.b", "tenant_id": "acme", "data": {"x": 1}});
+
+    let first = app.publish(event.clone()).await;
+    assert_eq!(first.status, 202);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let again = app.publish(event).await;
+    assert_eq!(again.status, 202);
+    assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(
+        again.body, first.body,
+        "the original answer, delivery count included"
+    );
+    let deliveries = app
+        .store
+        .list_deliveries(webhook["id"].as_str().unwrap(), 10)
+        .await
+        .unwrap();
+    assert_eq!(deliveries.len(), 1);
+
+    let different = app
+        .publish(json!({"id": "evt_42", "type": "a.b", "tenant_id": "acme", "data": {"x": 2}}))
+        .await;
+    assert_eq!(different.status, 409);
+    assert_eq!(
+        app.store
+            .list_deliveries(webhook["id"].as_str().unwrap(), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn idempotency_key_makes_a_repeat_a_no_op(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = TestReceiver::start(None).await;
+    let (_, webhook) = app.partner_setup(&receiver.url(), json!({})).await;
+    let send = |body: serde_json::Value| {
+        app.http
+            .post(format!("{}/v1/events", app.base))
+            .bearer_auth(PLATFORM_KEY)
+            .header("Idempotency-Key", "order-7-created")
+            .json(&body)
+            .send()
+    };
+    let body = json!({"type": "order.created", "tenant_id": "acme", "data": {"order": 7}});
+    let first = crate::helpers::reply(send(body.clone()).await.unwrap()).await;
+    let second = crate::helpers::reply(send(body).await.unwrap()).await;
+    assert_eq!(first.status, 202);
+    assert_eq!(second.status, 202);
+    assert_eq!(
+        first.body["id"], second.body["id"],
+        "the original event id comes back"
+    );
+    assert_eq!(second.headers.get("idempotent-replayed").unwrap(), "true");
+
+    let other = crate::helpers::reply(
+        send(json!({"type": "order.created", "tenant_id": "acme", "data": {"order": 8}}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(other.status, 409);
+    assert_eq!(other.body["error"]["code"], "conflict");
+    assert_eq!(
+        app.store
+            .list_deliveries(webhook["id"].as_str().unwrap(), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+on_both_backends!(
+    same_event_id_is_published_once,
+    idempotency_key_makes_a_repeat_a_no_op
+);
