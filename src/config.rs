@@ -77,6 +77,52 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_RESPONSE_EXCERPT_BYTES", default_value_t = 1024)]
     pub response_excerpt_bytes: usize,
 
+    /// Run the health evaluator in this process (in a cluster each tick is evaluated once).
+    #[arg(long, env = "HOOKGATE_HEALTH_EVALUATOR", action = ArgAction::Set, default_value_t = true)]
+    pub health_evaluator: bool,
+
+    /// When the health evaluator runs: a cron expression with seconds (every 30 minutes).
+    #[arg(
+        long,
+        env = "HOOKGATE_HEALTH_SCHEDULE",
+        default_value = "0 0,30 * * * *"
+    )]
+    pub health_schedule: String,
+
+    /// How far back attempts count towards a webhook's failure rate.
+    #[arg(long, env = "HOOKGATE_HEALTH_WINDOW", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub health_window: Duration,
+
+    /// Failure rate at or above which a webhook is unavailable.
+    #[arg(long, env = "HOOKGATE_HEALTH_THRESHOLD", default_value_t = 0.8)]
+    pub health_threshold: f64,
+
+    /// Unavailable this long: the partner gets a warning.
+    #[arg(long, env = "HOOKGATE_HEALTH_WARN_AFTER", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub health_warn_after: Duration,
+
+    /// Unavailable this long: the webhook is deactivated.
+    #[arg(long, env = "HOOKGATE_HEALTH_DEACTIVATE_AFTER", default_value = "3h", value_parser = humantime::parse_duration)]
+    pub health_deactivate_after: Duration,
+
+    /// SQS queue URL for partner notifications. Unset (and no name): notifications stay
+    /// in the outbox and the log, and `GET /v1/notifications` lists them.
+    #[arg(long, env = "HOOKGATE_SQS_QUEUE_URL")]
+    pub sqs_queue_url: Option<String>,
+
+    /// SQS queue name, resolved to its URL at start-up (instead of the URL).
+    #[arg(long, env = "HOOKGATE_SQS_QUEUE_NAME")]
+    pub sqs_queue_name: Option<String>,
+
+    /// SQS endpoint override (an emulator, a VPC endpoint); credentials and region come
+    /// from the standard AWS chain (AWS_REGION, AWS_ACCESS_KEY_ID, profiles, roles…).
+    #[arg(long, env = "HOOKGATE_SQS_ENDPOINT")]
+    pub sqs_endpoint: Option<String>,
+
+    /// How often the outbox relay looks for notifications to publish.
+    #[arg(long, env = "HOOKGATE_RELAY_POLL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub relay_poll: Duration,
+
     /// Time in-flight attempts get to finish on shutdown.
     #[arg(long, env = "HOOKGATE_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
@@ -108,6 +154,15 @@ impl Settings {
         if self.lease <= crate::api::webhooks::MAX_TIMEOUT {
             return fail("the lease must be longer than the longest webhook timeout (30 s)");
         }
+        if !(self.health_threshold > 0.0 && self.health_threshold <= 1.0) {
+            return fail("the health threshold must be in (0, 1]");
+        }
+        if self.health_warn_after >= self.health_deactivate_after {
+            return fail("the warning must come before the deactivation");
+        }
+        if self.health_window.is_zero() {
+            return fail("the health window must not be empty");
+        }
         if self.platform_key.as_deref().is_some_and(|k| k.len() < 16) {
             return fail("the platform key must be at least 16 characters");
         }
@@ -128,6 +183,32 @@ impl fmt::Debug for Settings {
             .field("allow_private_targets", &self.allow_private_targets)
             .field("dispatcher", &self.dispatcher)
             .field("workers", &self.workers)
+            .field("health_schedule", &self.health_schedule)
+            .field(
+                "sqs",
+                &self.sqs_queue_url.as_ref().or(self.sqs_queue_name.as_ref()),
+            )
             .finish_non_exhaustive()
+    }
+}
+
+impl Settings {
+    pub fn health_rules(&self) -> crate::health::rules::HealthRules {
+        let delta = |d: Duration| chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
+        crate::health::rules::HealthRules {
+            threshold: self.health_threshold,
+            warn_after: delta(self.health_warn_after),
+            deactivate_after: delta(self.health_deactivate_after),
+        }
+    }
+
+    pub fn sqs(&self) -> Option<crate::notify::sqs::SqsSettings> {
+        (self.sqs_queue_url.is_some() || self.sqs_queue_name.is_some()).then(|| {
+            crate::notify::sqs::SqsSettings {
+                queue_url: self.sqs_queue_url.clone(),
+                queue_name: self.sqs_queue_name.clone(),
+                endpoint: self.sqs_endpoint.clone(),
+            }
+        })
     }
 }

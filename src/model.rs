@@ -37,12 +37,14 @@ string_enum!(
     /// A deactivated webhook gets no attempts; its new deliveries are `held`.
     WebhookState { Active => "active", Deactivated => "deactivated" }
 );
+// `skipped`: held while the webhook was deactivated, then dropped at reactivation.
 string_enum!(DeliveryState {
     Pending => "pending",
     InFlight => "in_flight",
     Delivered => "delivered",
     Failed => "failed",
     Held => "held",
+    Skipped => "skipped",
 });
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -163,6 +165,9 @@ pub struct ClaimedDelivery {
     pub delivery_id: String,
     pub lease_token: String,
     pub attempt_count: i64,
+    /// Attempts made before a reactivation released the delivery; the retry schedule
+    /// counts from here.
+    pub retry_base: i64,
     pub first_failure_at: Option<DateTime<Utc>>,
     pub event_id: String,
     pub event_type: String,

@@ -13,6 +13,8 @@ use crate::api::{self, extract::hash_key, AppState};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::delivery::dispatcher::{DispatchSettings, Dispatcher};
+use crate::health::evaluator::{Evaluator, EvaluatorSettings};
+use crate::notify::{sqs::SqsPublisher, Relay};
 use crate::store::{self, SharedStore};
 
 pub struct Application {
@@ -20,9 +22,13 @@ pub struct Application {
     pub addr: SocketAddr,
     pub store: SharedStore,
     pub dispatcher: Arc<Dispatcher>,
+    pub evaluator: Arc<Evaluator>,
+    /// Present when an SQS queue is configured.
+    pub relay: Option<Arc<Relay>>,
     pub platform_key: String,
     state: AppState,
     run_dispatcher: bool,
+    health_schedule: Option<String>,
     shutdown_grace: std::time::Duration,
 }
 
@@ -59,6 +65,32 @@ impl Application {
                 response_excerpt_bytes: settings.response_excerpt_bytes,
             },
         )?);
+        let evaluator = Arc::new(Evaluator::new(
+            store.clone(),
+            clock.clone(),
+            EvaluatorSettings {
+                window: chrono::TimeDelta::from_std(settings.health_window)?,
+                rules: settings.health_rules(),
+            },
+        ));
+        let relay = match settings.sqs() {
+            Some(sqs) => {
+                let publisher = SqsPublisher::connect(&sqs)
+                    .await
+                    .context("connecting to SQS")?;
+                tracing::info!(queue = publisher.queue_url(), "notifications go to SQS");
+                Some(Arc::new(Relay::new(
+                    store.clone(),
+                    clock.clone(),
+                    publisher,
+                    settings.relay_poll,
+                )))
+            }
+            None => {
+                tracing::info!("no SQS queue configured: notifications stay in the outbox");
+                None
+            }
+        };
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -75,9 +107,14 @@ impl Application {
             addr,
             store,
             dispatcher,
+            evaluator,
+            relay,
             platform_key,
             state,
             run_dispatcher: settings.dispatcher,
+            health_schedule: settings
+                .health_evaluator
+                .then(|| settings.health_schedule.clone()),
             shutdown_grace: settings.shutdown_grace,
         })
     }
@@ -89,10 +126,30 @@ impl Application {
         let workers = self
             .run_dispatcher
             .then(|| tokio::spawn(self.dispatcher.clone().run(shutdown.clone())));
+        let mut scheduler = match &self.health_schedule {
+            Some(cron) => Some(
+                self.evaluator
+                    .clone()
+                    .schedule(cron)
+                    .await
+                    .with_context(|| format!("scheduling the health evaluator with {cron:?}"))?,
+            ),
+            None => None,
+        };
+        let relay = self
+            .relay
+            .clone()
+            .map(|relay| tokio::spawn(relay.run(shutdown.clone())));
         let app = api::router(self.state);
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await?;
+        if let Some(scheduler) = scheduler.as_mut() {
+            let _ = scheduler.shutdown().await;
+        }
+        if let Some(relay) = relay {
+            let _ = relay.await;
+        }
         if let Some(workers) = workers {
             if tokio::time::timeout(self.shutdown_grace, workers)
                 .await

@@ -74,7 +74,7 @@ CREATE TABLE deliveries (
     tenant_id        TEXT NOT NULL,
     event_type       TEXT NOT NULL,
     state            TEXT NOT NULL
-        CHECK (state IN ('pending', 'in_flight', 'delivered', 'failed', 'held')),
+        CHECK (state IN ('pending', 'in_flight', 'delivered', 'failed', 'held', 'skipped')),
     attempt_count    BIGINT NOT NULL DEFAULT 0,
     due_at           BIGINT,
     lease_token      TEXT,

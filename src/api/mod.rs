@@ -16,7 +16,9 @@ mod apps;
 pub mod error;
 mod events;
 pub mod extract;
+mod health;
 mod installations;
+mod notifications;
 mod tenants;
 pub mod webhooks;
 
@@ -44,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .merge(installations::router())
         .merge(webhooks::router())
         .merge(events::router())
+        .merge(health::router())
+        .merge(notifications::router())
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -161,7 +161,7 @@ fn target_policy(state: &AppState) -> TargetPolicy {
 }
 
 /// The app must exist and belong to the caller; its webhook must exist within it.
-async fn owned_webhook(
+pub(super) async fn owned_webhook(
     state: &AppState,
     caller: &Caller,
     app_id: &str,

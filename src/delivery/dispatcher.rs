@@ -192,7 +192,7 @@ fn record_for(
     };
     let step = next_step(
         &d.retry_policy,
-        u32::try_from(attempt_number).unwrap_or(u32::MAX),
+        u32::try_from(attempt_number - d.retry_base).unwrap_or(u32::MAX),
         outcome.class,
         first_failure_at.unwrap_or(started_at),
     );

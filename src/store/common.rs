@@ -440,9 +440,17 @@ macro_rules! sql_store {
                         .bind(&a.response_excerpt)
                         .execute(&mut *tx)
                         .await?;
+                    // A retry of a webhook deactivated meanwhile is held, not scheduled.
                     sqlx::query(
-                        "UPDATE deliveries SET state = $1, attempt_count = $2, due_at = $3, \
-                         lease_token = NULL, first_failure_at = $4, last_attempt_at = $5, updated_at = $5 \
+                        "UPDATE deliveries SET \
+                         state = CASE WHEN $1 = 'pending' AND EXISTS (SELECT 1 FROM webhooks w \
+                             WHERE w.id = deliveries.webhook_id AND w.state = 'deactivated') \
+                             THEN 'held' ELSE $1 END, \
+                         due_at = CASE WHEN $1 = 'pending' AND EXISTS (SELECT 1 FROM webhooks w \
+                             WHERE w.id = deliveries.webhook_id AND w.state = 'deactivated') \
+                             THEN NULL ELSE $3 END, \
+                         attempt_count = $2, lease_token = NULL, first_failure_at = $4, \
+                         last_attempt_at = $5, updated_at = $5 \
                          WHERE id = $6 AND lease_token = $7",
                     )
                     .bind(r.new_state.as_str())

@@ -15,6 +15,8 @@ use crate::model::{
 
 #[macro_use]
 mod common;
+#[macro_use]
+pub mod health;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -37,8 +39,10 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+pub use health::HealthStore;
+
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: HealthStore + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     async fn migrate(&self) -> StoreResult<()>;
     async fn ping(&self) -> StoreResult<()>;

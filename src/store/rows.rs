@@ -217,7 +217,8 @@ impl TryFrom<AttemptRow> for Attempt {
 }
 
 /// Everything a worker needs to send one leased delivery, in one join.
-pub const CLAIMED_SELECT: &str = "SELECT d.id AS delivery_id, d.lease_token, d.attempt_count, \
+pub const CLAIMED_SELECT: &str =
+    "SELECT d.id AS delivery_id, d.lease_token, d.attempt_count, d.retry_base, \
      d.first_failure_at, d.event_id, e.event_type, e.occurred_at, e.data, d.tenant_id, \
      t.name AS tenant_name, d.installation_id, d.app_id, d.webhook_id, w.url, w.secret, \
      w.headers, w.timeout_ms, w.retry_policy \
@@ -232,6 +233,7 @@ pub struct ClaimedRow {
     delivery_id: String,
     lease_token: String,
     attempt_count: i64,
+    retry_base: i64,
     first_failure_at: Option<i64>,
     event_id: String,
     event_type: String,
@@ -258,6 +260,7 @@ impl TryFrom<ClaimedRow> for ClaimedDelivery {
             delivery_id: r.delivery_id,
             lease_token: r.lease_token,
             attempt_count: r.attempt_count,
+            retry_base: r.retry_base,
             first_failure_at: opt_time(r.first_failure_at),
             event_id: r.event_id,
             event_type: r.event_type,

@@ -9,11 +9,15 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+use super::health::*;
 use super::rows::*;
 use super::{constraint_error, not_found_on_reference, StoreError, StoreResult};
 use crate::clock::{from_millis, to_millis};
 use crate::delivery::filter;
+use crate::health::rules::Status;
+use crate::health::{HealthChange, HealthInput, Reactivated, WebhookHealth};
 use crate::model::*;
+use crate::notify::Notification;
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -25,6 +29,12 @@ impl SqliteStore {
     const CLAIM_DUE: &'static str = "UPDATE deliveries \
          SET state = 'in_flight', due_at = $1, lease_token = $2, updated_at = $3 \
          WHERE id IN (SELECT id FROM deliveries WHERE due_at <= $3 ORDER BY due_at LIMIT $4)";
+
+    const CLAIM_NOTIFICATIONS: &'static str = "UPDATE notifications SET lease_until = $1 \
+         WHERE id IN (SELECT id FROM notifications \
+                      WHERE sent_at IS NULL AND (lease_until IS NULL OR lease_until <= $2) \
+                      ORDER BY created_at LIMIT $3) \
+         RETURNING id, app_id, webhook_id, severity, body, created_at, sent_at, publish_attempts, last_error";
 
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -46,3 +56,4 @@ impl SqliteStore {
 }
 
 sql_store!(SqliteStore, Sqlite, "sqlite");
+health_store!(SqliteStore, Sqlite);

@@ -1,0 +1,124 @@
+//! Every tick (tokio-cron-scheduler, every 30 minutes by default) the evaluator computes
+//! each active webhook's failure rate over the window and applies the health rules. In a
+//! cluster every instance schedules the job, and the first to record the tick evaluates it.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
+
+use super::rules::{self, HealthRules, Severity};
+use super::HealthChange;
+use crate::clock::SharedClock;
+use crate::notify::message;
+use crate::store::{SharedStore, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct EvaluatorSettings {
+    /// How far back attempts count (30 minutes).
+    pub window: Duration,
+    pub rules: HealthRules,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// Another instance already evaluated this tick.
+    Skipped,
+    Evaluated {
+        webhooks: usize,
+        notifications: Vec<Severity>,
+    },
+}
+
+pub struct Evaluator {
+    store: SharedStore,
+    clock: SharedClock,
+    settings: EvaluatorSettings,
+    instance: String,
+}
+
+impl Evaluator {
+    pub fn new(store: SharedStore, clock: SharedClock, settings: EvaluatorSettings) -> Self {
+        Self {
+            store,
+            clock,
+            settings,
+            instance: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// One tick: claims it (ticks are keyed by the minute they fire in, so instances
+    /// firing on the same schedule agree) and, if this instance won, evaluates.
+    #[tracing::instrument(skip_all)]
+    pub async fn tick(&self) -> Result<TickOutcome, StoreError> {
+        let now = self.clock.now();
+        let tick_at = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
+        if !self.store.claim_tick(tick_at, &self.instance, now).await? {
+            tracing::debug!(%tick_at, "tick evaluated by another instance");
+            return Ok(TickOutcome::Skipped);
+        }
+        self.evaluate(now).await
+    }
+
+    async fn evaluate(&self, now: DateTime<Utc>) -> Result<TickOutcome, StoreError> {
+        let inputs = self
+            .store
+            .health_inputs(now - self.settings.window, now)
+            .await?;
+        let mut notifications = Vec::new();
+        for input in &inputs {
+            let (state, notice) =
+                rules::evaluate(input.state, input.window, now, &self.settings.rules);
+            let notification = notice.map(|severity| {
+                tracing::warn!(
+                    webhook_id = %input.webhook_id, app_id = %input.app_id,
+                    severity = severity.as_str(), failures = input.window.failures,
+                    attempts = input.window.attempts, "webhook health notification"
+                );
+                notifications.push(severity);
+                message::build(
+                    input,
+                    severity,
+                    state.failure_since.or(input.state.failure_since),
+                    input.window,
+                    self.settings.window,
+                    now,
+                )
+            });
+            self.store
+                .save_health(&HealthChange {
+                    webhook_id: input.webhook_id.clone(),
+                    state,
+                    evaluated_at: now,
+                    window: input.window,
+                    notification,
+                })
+                .await?;
+        }
+        tracing::info!(
+            webhooks = inputs.len(),
+            notifications = notifications.len(),
+            "health evaluated"
+        );
+        Ok(TickOutcome::Evaluated {
+            webhooks: inputs.len(),
+            notifications,
+        })
+    }
+
+    /// Starts a scheduler that ticks on `cron` (six fields, seconds first).
+    pub async fn schedule(self: Arc<Self>, cron: &str) -> Result<JobScheduler, JobSchedulerError> {
+        let scheduler = JobScheduler::new().await?;
+        let job = Job::new_async(cron, move |_, _| {
+            let evaluator = self.clone();
+            Box::pin(async move {
+                if let Err(e) = evaluator.tick().await {
+                    tracing::error!(error = %e, "health evaluation failed");
+                }
+            })
+        })?;
+        scheduler.add(job).await?;
+        scheduler.start().await?;
+        Ok(scheduler)
+    }
+}

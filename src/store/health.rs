@@ -1,0 +1,408 @@
+//! Health monitoring's storage: streak state, evaluation ticks, and the notification
+//! outbox. `health_store!(Type, Database)` implements [`HealthStore`] for a backend that
+//! has a `pool`, `write_tx()` and a `CLAIM_NOTIFICATIONS` statement.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::StoreResult;
+use crate::clock::from_millis;
+use crate::health::rules::{HealthState, Severity, Status, WindowFigures};
+use crate::health::{HealthChange, HealthInput, Reactivated, WebhookHealth};
+use crate::notify::Notification;
+
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    /// Records that `instance` evaluates the tick; false when another instance already does.
+    async fn claim_tick(
+        &self,
+        tick_at: DateTime<Utc>,
+        instance: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Every active webhook, its streak state, and its attempts in `(since, until]`.
+    async fn health_inputs(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Vec<HealthInput>>;
+    /// Writes the new state, deactivates the webhook when the state says so (its pending
+    /// deliveries become held), and queues the notification, all in one transaction.
+    async fn save_health(&self, change: &HealthChange) -> StoreResult<()>;
+    async fn get_health(&self, webhook_id: &str) -> StoreResult<Option<WebhookHealth>>;
+    /// Re-activates a deactivated webhook. `replay` releases held deliveries (and, with
+    /// `include_failed`, those that failed for good since the streak began); otherwise
+    /// they are skipped. None when the webhook was not deactivated.
+    async fn reactivate(
+        &self,
+        webhook_id: &str,
+        replay: bool,
+        include_failed: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Reactivated>>;
+    async fn list_notifications(
+        &self,
+        app_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<Notification>>;
+    /// Leases pending notifications for publishing, oldest first.
+    async fn claim_notifications(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<Notification>>;
+    async fn mark_notification_sent(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// A failed publish: keep it pending, not before `retry_at`.
+    async fn release_notification(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn outbox_backlog(&self) -> StoreResult<i64>;
+}
+
+pub const HEALTH_INPUTS: &str = "SELECT w.id AS webhook_id, w.app_id, a.name AS app_name, w.url, \
+     h.status, h.failure_since, h.warned, f.attempts, f.failures, f.first_failure_at \
+     FROM webhooks w JOIN apps a ON a.id = w.app_id \
+     LEFT JOIN webhook_health h ON h.webhook_id = w.id \
+     LEFT JOIN (SELECT webhook_id, COUNT(*) AS attempts, \
+                SUM(CASE WHEN outcome <> 'success' THEN 1 ELSE 0 END) AS failures, \
+                MIN(CASE WHEN outcome <> 'success' THEN started_at END) AS first_failure_at \
+                FROM attempts WHERE started_at > $1 AND started_at <= $2 GROUP BY webhook_id) f \
+       ON f.webhook_id = w.id \
+     WHERE w.state = 'active' ORDER BY w.id";
+
+#[derive(sqlx::FromRow)]
+pub struct HealthInputRow {
+    webhook_id: String,
+    app_id: String,
+    app_name: String,
+    url: String,
+    status: Option<String>,
+    failure_since: Option<i64>,
+    warned: Option<i64>,
+    attempts: Option<i64>,
+    failures: Option<i64>,
+    first_failure_at: Option<i64>,
+}
+
+impl From<HealthInputRow> for HealthInput {
+    fn from(r: HealthInputRow) -> Self {
+        HealthInput {
+            state: HealthState {
+                // Never evaluated yet: healthy.
+                status: r
+                    .status
+                    .as_deref()
+                    .and_then(Status::parse)
+                    .unwrap_or(Status::Healthy),
+                failure_since: r.failure_since.map(from_millis),
+                warned: r.warned.unwrap_or(0) != 0,
+            },
+            window: WindowFigures {
+                attempts: r.attempts.unwrap_or(0),
+                failures: r.failures.unwrap_or(0),
+                first_failure_at: r.first_failure_at.map(from_millis),
+            },
+            webhook_id: r.webhook_id,
+            app_id: r.app_id,
+            app_name: r.app_name,
+            url: r.url,
+        }
+    }
+}
+
+pub const HEALTH_COLUMNS: &str =
+    "webhook_id, status, failure_since, warned, last_evaluated_at, window_attempts, window_failures";
+
+#[derive(sqlx::FromRow)]
+pub struct HealthRow {
+    webhook_id: String,
+    status: String,
+    failure_since: Option<i64>,
+    warned: i64,
+    last_evaluated_at: Option<i64>,
+    window_attempts: i64,
+    window_failures: i64,
+}
+
+impl From<HealthRow> for WebhookHealth {
+    fn from(r: HealthRow) -> Self {
+        WebhookHealth {
+            webhook_id: r.webhook_id,
+            state: Status::parse(&r.status).unwrap_or(Status::Healthy),
+            failure_since: r.failure_since.map(from_millis),
+            warned: r.warned != 0,
+            last_evaluated_at: r.last_evaluated_at.map(from_millis),
+            window_attempts: r.window_attempts,
+            window_failures: r.window_failures,
+            window_failure_rate: (r.window_attempts > 0)
+                .then(|| r.window_failures as f64 / r.window_attempts as f64),
+        }
+    }
+}
+
+pub const NOTIFICATION_COLUMNS: &str =
+    "id, app_id, webhook_id, severity, body, created_at, sent_at, publish_attempts, last_error";
+
+#[derive(sqlx::FromRow)]
+pub struct NotificationRow {
+    id: String,
+    app_id: String,
+    webhook_id: String,
+    severity: String,
+    body: String,
+    created_at: i64,
+    sent_at: Option<i64>,
+    publish_attempts: i64,
+    last_error: Option<String>,
+}
+
+impl TryFrom<NotificationRow> for Notification {
+    type Error = super::StoreError;
+    fn try_from(r: NotificationRow) -> Result<Self, Self::Error> {
+        let severity =
+            serde_json::from_value::<Severity>(serde_json::Value::String(r.severity.clone()))
+                .map_err(|_| super::StoreError::Corrupt(format!("severity {:?}", r.severity)))?;
+        Ok(Notification {
+            body: serde_json::from_str(&r.body)
+                .map_err(|e| super::StoreError::Corrupt(format!("notification body: {e}")))?,
+            severity,
+            id: r.id,
+            app_id: r.app_id,
+            webhook_id: r.webhook_id,
+            created_at: from_millis(r.created_at),
+            sent_at: r.sent_at.map(from_millis),
+            publish_attempts: r.publish_attempts,
+            last_error: r.last_error,
+        })
+    }
+}
+
+macro_rules! health_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::health::HealthStore for $store {
+            async fn claim_tick(&self, tick_at: DateTime<Utc>, instance: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "INSERT INTO evaluation_ticks (tick_at, instance, started_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(to_millis(tick_at))
+                .bind(instance)
+                .bind(to_millis(now))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn health_inputs(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<HealthInput>> {
+                Ok(sqlx::query_as::<$db, HealthInputRow>(HEALTH_INPUTS)
+                    .bind(to_millis(since))
+                    .bind(to_millis(until))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(HealthInput::from)
+                    .collect())
+            }
+
+            async fn save_health(&self, c: &HealthChange) -> StoreResult<()> {
+                let mut tx = self.write_tx().await?;
+                let now = to_millis(c.evaluated_at);
+                sqlx::query(&format!(
+                    "INSERT INTO webhook_health ({HEALTH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (webhook_id) DO UPDATE SET status = $2, failure_since = $3, \
+                     warned = $4, last_evaluated_at = $5, window_attempts = $6, window_failures = $7"
+                ))
+                .bind(&c.webhook_id)
+                .bind(c.state.status.as_str())
+                .bind(c.state.failure_since.map(to_millis))
+                .bind(i64::from(c.state.warned))
+                .bind(now)
+                .bind(c.window.attempts)
+                .bind(c.window.failures)
+                .execute(&mut *tx)
+                .await?;
+                if c.state.status == Status::Deactivated {
+                    sqlx::query("UPDATE webhooks SET state = 'deactivated', updated_at = $1 WHERE id = $2")
+                        .bind(now)
+                        .bind(&c.webhook_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "UPDATE deliveries SET state = 'held', due_at = NULL, updated_at = $1 \
+                         WHERE webhook_id = $2 AND state = 'pending'",
+                    )
+                    .bind(now)
+                    .bind(&c.webhook_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if let Some(n) = &c.notification {
+                    sqlx::query(
+                        "INSERT INTO notifications (id, app_id, webhook_id, severity, body, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(&n.id)
+                    .bind(&n.app_id)
+                    .bind(&n.webhook_id)
+                    .bind(n.severity.as_str())
+                    .bind(n.body.to_string())
+                    .bind(to_millis(n.created_at))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_health(&self, webhook_id: &str) -> StoreResult<Option<WebhookHealth>> {
+                let sql = format!("SELECT {HEALTH_COLUMNS} FROM webhook_health WHERE webhook_id = $1");
+                Ok(sqlx::query_as::<$db, HealthRow>(&sql)
+                    .bind(webhook_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(WebhookHealth::from))
+            }
+
+            async fn reactivate(
+                &self,
+                webhook_id: &str,
+                replay: bool,
+                include_failed: bool,
+                now: DateTime<Utc>,
+            ) -> StoreResult<Option<Reactivated>> {
+                let mut tx = self.write_tx().await?;
+                let now = to_millis(now);
+                let flipped = sqlx::query(
+                    "UPDATE webhooks SET state = 'active', updated_at = $1 WHERE id = $2 AND state = 'deactivated'",
+                )
+                .bind(now)
+                .bind(webhook_id)
+                .execute(&mut *tx)
+                .await?;
+                if flipped.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                let streak_start: Option<i64> = sqlx::query_scalar::<$db, Option<i64>>(
+                    "SELECT failure_since FROM webhook_health WHERE webhook_id = $1",
+                )
+                .bind(webhook_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten();
+                sqlx::query(
+                    "UPDATE webhook_health SET status = 'healthy', failure_since = NULL, warned = 0 \
+                     WHERE webhook_id = $1",
+                )
+                .bind(webhook_id)
+                .execute(&mut *tx)
+                .await?;
+                // Released deliveries start a fresh retry schedule.
+                let release = "UPDATE deliveries SET state = 'pending', due_at = $1, updated_at = $1, \
+                     retry_base = attempt_count, first_failure_at = NULL WHERE webhook_id = $2";
+                let (released, skipped) = if replay {
+                    let mut released = sqlx::query(&format!("{release} AND state = 'held'"))
+                        .bind(now)
+                        .bind(webhook_id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if let (true, Some(since)) = (include_failed, streak_start) {
+                        released += sqlx::query(&format!(
+                            "{release} AND state = 'failed' AND updated_at >= $3"
+                        ))
+                        .bind(now)
+                        .bind(webhook_id)
+                        .bind(since)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    }
+                    (released, 0)
+                } else {
+                    let skipped = sqlx::query(
+                        "UPDATE deliveries SET state = 'skipped', updated_at = $1 \
+                         WHERE webhook_id = $2 AND state = 'held'",
+                    )
+                    .bind(now)
+                    .bind(webhook_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    (0, skipped)
+                };
+                tx.commit().await?;
+                Ok(Some(Reactivated { released, skipped }))
+            }
+
+            async fn list_notifications(&self, app_id: Option<&str>, limit: i64) -> StoreResult<Vec<Notification>> {
+                let sql = format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE ($1 IS NULL OR app_id = $1) \
+                     ORDER BY created_at DESC, id DESC LIMIT $2"
+                );
+                sqlx::query_as::<$db, NotificationRow>(&sql)
+                    .bind(app_id)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(Notification::try_from)
+                    .collect()
+            }
+
+            async fn claim_notifications(
+                &self,
+                now: DateTime<Utc>,
+                lease_until: DateTime<Utc>,
+                limit: i64,
+            ) -> StoreResult<Vec<Notification>> {
+                let mut claimed = sqlx::query_as::<$db, NotificationRow>(<$store>::CLAIM_NOTIFICATIONS)
+                    .bind(to_millis(lease_until))
+                    .bind(to_millis(now))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(Notification::try_from)
+                    .collect::<StoreResult<Vec<_>>>()?;
+                claimed.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+                Ok(claimed)
+            }
+
+            async fn mark_notification_sent(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE notifications SET sent_at = $1, lease_until = NULL, \
+                     publish_attempts = publish_attempts + 1, last_error = NULL WHERE id = $2",
+                )
+                .bind(to_millis(at))
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn release_notification(&self, id: &str, error: &str, retry_at: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE notifications SET lease_until = $1, publish_attempts = publish_attempts + 1, \
+                     last_error = $2 WHERE id = $3 AND sent_at IS NULL",
+                )
+                .bind(to_millis(retry_at))
+                .bind(error)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn outbox_backlog(&self) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar::<$db, i64>("SELECT COUNT(*) FROM notifications WHERE sent_at IS NULL")
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+        }
+    };
+}
