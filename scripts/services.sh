@@ -40,3 +40,28 @@ ensure_postgres() {
   export HOOKGATE_TEST_PG_URL="postgres://hookgate:hookgate@127.0.0.1:$port/postgres"
   echo "PostgreSQL $version ($name) on 127.0.0.1:$port"
 }
+
+# moto's server, an SQS-compatible emulator from PyPI. Each SQS test starts its own on a
+# free loopback port; here we only make sure it is installed, and give the AWS SDK the
+# dummy credentials and region the emulator accepts.
+ensure_moto() {
+  local scripts
+  scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
+  find_moto() { command -v moto_server 2>/dev/null || { [ -x "$scripts/moto_server" ] && echo "$scripts/moto_server"; }; }
+  if [ -z "$(find_moto)" ]; then
+    echo "installing moto[server]"
+    python3 -m pip install --quiet 'moto[server]'
+    command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+    hash -r
+  fi
+  HOOKGATE_TEST_MOTO=$(find_moto) || true
+  if [ -z "$HOOKGATE_TEST_MOTO" ]; then
+    echo "moto_server not found after installing moto[server]" >&2
+    return 1
+  fi
+  export HOOKGATE_TEST_MOTO
+  export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}"
+  export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
+  export AWS_REGION="${AWS_REGION:-us-east-1}"
+  echo "moto_server at $HOOKGATE_TEST_MOTO"
+}

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/services.sh
 
 ensure_postgres
+ensure_moto
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

@@ -20,7 +20,7 @@ pub trait HealthStore: Send + Sync {
         instance: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
-    /// Every active webhook, its streak state, and its attempts in `(since, until]`.
+    /// Every active webhook, its streak state, and its attempts in `[since, until]`.
     async fn health_inputs(
         &self,
         since: DateTime<Utc>,
@@ -70,7 +70,7 @@ pub const HEALTH_INPUTS: &str = "SELECT w.id AS webhook_id, w.app_id, a.name AS 
      LEFT JOIN (SELECT webhook_id, COUNT(*) AS attempts, \
                 SUM(CASE WHEN outcome <> 'success' THEN 1 ELSE 0 END) AS failures, \
                 MIN(CASE WHEN outcome <> 'success' THEN started_at END) AS first_failure_at \
-                FROM attempts WHERE started_at > $1 AND started_at <= $2 GROUP BY webhook_id) f \
+                FROM attempts WHERE started_at >= $1 AND started_at <= $2 GROUP BY webhook_id) f \
        ON f.webhook_id = w.id \
      WHERE w.state = 'active' ORDER BY w.id";
 

@@ -86,6 +86,7 @@ pub fn test_settings(database_url: String) -> Settings {
     s.allow_insecure_targets = true;
     s.allow_private_targets = true;
     s.dispatcher = false;
+    s.health_evaluator = false;
     s.db_max_connections = 5;
     s
 }
@@ -96,6 +97,9 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub store: SharedStore,
     pub dispatcher: Arc<Dispatcher>,
+    pub evaluator: Arc<hookgate::health::Evaluator>,
+    pub relay: Option<Arc<hookgate::notify::Relay>>,
+    pub database_url: String,
     shutdown: CancellationToken,
 }
 
@@ -112,7 +116,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let mut settings = test_settings(fresh_database(backend).await);
+    spawn_app_on(fresh_database(backend).await, configure).await
+}
+
+/// Another instance on an existing database, as in a cluster.
+pub async fn spawn_app_on(database_url: String, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = test_settings(database_url.clone());
     configure(&mut settings);
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let shared: SharedClock = clock.clone();
@@ -121,6 +130,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         .expect("app builds");
     let base = format!("http://{}", app.addr);
     let (store, dispatcher) = (app.store.clone(), app.dispatcher.clone());
+    let (evaluator, relay) = (app.evaluator.clone(), app.relay.clone());
     let shutdown = CancellationToken::new();
     tokio::spawn(app.run_until(shutdown.clone()));
     TestApp {
@@ -129,6 +139,9 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         clock,
         store,
         dispatcher,
+        evaluator,
+        relay,
+        database_url,
         shutdown,
     }
 }
@@ -283,8 +296,9 @@ impl Received {
 #[derive(Default)]
 struct ReceiverInner {
     received: Vec<Received>,
-    /// Statuses to answer with, in order; then `default_status`.
+    /// Statuses to answer with, in order; then `cycle` over and over, or `default_status`.
     script: VecDeque<u16>,
+    cycle: Vec<u16>,
     default_status: u16,
 }
 
@@ -324,6 +338,11 @@ impl TestReceiver {
         self.inner.lock().unwrap().script.extend(statuses);
     }
 
+    /// Answers with these statuses in turn, forever.
+    pub fn cycle(&self, statuses: &[u16]) {
+        self.inner.lock().unwrap().cycle = statuses.to_vec();
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.inner.lock().unwrap().received.clone()
     }
@@ -349,6 +368,10 @@ async fn receive(State(r): State<TestReceiver>, headers: HeaderMap, body: Bytes)
         .unwrap_or_else(Utc::now);
     let mut inner = r.inner.lock().unwrap();
     inner.received.push(Received { headers, body, at });
+    if inner.script.is_empty() {
+        let cycle = inner.cycle.clone();
+        inner.script.extend(cycle);
+    }
     let status = inner.script.pop_front().unwrap_or(inner.default_status);
     StatusCode::from_u16(status).unwrap()
 }

@@ -6,6 +6,8 @@ mod helpers;
 mod bad_input;
 mod delivery;
 mod fanout;
+mod health;
 mod idempotency;
 mod leases;
+mod moto;
 mod schedule;
