@@ -122,3 +122,29 @@ impl Evaluator {
         Ok(scheduler)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Timelike;
+
+    use super::*;
+    use crate::config::Settings;
+
+    /// The default schedule is one tokio-cron-scheduler accepts, firing at :00 and :30.
+    #[tokio::test]
+    async fn default_schedule_fires_every_half_hour() {
+        let cron = Settings::defaults().health_schedule;
+        let mut scheduler = JobScheduler::new().await.unwrap();
+        let job = Job::new_async(cron.as_str(), |_, _| Box::pin(async {})).unwrap();
+        let id = scheduler.add(job).await.unwrap();
+        let next = scheduler
+            .next_tick_for_job(id)
+            .await
+            .unwrap()
+            .expect("a next tick");
+        assert_eq!(next.second(), 0);
+        assert!([0, 30].contains(&next.minute()), "{next}");
+        assert!(next - Utc::now() <= Duration::minutes(30));
+        scheduler.shutdown().await.unwrap();
+    }
+}

@@ -345,7 +345,40 @@ async fn two_instances_evaluate_each_tick_once(backend: Backend) {
     }
 }
 
+/// The embedded default has no SQS: notifications wait in the outbox, readable by API.
+async fn without_sqs_notifications_stay_in_the_outbox(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    assert!(app.relay.is_none());
+    let receiver = TestReceiver::start(Some(app.clock.clone())).await;
+    receiver.always(500);
+    let (key, _) = app.partner_setup(&receiver.url(), json!({})).await;
+    let t0 = app.clock.now();
+    for minute in [0, 30, 60] {
+        app.clock.set(t0 + Duration::minutes(minute));
+        app.publish(json!({"type": "a.b", "tenant_id": "acme"}))
+            .await;
+        while !app.dispatcher.run_once().await.unwrap().is_empty() {}
+        if minute > 0 {
+            app.evaluator.tick().await.unwrap();
+        }
+    }
+    let r = app.get("/v1/apps/bob-app/notifications", &key).await;
+    let data = r.body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0]["severity"], "warning");
+    assert!(data[0]["sent_at"].is_null());
+    assert_eq!(data[0]["body"]["webhook"]["url"], receiver.url().as_str());
+    assert_eq!(app.store.outbox_backlog().await.unwrap(), 1);
+    let eve = app.create_app("eve").await;
+    assert_eq!(
+        app.get("/v1/apps/bob-app/notifications", &eve).await.status,
+        404
+    );
+    assert_eq!(app.get("/v1/notifications", &key).await.status, 403);
+}
+
 on_both_backends!(
+    without_sqs_notifications_stay_in_the_outbox,
     warning_after_one_hour_and_deactivation_after_three,
     a_recovering_listener_gets_recovered,
     seventy_percent_failures_is_never_warned,
