@@ -107,6 +107,15 @@ pub fn validate_text(
     Ok(())
 }
 
+/// `?limit=` of a list: 100 by default, at most 1000.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(100),
+        Some(n @ 1..=1000) => Ok(n),
+        Some(_) => Err(ApiError::invalid("limit must be between 1 and 1000")),
+    }
+}
+
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }

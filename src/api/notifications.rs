@@ -6,7 +6,7 @@ use axum::{extract::State, Json, Router};
 use serde::Deserialize;
 
 use super::extract::{ApiPath, ApiQuery, Caller, Platform};
-use super::{ApiError, AppState, ListResponse};
+use super::{page_limit, ApiError, AppState, ListResponse};
 use crate::notify::Notification;
 
 pub fn router() -> Router<AppState> {
@@ -21,22 +21,15 @@ struct Limit {
     limit: Option<i64>,
 }
 
-impl Limit {
-    fn get(&self) -> Result<i64, ApiError> {
-        match self.limit {
-            None => Ok(100),
-            Some(n @ 1..=1000) => Ok(n),
-            Some(_) => Err(ApiError::invalid("limit must be between 1 and 1000")),
-        }
-    }
-}
-
 async fn all(
     _: Platform,
     State(state): State<AppState>,
     ApiQuery(limit): ApiQuery<Limit>,
 ) -> Result<Json<ListResponse<Notification>>, ApiError> {
-    let data = state.store.list_notifications(None, limit.get()?).await?;
+    let data = state
+        .store
+        .list_notifications(None, page_limit(limit.limit)?)
+        .await?;
     Ok(Json(ListResponse { data }))
 }
 
@@ -49,7 +42,7 @@ async fn of_app(
     caller.require_app(&app_id)?;
     let data = state
         .store
-        .list_notifications(Some(&app_id), limit.get()?)
+        .list_notifications(Some(&app_id), page_limit(limit.limit)?)
         .await?;
     Ok(Json(ListResponse { data }))
 }

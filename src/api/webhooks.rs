@@ -10,7 +10,7 @@ use axum::{extract::State, Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
-use super::{new_id, validate_text, ApiError, AppState, ListResponse};
+use super::{new_id, page_limit, validate_text, ApiError, AppState, ListResponse};
 use crate::delivery::retry::{RetryPolicy, RetryPolicySpec};
 use crate::delivery::target::{validate_url, TargetPolicy};
 use crate::delivery::{filter, signing};
@@ -282,16 +282,6 @@ struct LogQuery {
     delivery_id: Option<String>,
 }
 
-impl LogQuery {
-    fn limit(&self) -> Result<i64, ApiError> {
-        match self.limit {
-            None => Ok(100),
-            Some(n @ 1..=1000) => Ok(n),
-            Some(_) => Err(ApiError::invalid("limit must be between 1 and 1000")),
-        }
-    }
-}
-
 /// The newest deliveries of a webhook first.
 async fn deliveries(
     caller: Caller,
@@ -302,7 +292,7 @@ async fn deliveries(
     let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
     let data = state
         .store
-        .list_deliveries(&webhook.id, query.limit()?)
+        .list_deliveries(&webhook.id, page_limit(query.limit)?)
         .await?;
     Ok(Json(ListResponse { data }))
 }
@@ -317,7 +307,11 @@ async fn attempts(
     let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
     let data = state
         .store
-        .list_attempts(&webhook.id, query.delivery_id.as_deref(), query.limit()?)
+        .list_attempts(
+            &webhook.id,
+            query.delivery_id.as_deref(),
+            page_limit(query.limit)?,
+        )
         .await?;
     Ok(Json(ListResponse { data }))
 }
