@@ -41,6 +41,11 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_ALLOW_PRIVATE_TARGETS", action = ArgAction::Set, default_value_t = false)]
     pub allow_private_targets: bool,
 
+    /// Fixed DNS answers, `host=ip` comma-separated (split-horizon setups, tests). The
+    /// private-address guard applies to them like to any resolved address.
+    #[arg(long, env = "HOOKGATE_DNS_OVERRIDES", value_delimiter = ',')]
+    pub dns_overrides: Vec<String>,
+
     #[arg(long, env = "HOOKGATE_MAX_WEBHOOKS_PER_APP", default_value_t = 10)]
     pub max_webhooks_per_app: i64,
 

@@ -63,6 +63,9 @@ impl Application {
                 lease: settings.lease,
                 idle_poll: settings.idle_poll,
                 response_excerpt_bytes: settings.response_excerpt_bytes,
+                allow_private_targets: settings.allow_private_targets,
+                dns_overrides: crate::delivery::resolver::parse_overrides(&settings.dns_overrides)
+                    .map_err(anyhow::Error::msg)?,
             },
         )?);
         let evaluator = Arc::new(Evaluator::new(

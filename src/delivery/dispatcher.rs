@@ -11,6 +11,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::resolver::GuardedResolver;
 use super::retry::{next_step, AttemptClass, NextStep};
 use super::sender::{OutboundRequest, SendOutcome, Sender};
 use super::{payload, signing};
@@ -27,6 +28,10 @@ pub struct DispatchSettings {
     pub lease: Duration,
     pub idle_poll: Duration,
     pub response_excerpt_bytes: usize,
+    /// Deliver to loopback, private and link-local addresses (development only).
+    pub allow_private_targets: bool,
+    /// `host=ip` answers that bypass DNS (the SSRF guard still applies to them).
+    pub dns_overrides: std::collections::HashMap<String, std::net::IpAddr>,
 }
 
 pub struct Dispatcher {
@@ -46,7 +51,14 @@ impl Dispatcher {
         settings: DispatchSettings,
     ) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            sender: Sender::new(settings.response_excerpt_bytes)?,
+            sender: Sender::new(
+                settings.response_excerpt_bytes,
+                GuardedResolver::new(
+                    settings.allow_private_targets,
+                    settings.dns_overrides.clone(),
+                ),
+                settings.allow_private_targets,
+            )?,
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             wake: Arc::new(Notify::new()),
             per_webhook: Mutex::new(HashMap::new()),

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
+use super::resolver::GuardedResolver;
 use super::retry::AttemptClass;
+use super::target::is_private;
 
 #[derive(Debug, Clone)]
 pub struct SendOutcome {
@@ -32,11 +34,19 @@ pub struct OutboundRequest<'a> {
 pub struct Sender {
     client: reqwest::Client,
     excerpt_limit: usize,
+    allow_private: bool,
 }
 
 impl Sender {
-    pub fn new(excerpt_limit: usize) -> Result<Self, reqwest::Error> {
+    /// Every name is resolved through `resolver`, which refuses private addresses unless
+    /// allowed; IP-literal URLs skip DNS, so `send` checks them itself.
+    pub fn new(
+        excerpt_limit: usize,
+        resolver: GuardedResolver,
+        allow_private: bool,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
+            .dns_resolver(std::sync::Arc::new(resolver))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("hookgate/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(60))
@@ -45,11 +55,21 @@ impl Sender {
         Ok(Self {
             client,
             excerpt_limit,
+            allow_private,
         })
     }
 
     pub async fn send(&self, req: OutboundRequest<'_>, body: Vec<u8>) -> SendOutcome {
         let started = Instant::now();
+        if let Some(refusal) = self.refuse_private_literal(req.url) {
+            return SendOutcome {
+                class: AttemptClass::Connect,
+                status: None,
+                error: Some(refusal),
+                excerpt: None,
+                latency: started.elapsed(),
+            };
+        }
         let result = tokio::time::timeout(req.timeout, self.exchange(&req, body)).await;
         let latency = started.elapsed();
         match result {
@@ -82,6 +102,20 @@ impl Sender {
                 latency,
             },
         }
+    }
+
+    fn refuse_private_literal(&self, url: &str) -> Option<String> {
+        if self.allow_private {
+            return None;
+        }
+        let host = url::Url::parse(url).ok()?.host()?.to_owned();
+        let ip: std::net::IpAddr = match host {
+            url::Host::Ipv4(ip) => ip.into(),
+            url::Host::Ipv6(ip) => ip.into(),
+            url::Host::Domain(_) => return None,
+        };
+        is_private(ip)
+            .then(|| format!("refused: {ip} is a private, loopback or link-local address"))
     }
 
     async fn exchange(

@@ -11,3 +11,4 @@ mod idempotency;
 mod leases;
 mod moto;
 mod schedule;
+mod ssrf;
