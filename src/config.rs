@@ -49,6 +49,15 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_MAX_WEBHOOKS_PER_APP", default_value_t = 10)]
     pub max_webhooks_per_app: i64,
 
+    /// Attempts per second new webhooks are capped at (0: no cap); each webhook can
+    /// change its own with `rate_limit_per_second`.
+    #[arg(long, env = "HOOKGATE_DEFAULT_RATE_LIMIT", default_value_t = 0)]
+    pub default_rate_limit_per_second: i64,
+
+    /// After a secret rotation the old secret keeps signing, beside the new one, this long.
+    #[arg(long, env = "HOOKGATE_SECRET_ROTATION_OVERLAP", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub secret_rotation_overlap: Duration,
+
     /// Run the delivery workers in this process.
     #[arg(long, env = "HOOKGATE_DISPATCHER", action = ArgAction::Set, default_value_t = true)]
     pub dispatcher: bool,

@@ -62,6 +62,17 @@ pub struct App {
     pub created_at: DateTime<Utc>,
 }
 
+/// A partner key as listed: never the key itself, which is shown once and stored hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppKey {
+    /// The first 16 hex digits of the key's SHA-256.
+    pub id: String,
+    /// The key's first characters, to recognise it.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Installation {
     pub id: String,
@@ -82,9 +93,15 @@ pub struct Webhook {
     pub event_types: Vec<String>,
     #[serde(skip)]
     pub secret: String,
+    /// After a rotation the old secret keeps signing, beside the new one, until this time.
+    #[serde(skip)]
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub headers: BTreeMap<String, String>,
     pub timeout_ms: i64,
     pub retry_policy: RetryPolicy,
+    /// At most this many attempts per second to this webhook; excess waits.
+    pub rate_limit_per_second: Option<i64>,
     pub state: WebhookState,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -180,9 +197,12 @@ pub struct ClaimedDelivery {
     pub webhook_id: String,
     pub url: String,
     pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
     pub headers: BTreeMap<String, String>,
     pub timeout_ms: i64,
     pub retry_policy: RetryPolicy,
+    pub rate_limit_per_second: Option<i64>,
 }
 
 /// The result of one attempt and the delivery state it leads to, written in batches.

@@ -103,6 +103,7 @@ impl Application {
             clock,
             platform_key_hash: hash_key(&platform_key).into(),
             dispatcher_wake: dispatcher.waker(),
+            dispatcher: dispatcher.clone(),
             settings: Arc::new(settings.clone()),
         };
         Ok(Self {

@@ -3,14 +3,12 @@
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{extract::State, Json, Router};
-use rand::distributions::{Alphanumeric, DistString};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{hash_key, ApiJson, ApiPath, Caller, Platform};
+use super::extract::{ApiJson, ApiPath, Caller, Platform};
+use super::keys::generate_partner_key;
 use super::{new_id, validate_id, validate_text, ApiError, AppState, ListResponse};
 use crate::model::App;
-
-pub const PARTNER_KEY_PREFIX: &str = "hg_app_";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -46,18 +44,8 @@ async fn create(
         name: req.name,
         created_at: state.clock.now(),
     };
-    let partner_key = format!(
-        "{PARTNER_KEY_PREFIX}{}",
-        Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
-    );
-    let prefix: String = partner_key
-        .chars()
-        .take(PARTNER_KEY_PREFIX.len() + 4)
-        .collect();
-    state
-        .store
-        .create_app(&app, &hash_key(&partner_key), &prefix)
-        .await?;
+    let (hash, prefix, partner_key) = generate_partner_key();
+    state.store.create_app(&app, &hash, &prefix).await?;
     Ok((StatusCode::CREATED, Json(CreatedApp { app, partner_key })))
 }
 

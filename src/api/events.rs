@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use super::extract::{ApiBytes, Platform};
+use super::extract::{parse_json, ApiBytes, Platform};
 use super::{new_id, validate_id, ApiError, AppState};
 use crate::delivery::filter;
 use crate::model::{NewEvent, PublishOutcome};
@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/v1/events", post(publish))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct PublishRequest {
     id: Option<String>,
@@ -30,14 +30,6 @@ struct PublishRequest {
     tenant_id: String,
     occurred_at: Option<DateTime<Utc>>,
     data: Option<Box<RawValue>>,
-}
-
-/// Malformed JSON is a 400; well-formed JSON of the wrong shape is a 422.
-fn parse_body(body: &[u8]) -> Result<PublishRequest, ApiError> {
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::invalid(e.to_string()),
-        _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string()),
-    })
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -58,7 +50,7 @@ async fn publish(
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> Result<Response, ApiError> {
-    let req = parse_body(&body)?;
+    let req: PublishRequest = parse_json(&body, false)?;
     let idempotency_key = idempotency_key(&headers)?;
     let id = req.id.unwrap_or_else(new_id);
     validate_id("id", &id)?;

@@ -94,3 +94,22 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
         Ok(Self(axum::body::Bytes::from_request(req, state).await?))
     }
 }
+
+/// Parses a body the handler read itself: malformed JSON is a 400, well-formed JSON of the
+/// wrong shape a 422. An empty body is `T::default()` where `allow_empty`.
+pub fn parse_json<T: serde::de::DeserializeOwned + Default>(
+    body: &[u8],
+    allow_empty: bool,
+) -> Result<T, ApiError> {
+    if allow_empty && body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::invalid(e.to_string()),
+        _ => ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "malformed_json",
+            e.to_string(),
+        ),
+    })
+}

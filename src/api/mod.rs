@@ -18,6 +18,8 @@ mod events;
 pub mod extract;
 mod health;
 mod installations;
+mod keys;
+mod logs;
 mod notifications;
 mod tenants;
 pub mod webhooks;
@@ -32,6 +34,8 @@ pub struct AppState {
     pub platform_key_hash: Arc<str>,
     /// Wakes the dispatcher when a publish created deliveries that are due now.
     pub dispatcher_wake: Arc<Notify>,
+    /// Sends test events synchronously.
+    pub dispatcher: Arc<crate::delivery::Dispatcher>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -47,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(events::router())
         .merge(health::router())
+        .merge(logs::router())
+        .merge(keys::router())
         .merge(notifications::router())
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {

@@ -5,16 +5,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{extract::State, Json, Router};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
-use super::{new_id, page_limit, validate_text, ApiError, AppState, ListResponse};
+use super::extract::{parse_json, ApiBytes, ApiJson, ApiPath, Caller};
+use super::{new_id, validate_text, ApiError, AppState, ListResponse};
 use crate::delivery::retry::{RetryPolicy, RetryPolicySpec};
 use crate::delivery::target::{validate_url, TargetPolicy};
 use crate::delivery::{filter, signing};
-use crate::model::{Attempt, Delivery, Environment, Webhook, WebhookState};
+use crate::model::{Environment, Webhook, WebhookState};
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,8 +48,11 @@ pub fn router() -> Router<AppState> {
             get(read).patch(update).delete(remove),
         )
         .route("/v1/apps/{app}/webhooks/{id}/secret", get(secret))
-        .route("/v1/apps/{app}/webhooks/{id}/deliveries", get(deliveries))
-        .route("/v1/apps/{app}/webhooks/{id}/attempts", get(attempts))
+        .route(
+            "/v1/apps/{app}/webhooks/{id}/rotate-secret",
+            post(rotate_secret),
+        )
+        .route("/v1/apps/{app}/webhooks/{id}/test", post(send_test))
 }
 
 /// The fields a partner sets; on update every field is optional.
@@ -63,6 +66,8 @@ struct WebhookFields {
     headers: Option<BTreeMap<String, String>>,
     timeout_seconds: Option<u64>,
     retry_policy: Option<RetryPolicySpec>,
+    /// At most this many attempts per second (1–10000); `0` removes the cap.
+    rate_limit_per_second: Option<i64>,
     /// A `whsec_…` secret of the partner's choosing; generated when absent.
     secret: Option<String>,
 }
@@ -116,6 +121,17 @@ impl WebhookFields {
         }
         if let Some(spec) = self.retry_policy {
             w.retry_policy = RetryPolicy::from_spec(&spec).map_err(ApiError::invalid)?;
+        }
+        if let Some(rate) = self.rate_limit_per_second {
+            w.rate_limit_per_second = match rate {
+                0 => None,
+                1..=10_000 => Some(rate),
+                _ => {
+                    return Err(ApiError::invalid(
+                        "rate_limit_per_second must be between 0 and 10000",
+                    ))
+                }
+            };
         }
         if let Some(secret) = self.secret {
             signing::secret_key(&secret).map_err(|e| ApiError::invalid(e.to_string()))?;
@@ -197,6 +213,10 @@ async fn create(
         environment: Environment::Production,
         event_types: vec!["*".into()],
         secret: signing::generate_secret(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        rate_limit_per_second: (state.settings.default_rate_limit_per_second > 0)
+            .then_some(state.settings.default_rate_limit_per_second),
         headers: BTreeMap::new(),
         timeout_ms: DEFAULT_TIMEOUT.as_millis() as i64,
         retry_policy: RetryPolicy::hibob(),
@@ -275,43 +295,88 @@ async fn remove(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct LogQuery {
-    limit: Option<i64>,
-    delivery_id: Option<String>,
+struct RotateRequest {
+    /// A `whsec_…` secret of the partner's choosing; generated when absent.
+    secret: Option<String>,
 }
 
-/// The newest deliveries of a webhook first.
-async fn deliveries(
+#[derive(Serialize)]
+struct Rotated {
+    secret: String,
+    previous_secret_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A new secret; the old one keeps signing beside it for the overlap (24 h by default).
+async fn rotate_secret(
     caller: Caller,
     State(state): State<AppState>,
     ApiPath((app_id, id)): ApiPath<(String, String)>,
-    ApiQuery(query): ApiQuery<LogQuery>,
-) -> Result<Json<ListResponse<Delivery>>, ApiError> {
-    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
-    let data = state
-        .store
-        .list_deliveries(&webhook.id, page_limit(query.limit)?)
-        .await?;
-    Ok(Json(ListResponse { data }))
+    ApiBytes(body): ApiBytes,
+) -> Result<Json<Rotated>, ApiError> {
+    let mut webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
+    let request: RotateRequest = parse_json(&body, true)?;
+    let new_secret = match request.secret {
+        Some(secret) => {
+            signing::secret_key(&secret).map_err(|e| ApiError::invalid(e.to_string()))?;
+            secret
+        }
+        None => signing::generate_secret(),
+    };
+    let now = state.clock.now();
+    let overlap = chrono::TimeDelta::from_std(state.settings.secret_rotation_overlap)
+        .unwrap_or(chrono::TimeDelta::hours(24));
+    webhook.previous_secret = Some(std::mem::replace(&mut webhook.secret, new_secret));
+    webhook.previous_secret_expires_at = Some(now + overlap);
+    webhook.updated_at = now;
+    if !state.store.update_webhook(&webhook).await? {
+        return Err(ApiError::not_found("webhook"));
+    }
+    Ok(Json(Rotated {
+        secret: webhook.secret,
+        previous_secret_expires_at: webhook.previous_secret_expires_at,
+    }))
 }
 
-/// Attempts of a webhook (or of one of its deliveries), oldest first.
-async fn attempts(
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TestRequest {
+    /// The `data` of the test event; `{}` when absent.
+    data: Option<Box<serde_json::value::RawValue>>,
+}
+
+#[derive(Serialize)]
+struct TestOutcome {
+    webhook_id_header: String,
+    outcome: &'static str,
+    status_code: Option<u16>,
+    latency_ms: u64,
+    error: Option<String>,
+    response_excerpt: Option<String>,
+}
+
+/// Sends a signed `webhook.test` event now and answers with the attempt's outcome.
+async fn send_test(
     caller: Caller,
     State(state): State<AppState>,
     ApiPath((app_id, id)): ApiPath<(String, String)>,
-    ApiQuery(query): ApiQuery<LogQuery>,
-) -> Result<Json<ListResponse<Attempt>>, ApiError> {
+    ApiBytes(body): ApiBytes,
+) -> Result<Json<TestOutcome>, ApiError> {
     let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
-    let data = state
-        .store
-        .list_attempts(
-            &webhook.id,
-            query.delivery_id.as_deref(),
-            page_limit(query.limit)?,
-        )
-        .await?;
-    Ok(Json(ListResponse { data }))
+    let request: TestRequest = parse_json(&body, true)?;
+    let data = match request.data {
+        None => "{}".to_string(),
+        Some(raw) if raw.get().starts_with('{') => raw.get().to_string(),
+        Some(_) => return Err(ApiError::invalid("data must be a JSON object")),
+    };
+    let (msg_id, outcome) = state.dispatcher.send_test(&webhook, &data).await;
+    Ok(Json(TestOutcome {
+        webhook_id_header: msg_id,
+        outcome: outcome.class.as_str(),
+        status_code: outcome.status,
+        latency_ms: outcome.latency.as_millis() as u64,
+        error: outcome.error,
+        response_excerpt: outcome.excerpt,
+    }))
 }

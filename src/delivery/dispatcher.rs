@@ -11,12 +11,13 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::rate_limit::TokenBucket;
 use super::resolver::GuardedResolver;
 use super::retry::{next_step, AttemptClass, NextStep};
 use super::sender::{OutboundRequest, SendOutcome, Sender};
 use super::{payload, signing};
 use crate::clock::SharedClock;
-use crate::model::{Attempt, AttemptRecord, ClaimedDelivery, DeliveryState};
+use crate::model::{Attempt, AttemptRecord, ClaimedDelivery, DeliveryState, Webhook};
 use crate::store::{SharedStore, StoreError};
 
 #[derive(Debug, Clone)]
@@ -42,6 +43,7 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     in_flight: Arc<Semaphore>,
     per_webhook: Mutex<HashMap<String, Arc<Semaphore>>>,
+    rate_limits: Mutex<HashMap<String, TokenBucket>>,
 }
 
 impl Dispatcher {
@@ -62,6 +64,7 @@ impl Dispatcher {
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             wake: Arc::new(Notify::new()),
             per_webhook: Mutex::new(HashMap::new()),
+            rate_limits: Mutex::new(HashMap::new()),
             store,
             clock,
             settings,
@@ -142,21 +145,53 @@ impl Dispatcher {
             .clone()
     }
 
-    #[tracing::instrument(skip_all, fields(
-        delivery_id = %d.delivery_id, webhook_id = %d.webhook_id,
-        app_id = %d.app_id, tenant_id = %d.tenant_id,
-    ))]
-    async fn attempt(&self, d: ClaimedDelivery) -> AttemptRecord {
-        let webhook_permits = self.webhook_permits(&d.webhook_id);
-        let _webhook_slot = webhook_permits.acquire().await;
-        let _slot = self.in_flight.acquire().await;
+    /// Sends a signed `webhook.test` event to the webhook now and reports what happened.
+    /// Nothing is stored, so a test never counts towards the webhook's health.
+    pub async fn send_test(&self, webhook: &Webhook, data: &str) -> (String, SendOutcome) {
+        let msg_id = format!("test_{}", uuid::Uuid::now_v7().simple());
+        let now = self.clock.now();
+        let claimed = ClaimedDelivery {
+            delivery_id: msg_id.clone(),
+            lease_token: String::new(),
+            attempt_count: 0,
+            retry_base: 0,
+            first_failure_at: None,
+            event_id: msg_id.clone(),
+            event_type: "webhook.test".into(),
+            occurred_at: now,
+            data: data.to_string(),
+            tenant_id: String::new(),
+            tenant_name: String::new(),
+            installation_id: String::new(),
+            app_id: webhook.app_id.clone(),
+            webhook_id: webhook.id.clone(),
+            url: webhook.url.clone(),
+            secret: webhook.secret.clone(),
+            previous_secret: webhook.previous_secret.clone(),
+            previous_secret_expires_at: webhook.previous_secret_expires_at,
+            headers: webhook.headers.clone(),
+            timeout_ms: webhook.timeout_ms,
+            retry_policy: webhook.retry_policy.clone(),
+            rate_limit_per_second: webhook.rate_limit_per_second,
+        };
+        let outcome = self.send_signed(&claimed, now).await;
+        (msg_id, outcome)
+    }
 
-        let started_at = self.clock.now();
-        let outcome = match (payload::build(&d), signing::secret_key(&d.secret)) {
-            (Ok(body), Ok(key)) => {
-                let timestamp = started_at.timestamp();
-                let signature =
-                    signing::signature_header([key.as_slice()], &d.delivery_id, timestamp, &body);
+    async fn send_signed(
+        &self,
+        d: &ClaimedDelivery,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> SendOutcome {
+        match (payload::build(d), signing_keys(d, now)) {
+            (Ok(body), Ok(keys)) => {
+                let timestamp = now.timestamp();
+                let signature = signing::signature_header(
+                    keys.iter().map(Vec::as_slice),
+                    &d.delivery_id,
+                    timestamp,
+                    &body,
+                );
                 let request = OutboundRequest {
                     url: &d.url,
                     msg_id: &d.delivery_id,
@@ -169,7 +204,49 @@ impl Dispatcher {
             }
             (Err(e), _) => internal_failure(format!("payload could not be built: {e}")),
             (_, Err(e)) => internal_failure(e.to_string()),
+        }
+    }
+
+    /// Waits until the webhook's rate limit allows one more attempt.
+    async fn rate_limit(&self, webhook_id: &str, per_second: Option<i64>) {
+        let Some(rate) = per_second
+            .and_then(|r| u32::try_from(r).ok())
+            .filter(|r| *r > 0)
+        else {
+            return;
         };
+        loop {
+            let wait = {
+                let mut buckets = self.rate_limits.lock().expect("rate limit map poisoned");
+                let now = std::time::Instant::now();
+                let bucket = buckets
+                    .entry(webhook_id.to_string())
+                    .or_insert_with(|| TokenBucket::new(rate, now));
+                if bucket.rate() != rate {
+                    *bucket = TokenBucket::new(rate, now);
+                }
+                match bucket.take(now) {
+                    Ok(()) => return,
+                    Err(wait) => wait,
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(
+        delivery_id = %d.delivery_id, webhook_id = %d.webhook_id,
+        app_id = %d.app_id, tenant_id = %d.tenant_id,
+    ))]
+    async fn attempt(&self, d: ClaimedDelivery) -> AttemptRecord {
+        let webhook_permits = self.webhook_permits(&d.webhook_id);
+        let _webhook_slot = webhook_permits.acquire().await;
+        self.rate_limit(&d.webhook_id, d.rate_limit_per_second)
+            .await;
+        let _slot = self.in_flight.acquire().await;
+
+        let started_at = self.clock.now();
+        let outcome = self.send_signed(&d, started_at).await;
         tracing::info!(
             outcome = outcome.class.as_str(),
             status = outcome.status,
@@ -179,6 +256,20 @@ impl Dispatcher {
         );
         record_for(&d, started_at, outcome)
     }
+}
+
+/// The current secret, and the previous one while its rotation overlap lasts.
+fn signing_keys(
+    d: &ClaimedDelivery,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Vec<u8>>, signing::InvalidSecret> {
+    let mut keys = vec![signing::secret_key(&d.secret)?];
+    if let (Some(previous), Some(until)) = (&d.previous_secret, d.previous_secret_expires_at) {
+        if now < until {
+            keys.push(signing::secret_key(previous)?);
+        }
+    }
+    Ok(keys)
 }
 
 fn internal_failure(error: String) -> SendOutcome {

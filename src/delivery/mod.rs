@@ -4,6 +4,7 @@
 pub mod dispatcher;
 pub mod filter;
 pub mod payload;
+pub mod rate_limit;
 pub mod resolver;
 pub mod retry;
 pub mod sender;

@@ -13,8 +13,9 @@ struct Payload<'a> {
     #[serde(rename = "type")]
     event_type: &'a str,
     occurred_at: String,
-    tenant: TenantRef<'a>,
-    installation_id: &'a str,
+    /// None only for test events, which belong to no tenant.
+    tenant: Option<TenantRef<'a>>,
+    installation_id: Option<&'a str>,
     app_id: &'a str,
     webhook_id: &'a str,
     data: &'a RawValue,
@@ -33,15 +34,16 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
 /// The event's `data` is stored as validated JSON text and embedded without re-parsing.
 pub fn build(d: &ClaimedDelivery) -> Result<Vec<u8>, serde_json::Error> {
     let data: &RawValue = serde_json::from_str(&d.data)?;
+    let has_tenant = !d.tenant_id.is_empty();
     serde_json::to_vec(&Payload {
         id: &d.event_id,
         event_type: &d.event_type,
         occurred_at: rfc3339(d.occurred_at),
-        tenant: TenantRef {
+        tenant: has_tenant.then_some(TenantRef {
             id: &d.tenant_id,
             name: &d.tenant_name,
-        },
-        installation_id: &d.installation_id,
+        }),
+        installation_id: has_tenant.then_some(d.installation_id.as_str()),
         app_id: &d.app_id,
         webhook_id: &d.webhook_id,
         data,

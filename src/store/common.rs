@@ -139,6 +139,57 @@ macro_rules! sql_store {
                 .await?)
             }
 
+            async fn add_app_key(&self, app_id: &str, key_hash: &str, prefix: &str, at: DateTime<Utc>) -> StoreResult<AppKey> {
+                sqlx::query(
+                    "INSERT INTO app_keys (key_hash, app_id, prefix, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(key_hash)
+                .bind(app_id)
+                .bind(prefix)
+                .bind(to_millis(at))
+                .execute(&self.pool)
+                .await
+                .map_err(|e| not_found_on_reference(e, "unknown app"))?;
+                Ok(AppKey {
+                    id: key_hash[..16].to_string(),
+                    prefix: prefix.to_string(),
+                    created_at: at,
+                    revoked_at: None,
+                })
+            }
+
+            async fn list_app_keys(&self, app_id: &str) -> StoreResult<Vec<AppKey>> {
+                let rows = sqlx::query_as::<$db, (String, String, i64, Option<i64>)>(
+                    "SELECT key_hash, prefix, created_at, revoked_at FROM app_keys \
+                     WHERE app_id = $1 ORDER BY created_at, key_hash",
+                )
+                .bind(app_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(hash, prefix, created_at, revoked_at)| AppKey {
+                        id: hash[..16.min(hash.len())].to_string(),
+                        prefix,
+                        created_at: from_millis(created_at),
+                        revoked_at: revoked_at.map(from_millis),
+                    })
+                    .collect())
+            }
+
+            async fn revoke_app_key(&self, app_id: &str, key_id: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE app_keys SET revoked_at = $1 \
+                     WHERE app_id = $2 AND substr(key_hash, 1, 16) = $3 AND revoked_at IS NULL",
+                )
+                .bind(to_millis(at))
+                .bind(app_id)
+                .bind(key_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn install(&self, i: &Installation) -> StoreResult<Installation> {
                 let sql = format!(
                     "INSERT INTO installations (id, tenant_id, app_id, state, created_at) \
@@ -228,7 +279,7 @@ macro_rules! sql_store {
                 }
                 let sql = format!(
                     "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
                 );
                 bind_webhook(sqlx::query::<$db>(&sql), w)
                     .execute(&mut *tx)
@@ -264,7 +315,9 @@ macro_rules! sql_store {
                 let done = sqlx::query(
                     "UPDATE webhooks SET url = $1, description = $2, environment = $3, \
                      event_types = $4, headers = $5, timeout_ms = $6, retry_policy = $7, \
-                     state = $8, secret = $9, updated_at = $10 WHERE id = $11 AND app_id = $12",
+                     state = $8, secret = $9, updated_at = $10, previous_secret = $13, \
+                     previous_secret_expires_at = $14, rate_limit_per_second = $15 \
+                     WHERE id = $11 AND app_id = $12",
                 )
                 .bind(&w.url)
                 .bind(&w.description)
@@ -278,6 +331,9 @@ macro_rules! sql_store {
                 .bind(to_millis(w.updated_at))
                 .bind(&w.id)
                 .bind(&w.app_id)
+                .bind(&w.previous_secret)
+                .bind(w.previous_secret_expires_at.map(to_millis))
+                .bind(w.rate_limit_per_second)
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -475,56 +531,9 @@ macro_rules! sql_store {
                 .await?;
                 Ok(due.map(from_millis))
             }
-
-            async fn get_delivery(&self, id: &str) -> StoreResult<Option<Delivery>> {
-                let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1");
-                sqlx::query_as::<$db, DeliveryRow>(&sql)
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .map(Delivery::try_from)
-                    .transpose()
-            }
-
-            async fn list_deliveries(&self, webhook_id: &str, limit: i64) -> StoreResult<Vec<Delivery>> {
-                let sql = format!(
-                    "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = $1 \
-                     ORDER BY created_at DESC, id DESC LIMIT $2"
-                );
-                sqlx::query_as::<$db, DeliveryRow>(&sql)
-                    .bind(webhook_id)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(Delivery::try_from)
-                    .collect()
-            }
-
-            async fn list_attempts(
-                &self,
-                webhook_id: &str,
-                delivery_id: Option<&str>,
-                limit: i64,
-            ) -> StoreResult<Vec<Attempt>> {
-                let sql = format!(
-                    "SELECT {ATTEMPT_COLUMNS} FROM attempts \
-                     WHERE webhook_id = $1 AND ($2 IS NULL OR delivery_id = $2) \
-                     ORDER BY started_at, attempt_number, id LIMIT $3"
-                );
-                sqlx::query_as::<$db, AttemptRow>(&sql)
-                    .bind(webhook_id)
-                    .bind(delivery_id)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map(Attempt::try_from)
-                    .collect()
-            }
         }
 
-        /// Binds a webhook's columns in `WEBHOOK_COLUMNS` order ($1 … $13).
+        /// Binds a webhook's columns in `WEBHOOK_COLUMNS` order ($1 … $16).
         fn bind_webhook<'q>(
             query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
             w: &'q Webhook,
@@ -543,6 +552,9 @@ macro_rules! sql_store {
                 .bind(w.state.as_str())
                 .bind(to_millis(w.created_at))
                 .bind(to_millis(w.updated_at))
+                .bind(&w.previous_secret)
+                .bind(w.previous_secret_expires_at.map(to_millis))
+                .bind(w.rate_limit_per_second)
         }
     };
 }

@@ -302,8 +302,7 @@ macro_rules! health_store {
                 .execute(&mut *tx)
                 .await?;
                 // Released deliveries start a fresh retry schedule.
-                let release = "UPDATE deliveries SET state = 'pending', due_at = $1, updated_at = $1, \
-                     retry_base = attempt_count, first_failure_at = NULL WHERE webhook_id = $2";
+                let release = format!("{REQUEUE} WHERE webhook_id = $2");
                 let (released, skipped) = if replay {
                     let mut released = sqlx::query(&format!("{release} AND state = 'held'"))
                         .bind(now)

@@ -9,14 +9,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    App, Attempt, AttemptRecord, ClaimedDelivery, Delivery, Installation, NewEvent, PublishOutcome,
-    Tenant, Webhook,
+    App, AppKey, AttemptRecord, ClaimedDelivery, Installation, NewEvent, PublishOutcome, Tenant,
+    Webhook,
 };
 
 #[macro_use]
 mod common;
 #[macro_use]
 pub mod health;
+#[macro_use]
+pub mod logs;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -40,9 +42,10 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 pub use health::HealthStore;
+pub use logs::{AttemptFilter, DeliveryFilter, LogStore};
 
 #[async_trait]
-pub trait Store: HealthStore + Send + Sync + 'static {
+pub trait Store: HealthStore + LogStore + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     async fn migrate(&self) -> StoreResult<()>;
     async fn ping(&self) -> StoreResult<()>;
@@ -61,6 +64,22 @@ pub trait Store: HealthStore + Send + Sync + 'static {
     async fn delete_app(&self, id: &str) -> StoreResult<bool>;
     /// The app a (hashed) partner key belongs to, unless the key is revoked.
     async fn app_for_key(&self, key_hash: &str) -> StoreResult<Option<String>>;
+    /// Another partner key for the app (several may be live, for rotation).
+    async fn add_app_key(
+        &self,
+        app_id: &str,
+        key_hash: &str,
+        prefix: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<AppKey>;
+    async fn list_app_keys(&self, app_id: &str) -> StoreResult<Vec<AppKey>>;
+    /// Revokes one key by its id; false when the app has no such live key.
+    async fn revoke_app_key(
+        &self,
+        app_id: &str,
+        key_id: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 
     /// Installs the app for the tenant, or re-activates a revoked installation.
     async fn install(&self, installation: &Installation) -> StoreResult<Installation>;
@@ -101,16 +120,6 @@ pub trait Store: HealthStore + Send + Sync + 'static {
     async fn record_attempts(&self, records: &[AttemptRecord]) -> StoreResult<()>;
     /// When the earliest pending delivery (or lease) falls due.
     async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
-
-    async fn get_delivery(&self, id: &str) -> StoreResult<Option<Delivery>>;
-    async fn list_deliveries(&self, webhook_id: &str, limit: i64) -> StoreResult<Vec<Delivery>>;
-    /// Attempts of one webhook (optionally one delivery), oldest first.
-    async fn list_attempts(
-        &self,
-        webhook_id: &str,
-        delivery_id: Option<&str>,
-        limit: i64,
-    ) -> StoreResult<Vec<Attempt>>;
 }
 
 pub type SharedStore = Arc<dyn Store>;

@@ -6,6 +6,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use super::health::*;
+use super::logs::{AttemptFilter, DeliveryFilter};
 use super::rows::*;
 use super::{constraint_error, not_found_on_reference, StoreError, StoreResult};
 use crate::clock::{from_millis, to_millis};
@@ -48,3 +49,4 @@ impl PgStore {
 
 sql_store!(PgStore, Postgres, "postgres");
 health_store!(PgStore, Postgres);
+log_store!(PgStore, Postgres);

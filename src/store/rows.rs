@@ -95,7 +95,8 @@ impl TryFrom<InstallationRow> for Installation {
 }
 
 pub const WEBHOOK_COLUMNS: &str = "id, app_id, url, description, environment, event_types, \
-     secret, headers, timeout_ms, retry_policy, state, created_at, updated_at";
+     secret, headers, timeout_ms, retry_policy, state, created_at, updated_at, previous_secret, \
+     previous_secret_expires_at, rate_limit_per_second";
 
 #[derive(sqlx::FromRow)]
 pub struct WebhookRow {
@@ -112,6 +113,9 @@ pub struct WebhookRow {
     state: String,
     created_at: i64,
     updated_at: i64,
+    previous_secret: Option<String>,
+    previous_secret_expires_at: Option<i64>,
+    rate_limit_per_second: Option<i64>,
 }
 
 impl TryFrom<WebhookRow> for Webhook {
@@ -128,6 +132,9 @@ impl TryFrom<WebhookRow> for Webhook {
             url: r.url,
             description: r.description,
             secret: r.secret,
+            previous_secret: r.previous_secret,
+            previous_secret_expires_at: opt_time(r.previous_secret_expires_at),
+            rate_limit_per_second: r.rate_limit_per_second,
             timeout_ms: r.timeout_ms,
             created_at: from_millis(r.created_at),
             updated_at: from_millis(r.updated_at),
@@ -216,12 +223,17 @@ impl TryFrom<AttemptRow> for Attempt {
     }
 }
 
+/// Queues a delivery again, due at `$1`, with a fresh retry schedule.
+pub const REQUEUE: &str = "UPDATE deliveries SET state = 'pending', due_at = $1, updated_at = $1, \
+     retry_base = attempt_count, first_failure_at = NULL";
+
 /// Everything a worker needs to send one leased delivery, in one join.
 pub const CLAIMED_SELECT: &str =
     "SELECT d.id AS delivery_id, d.lease_token, d.attempt_count, d.retry_base, \
      d.first_failure_at, d.event_id, e.event_type, e.occurred_at, e.data, d.tenant_id, \
      t.name AS tenant_name, d.installation_id, d.app_id, d.webhook_id, w.url, w.secret, \
-     w.headers, w.timeout_ms, w.retry_policy \
+     w.previous_secret, w.previous_secret_expires_at, w.headers, w.timeout_ms, w.retry_policy, \
+     w.rate_limit_per_second \
      FROM deliveries d \
      JOIN events e ON e.id = d.event_id \
      JOIN tenants t ON t.id = d.tenant_id \
@@ -246,9 +258,12 @@ pub struct ClaimedRow {
     webhook_id: String,
     url: String,
     secret: String,
+    previous_secret: Option<String>,
+    previous_secret_expires_at: Option<i64>,
     headers: String,
     timeout_ms: i64,
     retry_policy: String,
+    rate_limit_per_second: Option<i64>,
 }
 
 impl TryFrom<ClaimedRow> for ClaimedDelivery {
@@ -273,6 +288,9 @@ impl TryFrom<ClaimedRow> for ClaimedDelivery {
             webhook_id: r.webhook_id,
             url: r.url,
             secret: r.secret,
+            previous_secret: r.previous_secret,
+            previous_secret_expires_at: opt_time(r.previous_secret_expires_at),
+            rate_limit_per_second: r.rate_limit_per_second,
             timeout_ms: r.timeout_ms,
         })
     }

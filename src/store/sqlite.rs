@@ -10,6 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::health::*;
+use super::logs::{AttemptFilter, DeliveryFilter};
 use super::rows::*;
 use super::{constraint_error, not_found_on_reference, StoreError, StoreResult};
 use crate::clock::{from_millis, to_millis};
@@ -57,3 +58,4 @@ impl SqliteStore {
 
 sql_store!(SqliteStore, Sqlite, "sqlite");
 health_store!(SqliteStore, Sqlite);
+log_store!(SqliteStore, Sqlite);

@@ -12,7 +12,11 @@ async fn snapshot(app: &TestApp) -> Value {
     let mut deliveries = 0;
     for a in store.list_apps().await.unwrap() {
         for w in store.list_webhooks(&a.id).await.unwrap() {
-            deliveries += store.list_deliveries(&w.id, 10_000).await.unwrap().len();
+            deliveries += store
+                .list_deliveries(&w.id, &hookgate::store::DeliveryFilter::latest(10_000))
+                .await
+                .unwrap()
+                .len();
             webhooks.push(serde_json::to_value(&w).unwrap());
         }
     }

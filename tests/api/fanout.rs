@@ -53,7 +53,12 @@ async fn only_installed_apps_in_the_same_environment_with_matching_types(backend
     let per_webhook = |w: &serde_json::Value| {
         let store = app.store.clone();
         let id = w["id"].as_str().unwrap().to_string();
-        async move { store.list_deliveries(&id, 100).await.unwrap() }
+        async move {
+            store
+                .list_deliveries(&id, &hookgate::store::DeliveryFilter::latest(100))
+                .await
+                .unwrap()
+        }
     };
     let all_deliveries = per_webhook(&all).await;
     assert_eq!(all_deliveries.len(), 2);

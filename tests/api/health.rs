@@ -146,7 +146,10 @@ async fn warning_after_one_hour_and_deactivation_after_three(backend: Backend) {
     let deliveries = s
         .app
         .store
-        .list_deliveries(&s.webhook_id, 1000)
+        .list_deliveries(
+            &s.webhook_id,
+            &hookgate::store::DeliveryFilter::latest(1000),
+        )
         .await
         .unwrap();
     assert!(deliveries.iter().all(|d| d.state != DeliveryState::Pending));
@@ -258,7 +261,10 @@ async fn reactivation_replays_or_skips_held_deliveries(backend: Backend) {
     let held = s
         .app
         .store
-        .list_deliveries(&s.webhook_id, 1000)
+        .list_deliveries(
+            &s.webhook_id,
+            &hookgate::store::DeliveryFilter::latest(1000),
+        )
         .await
         .unwrap()
         .iter()
@@ -304,7 +310,10 @@ async fn reactivation_without_replay_skips(backend: Backend) {
     let deliveries = s
         .app
         .store
-        .list_deliveries(&s.webhook_id, 1000)
+        .list_deliveries(
+            &s.webhook_id,
+            &hookgate::store::DeliveryFilter::latest(1000),
+        )
         .await
         .unwrap();
     assert!(deliveries.iter().all(|d| d.state != DeliveryState::Held));

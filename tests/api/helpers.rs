@@ -240,11 +240,15 @@ impl TestApp {
         (key, webhook)
     }
 
+    /// All attempts of a webhook, oldest first.
     pub async fn attempts(&self, webhook_id: &str) -> Vec<hookgate::model::Attempt> {
-        self.store
-            .list_attempts(webhook_id, None, 1000)
-            .await
-            .unwrap()
+        let filter = hookgate::store::AttemptFilter {
+            limit: 1000,
+            ..Default::default()
+        };
+        let mut attempts = self.store.list_attempts(webhook_id, &filter).await.unwrap();
+        attempts.reverse();
+        attempts
     }
 
     pub async fn delivery(&self, id: &str) -> hookgate::model::Delivery {

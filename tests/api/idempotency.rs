@@ -22,7 +22,10 @@ async fn same_event_id_is_published_once(backend: Backend) {
     );
     let deliveries = app
         .store
-        .list_deliveries(webhook["id"].as_str().unwrap(), 10)
+        .list_deliveries(
+            webhook["id"].as_str().unwrap(),
+            &hookgate::store::DeliveryFilter::latest(10),
+        )
         .await
         .unwrap();
     assert_eq!(deliveries.len(), 1);
@@ -33,7 +36,10 @@ async fn same_event_id_is_published_once(backend: Backend) {
     assert_eq!(different.status, 409);
     assert_eq!(
         app.store
-            .list_deliveries(webhook["id"].as_str().unwrap(), 10)
+            .list_deliveries(
+                webhook["id"].as_str().unwrap(),
+                &hookgate::store::DeliveryFilter::latest(10)
+            )
             .await
             .unwrap()
             .len(),
@@ -74,7 +80,10 @@ async fn idempotency_key_makes_a_repeat_a_no_op(backend: Backend) {
     assert_eq!(other.body["error"]["code"], "conflict");
     assert_eq!(
         app.store
-            .list_deliveries(webhook["id"].as_str().unwrap(), 10)
+            .list_deliveries(
+                webhook["id"].as_str().unwrap(),
+                &hookgate::store::DeliveryFilter::latest(10)
+            )
             .await
             .unwrap()
             .len(),

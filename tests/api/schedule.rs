@@ -14,7 +14,11 @@ async fn publish_one(app: &TestApp, webhook_id: &str) -> String {
         .publish(json!({"type": "employee.created", "tenant_id": "acme", "data": {"n": 1}}))
         .await;
     assert_eq!(r.status, 202, "{}", r.body);
-    let deliveries = app.store.list_deliveries(webhook_id, 10).await.unwrap();
+    let deliveries = app
+        .store
+        .list_deliveries(webhook_id, &hookgate::store::DeliveryFilter::latest(10))
+        .await
+        .unwrap();
     assert_eq!(deliveries.len(), 1);
     deliveries[0].id.clone()
 }
@@ -157,12 +161,18 @@ async fn a_4xx_is_retried_under_hibob_but_not_bindbee(backend: Backend) {
 
     let hibob_delivery = &app
         .store
-        .list_deliveries(hibob["id"].as_str().unwrap(), 1)
+        .list_deliveries(
+            hibob["id"].as_str().unwrap(),
+            &hookgate::store::DeliveryFilter::latest(1),
+        )
         .await
         .unwrap()[0];
     let bindbee_delivery = &app
         .store
-        .list_deliveries(bindbee["id"].as_str().unwrap(), 1)
+        .list_deliveries(
+            bindbee["id"].as_str().unwrap(),
+            &hookgate::store::DeliveryFilter::latest(1),
+        )
         .await
         .unwrap()[0];
     assert_eq!(hibob_delivery.state, DeliveryState::Pending);

@@ -1,0 +1,87 @@
+//! Partner keys of an app: several may be live at once so a partner can rotate without
+//! downtime. Shown once, stored hashed, revocable.
+
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{extract::State, Json, Router};
+use rand::distributions::{Alphanumeric, DistString};
+use serde::Serialize;
+
+use super::extract::{hash_key, ApiPath, Caller};
+use super::{ApiError, AppState, ListResponse};
+use crate::model::AppKey;
+
+pub const PARTNER_KEY_PREFIX: &str = "hg_app_";
+
+/// A fresh partner key, its hash, and the prefix kept to recognise it.
+pub fn generate_partner_key() -> (String, String, String) {
+    let key = format!(
+        "{PARTNER_KEY_PREFIX}{}",
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
+    );
+    let prefix: String = key.chars().take(PARTNER_KEY_PREFIX.len() + 4).collect();
+    (hash_key(&key), prefix, key)
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/apps/{app}/keys", get(list).post(create))
+        .route("/v1/apps/{app}/keys/{key}", delete(revoke))
+}
+
+#[derive(Serialize)]
+struct CreatedKey {
+    #[serde(flatten)]
+    key: AppKey,
+    /// Shown only here.
+    partner_key: String,
+}
+
+/// The platform, or the partner itself (to rotate), adds a key.
+async fn create(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath(app_id): ApiPath<String>,
+) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
+    caller.require_app(&app_id)?;
+    if state.store.get_app(&app_id).await?.is_none() {
+        return Err(ApiError::not_found("app"));
+    }
+    let (hash, prefix, partner_key) = generate_partner_key();
+    let key = state
+        .store
+        .add_app_key(&app_id, &hash, &prefix, state.clock.now())
+        .await?;
+    Ok((StatusCode::CREATED, Json(CreatedKey { key, partner_key })))
+}
+
+async fn list(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath(app_id): ApiPath<String>,
+) -> Result<Json<ListResponse<AppKey>>, ApiError> {
+    caller.require_app(&app_id)?;
+    if state.store.get_app(&app_id).await?.is_none() {
+        return Err(ApiError::not_found("app"));
+    }
+    Ok(Json(ListResponse {
+        data: state.store.list_app_keys(&app_id).await?,
+    }))
+}
+
+async fn revoke(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath((app_id, key_id)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_app(&app_id)?;
+    if state
+        .store
+        .revoke_app_key(&app_id, &key_id, state.clock.now())
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("key"))
+    }
+}

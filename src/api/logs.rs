@@ -1,0 +1,187 @@
+//! Delivery and attempt logs of one webhook, filtered and cursor-paginated, plus
+//! resending one delivery and replaying failed ones.
+
+use axum::routing::{get, post};
+use axum::{extract::State, Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use super::webhooks::owned_webhook;
+use super::{page_limit, ApiError, AppState};
+use crate::delivery::retry::AttemptClass;
+use crate::model::{Attempt, Delivery, DeliveryState};
+use crate::store::{AttemptFilter, DeliveryFilter};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/apps/{app}/webhooks/{id}/deliveries", get(deliveries))
+        .route(
+            "/v1/apps/{app}/webhooks/{id}/deliveries/{delivery}",
+            get(delivery),
+        )
+        .route(
+            "/v1/apps/{app}/webhooks/{id}/deliveries/{delivery}/resend",
+            post(resend),
+        )
+        .route("/v1/apps/{app}/webhooks/{id}/attempts", get(attempts))
+        .route("/v1/apps/{app}/webhooks/{id}/replay", post(replay))
+}
+
+/// A page of a log: `next_cursor`, when present, is the `before` of the next page.
+#[derive(Serialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+fn page<T>(data: Vec<T>, limit: i64, id: impl Fn(&T) -> &str) -> Page<T> {
+    let next_cursor = (data.len() as i64 == limit)
+        .then(|| data.last().map(|last| id(last).to_string()))
+        .flatten();
+    Page { data, next_cursor }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeliveryQuery {
+    state: Option<DeliveryState>,
+    event_type: Option<String>,
+    tenant_id: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    before: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttemptQuery {
+    delivery_id: Option<String>,
+    outcome: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    before: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Newest first.
+async fn deliveries(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath((app_id, id)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<DeliveryQuery>,
+) -> Result<Json<Page<Delivery>>, ApiError> {
+    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
+    let limit = page_limit(q.limit)?;
+    let filter = DeliveryFilter {
+        state: q.state,
+        event_type: q.event_type,
+        tenant_id: q.tenant_id,
+        since: q.since,
+        until: q.until,
+        before: q.before,
+        limit,
+    };
+    let data = state.store.list_deliveries(&webhook.id, &filter).await?;
+    Ok(Json(page(data, limit, |d| &d.id)))
+}
+
+async fn delivery(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath((app_id, id, delivery_id)): ApiPath<(String, String, String)>,
+) -> Result<Json<Delivery>, ApiError> {
+    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
+    let delivery = state.store.get_delivery(&delivery_id).await?;
+    delivery
+        .filter(|d| d.webhook_id == webhook.id)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("delivery"))
+}
+
+/// Newest first.
+async fn attempts(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath((app_id, id)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<AttemptQuery>,
+) -> Result<Json<Page<Attempt>>, ApiError> {
+    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
+    let limit = page_limit(q.limit)?;
+    let outcome = match q.outcome.as_deref() {
+        None => None,
+        Some(o) => Some(AttemptClass::parse(o).ok_or_else(|| {
+            ApiError::invalid("outcome must be success, http_error, timeout, connect or network")
+        })?),
+    };
+    let filter = AttemptFilter {
+        delivery_id: q.delivery_id,
+        outcome,
+        since: q.since,
+        until: q.until,
+        before: q.before,
+        limit,
+    };
+    let data = state.store.list_attempts(&webhook.id, &filter).await?;
+    Ok(Json(page(data, limit, |a| &a.id)))
+}
+
+/// Attempts one delivery again now, with a fresh retry schedule.
+async fn resend(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath((app_id, id, delivery_id)): ApiPath<(String, String, String)>,
+) -> Result<Json<Delivery>, ApiError> {
+    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
+    let current = state
+        .store
+        .get_delivery(&delivery_id)
+        .await?
+        .filter(|d| d.webhook_id == webhook.id)
+        .ok_or_else(|| ApiError::not_found("delivery"))?;
+    if !state
+        .store
+        .resend_delivery(&webhook.id, &delivery_id, state.clock.now())
+        .await?
+    {
+        return Err(ApiError::conflict(format!(
+            "the delivery is {}; only delivered, failed or skipped deliveries can be resent",
+            current.state.as_str()
+        )));
+    }
+    state.dispatcher_wake.notify_one();
+    let updated = state.store.get_delivery(&delivery_id).await?;
+    updated
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("delivery"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayRequest {
+    since: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct ReplayResponse {
+    queued: u64,
+}
+
+/// Queues again every delivery that failed for good since `since`.
+async fn replay(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath((app_id, id)): ApiPath<(String, String)>,
+    ApiJson(req): ApiJson<ReplayRequest>,
+) -> Result<Json<ReplayResponse>, ApiError> {
+    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
+    let queued = state
+        .store
+        .replay_failed(&webhook.id, req.since, state.clock.now())
+        .await?;
+    if queued > 0 {
+        state.dispatcher_wake.notify_one();
+    }
+    Ok(Json(ReplayResponse { queued }))
+}

@@ -1,0 +1,183 @@
+//! Delivery and attempt logs with filters and cursor pagination (newest first, by id:
+//! ids are UUIDv7, ordered by creation), and queuing deliveries again.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::StoreResult;
+use crate::delivery::retry::AttemptClass;
+use crate::model::{Attempt, Delivery, DeliveryState};
+
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub state: Option<DeliveryState>,
+    pub event_type: Option<String>,
+    pub tenant_id: Option<String>,
+    /// Created at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Created before.
+    pub until: Option<DateTime<Utc>>,
+    /// Cursor: only ids before this one.
+    pub before: Option<String>,
+    pub limit: i64,
+}
+
+impl DeliveryFilter {
+    pub fn latest(limit: i64) -> Self {
+        Self {
+            limit,
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AttemptFilter {
+    pub delivery_id: Option<String>,
+    pub outcome: Option<AttemptClass>,
+    /// Started at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Started before.
+    pub until: Option<DateTime<Utc>>,
+    pub before: Option<String>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait LogStore: Send + Sync {
+    async fn get_delivery(&self, id: &str) -> StoreResult<Option<Delivery>>;
+    async fn list_deliveries(
+        &self,
+        webhook_id: &str,
+        filter: &DeliveryFilter,
+    ) -> StoreResult<Vec<Delivery>>;
+    async fn list_attempts(
+        &self,
+        webhook_id: &str,
+        filter: &AttemptFilter,
+    ) -> StoreResult<Vec<Attempt>>;
+    /// Queues a delivered, failed or skipped delivery of the webhook again, due at `now`.
+    /// False when it is not in one of those states.
+    async fn resend_delivery(
+        &self,
+        webhook_id: &str,
+        delivery_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Queues again every delivery of the webhook that failed for good and was created at
+    /// or after `since`. A second identical call finds none left to queue.
+    async fn replay_failed(
+        &self,
+        webhook_id: &str,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+}
+
+macro_rules! log_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::logs::LogStore for $store {
+            async fn get_delivery(&self, id: &str) -> StoreResult<Option<Delivery>> {
+                let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1");
+                sqlx::query_as::<$db, DeliveryRow>(&sql)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(Delivery::try_from)
+                    .transpose()
+            }
+
+            async fn list_deliveries(
+                &self,
+                webhook_id: &str,
+                f: &DeliveryFilter,
+            ) -> StoreResult<Vec<Delivery>> {
+                let sql = format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = $1 \
+                     AND ($2 IS NULL OR state = $2) AND ($3 IS NULL OR event_type = $3) \
+                     AND ($4 IS NULL OR tenant_id = $4) AND ($5 IS NULL OR created_at >= $5) \
+                     AND ($6 IS NULL OR created_at < $6) AND ($7 IS NULL OR id < $7) \
+                     ORDER BY id DESC LIMIT $8"
+                );
+                sqlx::query_as::<$db, DeliveryRow>(&sql)
+                    .bind(webhook_id)
+                    .bind(f.state.map(|s| s.as_str()))
+                    .bind(&f.event_type)
+                    .bind(&f.tenant_id)
+                    .bind(f.since.map(to_millis))
+                    .bind(f.until.map(to_millis))
+                    .bind(&f.before)
+                    .bind(f.limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(Delivery::try_from)
+                    .collect()
+            }
+
+            async fn list_attempts(
+                &self,
+                webhook_id: &str,
+                f: &AttemptFilter,
+            ) -> StoreResult<Vec<Attempt>> {
+                let sql = format!(
+                    "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE webhook_id = $1 \
+                     AND ($2 IS NULL OR delivery_id = $2) AND ($3 IS NULL OR outcome = $3) \
+                     AND ($4 IS NULL OR started_at >= $4) AND ($5 IS NULL OR started_at < $5) \
+                     AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7"
+                );
+                sqlx::query_as::<$db, AttemptRow>(&sql)
+                    .bind(webhook_id)
+                    .bind(&f.delivery_id)
+                    .bind(f.outcome.map(|o| o.as_str()))
+                    .bind(f.since.map(to_millis))
+                    .bind(f.until.map(to_millis))
+                    .bind(&f.before)
+                    .bind(f.limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .map(Attempt::try_from)
+                    .collect()
+            }
+
+            async fn resend_delivery(
+                &self,
+                webhook_id: &str,
+                delivery_id: &str,
+                now: DateTime<Utc>,
+            ) -> StoreResult<bool> {
+                let sql = format!(
+                    "{REQUEUE} WHERE id = $2 AND webhook_id = $3 \
+                     AND state IN ('delivered', 'failed', 'skipped')"
+                );
+                let done = sqlx::query(&sql)
+                    .bind(to_millis(now))
+                    .bind(delivery_id)
+                    .bind(webhook_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn replay_failed(
+                &self,
+                webhook_id: &str,
+                since: DateTime<Utc>,
+                now: DateTime<Utc>,
+            ) -> StoreResult<u64> {
+                let sql = format!(
+                    "{REQUEUE} WHERE webhook_id = $2 AND state = 'failed' AND created_at >= $3"
+                );
+                let done = sqlx::query(&sql)
+                    .bind(to_millis(now))
+                    .bind(webhook_id)
+                    .bind(to_millis(since))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
