@@ -96,6 +96,12 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(m) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference", m)
             }
+            // PostgreSQL refuses NUL bytes in text; only a client can have sent one.
+            StoreError::Database(sqlx::Error::Database(ref db))
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
+            {
+                Self::bad_request("text must not contain NUL bytes or invalid characters")
+            }
             StoreError::Database(
                 ref db @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed),
             ) => {

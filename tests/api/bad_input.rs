@@ -6,18 +6,20 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_app_with, Backend, TestApp, PLATFORM_KEY};
 
 /// Everything a client could have changed, read through the store.
-async fn snapshot(app: &TestApp) -> Value {
+pub async fn snapshot(app: &TestApp) -> Value {
     let store = &app.store;
     let mut webhooks = Vec::new();
-    let mut deliveries = 0;
+    let mut deliveries = Vec::new();
+    let mut keys = Vec::new();
     for a in store.list_apps().await.unwrap() {
+        keys.push(serde_json::to_value(store.list_app_keys(&a.id).await.unwrap()).unwrap());
         for w in store.list_webhooks(&a.id).await.unwrap() {
-            deliveries += store
-                .list_deliveries(&w.id, &hookgate::store::DeliveryFilter::latest(10_000))
-                .await
-                .unwrap()
-                .len();
-            webhooks.push(serde_json::to_value(&w).unwrap());
+            let filter = hookgate::store::DeliveryFilter::latest(10_000);
+            let list = store.list_deliveries(&w.id, &filter).await.unwrap();
+            deliveries.push(serde_json::to_value(list).unwrap());
+            let mut value = serde_json::to_value(&w).unwrap();
+            value["secret"] = json!(w.secret);
+            webhooks.push(value);
         }
     }
     json!({
@@ -26,6 +28,8 @@ async fn snapshot(app: &TestApp) -> Value {
         "installations": store.list_installations(None, None).await.unwrap(),
         "webhooks": webhooks,
         "deliveries": deliveries,
+        "keys": keys,
+        "notifications": store.list_notifications(None, 1000).await.unwrap(),
     })
 }
 

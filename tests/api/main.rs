@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bad_input;
+mod corpus;
 mod delivery;
 mod fanout;
 mod health;
