@@ -11,5 +11,6 @@ mod health;
 mod idempotency;
 mod leases;
 mod moto;
+mod partner;
 mod schedule;
 mod ssrf;
