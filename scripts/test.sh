@@ -11,3 +11,12 @@ ensure_moto
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
+
+# The OpenAPI document the tests fetched from a running gateway, checked by a real validator.
+python3 -c 'import openapi_spec_validator' 2>/dev/null || python3 -m pip install --quiet openapi-spec-validator
+python3 -c '
+import json, sys
+from openapi_spec_validator import validate
+validate(json.load(open("target/openapi.json")))
+print("target/openapi.json: valid OpenAPI")
+'

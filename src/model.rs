@@ -12,7 +12,7 @@ use crate::delivery::retry::{AttemptClass, RetryPolicy};
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 
@@ -47,7 +47,7 @@ string_enum!(DeliveryState {
     Skipped => "skipped",
 });
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Tenant {
     pub id: String,
     pub name: String,
@@ -55,7 +55,7 @@ pub struct Tenant {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct App {
     pub id: String,
     pub name: String,
@@ -63,7 +63,7 @@ pub struct App {
 }
 
 /// A partner key as listed: never the key itself, which is shown once and stored hashed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AppKey {
     /// The first 16 hex digits of the key's SHA-256.
     pub id: String,
@@ -73,7 +73,7 @@ pub struct AppKey {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Installation {
     pub id: String,
     pub tenant_id: String,
@@ -83,7 +83,7 @@ pub struct Installation {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Webhook {
     pub id: String,
     pub app_id: String,
@@ -122,7 +122,7 @@ pub struct NewEvent {
     pub data: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EventSummary {
     pub id: String,
     #[serde(rename = "type")]
@@ -140,7 +140,7 @@ pub enum PublishOutcome {
     Replayed(EventSummary),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub id: String,
     pub event_id: String,
@@ -157,7 +157,7 @@ pub struct Delivery {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Attempt {
     pub id: String,
     pub delivery_id: String,
@@ -166,6 +166,7 @@ pub struct Attempt {
     pub started_at: DateTime<Utc>,
     pub latency_ms: i64,
     #[serde(serialize_with = "serialize_class")]
+    #[schema(value_type = String, example = "http_error")]
     pub outcome: AttemptClass,
     pub status_code: Option<i64>,
     pub error: Option<String>,

@@ -1,29 +1,30 @@
 //! Partner apps (OAuth clients). The platform creates them; the partner key is shown once.
 
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{extract::State, Json, Router};
+use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Caller, Platform};
 use super::keys::generate_partner_key;
 use super::{new_id, validate_id, validate_text, ApiError, AppState, ListResponse};
 use crate::model::App;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/apps", get(list).post(create))
-        .route("/v1/apps/{app}", get(read).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, remove))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateApp {
     id: Option<String>,
     name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CreatedApp {
     #[serde(flatten)]
     app: App,
@@ -31,6 +32,22 @@ struct CreatedApp {
     partner_key: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/apps",
+    tag = "apps",
+    operation_id = "apps_create",
+    request_body = CreateApp,
+    responses(
+        (status = 201, body = CreatedApp),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(
     _: Platform,
     State(state): State<AppState>,
@@ -49,6 +66,18 @@ async fn create(
     Ok((StatusCode::CREATED, Json(CreatedApp { app, partner_key })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/apps",
+    tag = "apps",
+    operation_id = "apps_list",
+    responses(
+        (status = 200, body = ListResponse<App>),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(
     _: Platform,
     State(state): State<AppState>,
@@ -59,6 +88,19 @@ async fn list(
 }
 
 /// The platform reads any app; a partner reads its own.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app}",
+    tag = "apps",
+    operation_id = "apps_read",
+    params(("app" = String, Path, description = "App id")),
+    responses(
+        (status = 200, body = App),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn read(
     caller: Caller,
     State(state): State<AppState>,
@@ -69,6 +111,21 @@ async fn read(
     app.map(Json).ok_or_else(|| ApiError::not_found("app"))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/apps/{app}",
+    tag = "apps",
+    operation_id = "apps_remove",
+    params(("app" = String, Path, description = "App id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn remove(
     _: Platform,
     State(state): State<AppState>,

@@ -5,23 +5,24 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::ErrorBody;
 use super::extract::{parse_json, ApiBytes, Platform};
 use super::{new_id, validate_id, ApiError, AppState};
 use crate::delivery::filter;
-use crate::model::{NewEvent, PublishOutcome};
+use crate::model::{EventSummary, NewEvent, PublishOutcome};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/events", post(publish))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(publish))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PublishRequest {
     id: Option<String>,
@@ -29,6 +30,7 @@ struct PublishRequest {
     event_type: String,
     tenant_id: String,
     occurred_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<Object>)]
     data: Option<Box<RawValue>>,
 }
 
@@ -44,6 +46,24 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "events",
+    operation_id = "events_publish",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat a no-op")),
+    request_body = PublishRequest,
+    responses(
+        (status = 202, description = "Stored with its deliveries (or a replay of the original)", body = EventSummary),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody),
+        (status = 413, description = "Body over the size limit", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn publish(
     _: Platform,
     State(state): State<AppState>,

@@ -1,9 +1,10 @@
 //! A webhook's health as the evaluator last saw it, and reactivation by its partner.
 
-use axum::routing::{get, post};
-use axum::{extract::State, Json, Router};
+use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Caller};
 use super::webhooks::owned_webhook;
 use super::{ApiError, AppState};
@@ -11,12 +12,25 @@ use crate::health::rules::Status;
 use crate::health::{Reactivated, WebhookHealth};
 use crate::model::{Webhook, WebhookState};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/apps/{app}/webhooks/{id}/health", get(health))
-        .route("/v1/apps/{app}/webhooks/{id}/reactivate", post(reactivate))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(reactivate))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app}/webhooks/{id}/health",
+    tag = "health",
+    operation_id = "health_health",
+    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    responses(
+        (status = 200, body = WebhookHealth),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn health(
     caller: Caller,
     State(state): State<AppState>,
@@ -41,7 +55,7 @@ async fn health(
     Ok(Json(health))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReactivateRequest {
     /// Deliver the events kept while the webhook was off (true), or drop them (false).
@@ -51,13 +65,30 @@ struct ReactivateRequest {
     include_failed: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ReactivateResponse {
     webhook: Webhook,
     #[serde(flatten)]
     deliveries: Reactivated,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app}/webhooks/{id}/reactivate",
+    tag = "health",
+    operation_id = "health_reactivate",
+    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    request_body = ReactivateRequest,
+    responses(
+        (status = 200, body = ReactivateResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn reactivate(
     caller: Caller,
     State(state): State<AppState>,

@@ -2,29 +2,30 @@
 //! revoked by the platform; the tenant never manages webhooks itself.
 
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{extract::State, Json, Router};
+use axum::{extract::State, Json};
 use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Platform};
 use super::{new_id, ApiError, AppState, ListResponse};
 use crate::model::Installation;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/installations", get(list).post(install))
-        .route("/v1/installations/{id}", get(read).delete(uninstall))
-        .route("/v1/installations/{id}/revoke", post(uninstall))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, install))
+        .routes(routes!(read, uninstall))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Install {
     tenant_id: String,
     app_id: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Filter {
     tenant_id: Option<String>,
@@ -32,6 +33,21 @@ struct Filter {
 }
 
 /// Installing again re-activates a revoked installation (same id).
+#[utoipa::path(
+    post,
+    path = "/v1/installations",
+    tag = "installations",
+    operation_id = "installations_install",
+    request_body = Install,
+    responses(
+        (status = 201, body = Installation),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn install(
     _: Platform,
     State(state): State<AppState>,
@@ -54,6 +70,20 @@ async fn install(
     Ok((status, Json(stored)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/installations",
+    tag = "installations",
+    operation_id = "installations_list",
+    params(Filter),
+    responses(
+        (status = 200, body = ListResponse<Installation>),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(
     _: Platform,
     State(state): State<AppState>,
@@ -66,6 +96,20 @@ async fn list(
     Ok(Json(ListResponse { data }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/installations/{id}",
+    tag = "installations",
+    operation_id = "installations_read",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = Installation),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn read(
     _: Platform,
     State(state): State<AppState>,
@@ -78,6 +122,20 @@ async fn read(
 }
 
 /// Uninstalling stops new deliveries at once; history stays readable.
+#[utoipa::path(
+    delete,
+    path = "/v1/installations/{id}",
+    tag = "installations",
+    operation_id = "installations_uninstall",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = Installation),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn uninstall(
     _: Platform,
     State(state): State<AppState>,

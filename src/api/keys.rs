@@ -2,11 +2,12 @@
 //! downtime. Shown once, stored hashed, revocable.
 
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{extract::State, Json, Router};
+use axum::{extract::State, Json};
 use rand::distributions::{Alphanumeric, DistString};
 use serde::Serialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::ErrorBody;
 use super::extract::{hash_key, ApiPath, Caller};
 use super::{ApiError, AppState, ListResponse};
 use crate::model::AppKey;
@@ -23,13 +24,13 @@ pub fn generate_partner_key() -> (String, String, String) {
     (hash_key(&key), prefix, key)
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/apps/{app}/keys", get(list).post(create))
-        .route("/v1/apps/{app}/keys/{key}", delete(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CreatedKey {
     #[serde(flatten)]
     key: AppKey,
@@ -38,6 +39,19 @@ struct CreatedKey {
 }
 
 /// The platform, or the partner itself (to rotate), adds a key.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app}/keys",
+    tag = "keys",
+    operation_id = "keys_create",
+    params(("app" = String, Path, description = "App id")),
+    responses(
+        (status = 201, body = CreatedKey),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(
     caller: Caller,
     State(state): State<AppState>,
@@ -55,6 +69,19 @@ async fn create(
     Ok((StatusCode::CREATED, Json(CreatedKey { key, partner_key })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app}/keys",
+    tag = "keys",
+    operation_id = "keys_list",
+    params(("app" = String, Path, description = "App id")),
+    responses(
+        (status = 200, body = ListResponse<AppKey>),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(
     caller: Caller,
     State(state): State<AppState>,
@@ -69,6 +96,19 @@ async fn list(
     }))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/apps/{app}/keys/{key}",
+    tag = "keys",
+    operation_id = "keys_revoke",
+    params(("app" = String, Path, description = "App id"), ("key" = String, Path, description = "Key id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn revoke(
     caller: Caller,
     State(state): State<AppState>,

@@ -1,11 +1,12 @@
 //! Delivery and attempt logs of one webhook, filtered and cursor-paginated, plus
 //! resending one delivery and replaying failed ones.
 
-use axum::routing::{get, post};
-use axum::{extract::State, Json, Router};
+use axum::{extract::State, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::webhooks::owned_webhook;
 use super::{page_limit, ApiError, AppState};
@@ -13,23 +14,17 @@ use crate::delivery::retry::AttemptClass;
 use crate::model::{Attempt, Delivery, DeliveryState};
 use crate::store::{AttemptFilter, DeliveryFilter};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/apps/{app}/webhooks/{id}/deliveries", get(deliveries))
-        .route(
-            "/v1/apps/{app}/webhooks/{id}/deliveries/{delivery}",
-            get(delivery),
-        )
-        .route(
-            "/v1/apps/{app}/webhooks/{id}/deliveries/{delivery}/resend",
-            post(resend),
-        )
-        .route("/v1/apps/{app}/webhooks/{id}/attempts", get(attempts))
-        .route("/v1/apps/{app}/webhooks/{id}/replay", post(replay))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(deliveries))
+        .routes(routes!(delivery))
+        .routes(routes!(resend))
+        .routes(routes!(attempts))
+        .routes(routes!(replay))
 }
 
 /// A page of a log: `next_cursor`, when present, is the `before` of the next page.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,
@@ -42,7 +37,8 @@ fn page<T>(data: Vec<T>, limit: i64, id: impl Fn(&T) -> &str) -> Page<T> {
     Page { data, next_cursor }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct DeliveryQuery {
     state: Option<DeliveryState>,
@@ -54,7 +50,8 @@ struct DeliveryQuery {
     limit: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AttemptQuery {
     delivery_id: Option<String>,
@@ -66,6 +63,21 @@ struct AttemptQuery {
 }
 
 /// Newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app}/webhooks/{id}/deliveries",
+    tag = "logs",
+    operation_id = "logs_deliveries",
+    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id"), DeliveryQuery),
+    responses(
+        (status = 200, body = Page<Delivery>),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn deliveries(
     caller: Caller,
     State(state): State<AppState>,
@@ -87,6 +99,19 @@ async fn deliveries(
     Ok(Json(page(data, limit, |d| &d.id)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app}/webhooks/{id}/deliveries/{delivery}",
+    tag = "logs",
+    operation_id = "logs_delivery",
+    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id"), ("delivery" = String, Path, description = "Delivery id")),
+    responses(
+        (status = 200, body = Delivery),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn delivery(
     caller: Caller,
     State(state): State<AppState>,
@@ -101,6 +126,21 @@ async fn delivery(
 }
 
 /// Newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app}/webhooks/{id}/attempts",
+    tag = "logs",
+    operation_id = "logs_attempts",
+    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id"), AttemptQuery),
+    responses(
+        (status = 200, body = Page<Attempt>),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn attempts(
     caller: Caller,
     State(state): State<AppState>,
@@ -128,6 +168,20 @@ async fn attempts(
 }
 
 /// Attempts one delivery again now, with a fresh retry schedule.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app}/webhooks/{id}/deliveries/{delivery}/resend",
+    tag = "logs",
+    operation_id = "logs_resend",
+    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id"), ("delivery" = String, Path, description = "Delivery id")),
+    responses(
+        (status = 200, body = Delivery),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn resend(
     caller: Caller,
     State(state): State<AppState>,
@@ -157,18 +211,34 @@ async fn resend(
         .ok_or_else(|| ApiError::not_found("delivery"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReplayRequest {
     since: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ReplayResponse {
     queued: u64,
 }
 
 /// Queues again every delivery that failed for good since `since`.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app}/webhooks/{id}/replay",
+    tag = "logs",
+    operation_id = "logs_replay",
+    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    request_body = ReplayRequest,
+    responses(
+        (status = 200, body = ReplayResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn replay(
     caller: Caller,
     State(state): State<AppState>,

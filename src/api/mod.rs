@@ -24,7 +24,8 @@ mod notifications;
 mod tenants;
 pub mod webhooks;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
+use utoipa_axum::router::OpenApiRouter;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -38,22 +39,61 @@ pub struct AppState {
     pub dispatcher: Arc<crate::delivery::Dispatcher>,
 }
 
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "hookgate",
+        description = "A partner-mode webhook gateway. Platform routes take the platform key; \
+                       partner routes take the app's partner key (or the platform key).",
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The API's routes and the OpenAPI document generated from the same registrations, so
+/// a route cannot exist without being documented.
+pub fn routes_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .merge(tenants::router())
+        .merge(apps::router())
+        .merge(keys::router())
+        .merge(installations::router())
+        .merge(webhooks::router())
+        .merge(logs::router())
+        .merge(health::router())
+        .merge(events::router())
+        .merge(notifications::router())
+        .split_for_parts()
+}
+
 pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
+    let (api, doc) = routes_and_doc();
+    let doc = Arc::new(doc);
     Router::new()
         .route(
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
-        .merge(tenants::router())
-        .merge(apps::router())
-        .merge(installations::router())
-        .merge(webhooks::router())
-        .merge(events::router())
-        .merge(health::router())
-        .merge(logs::router())
-        .merge(keys::router())
-        .merge(notifications::router())
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(doc.as_ref().clone()) }),
+        )
+        .merge(api)
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -68,7 +108,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Lists are wrapped so fields (cursors, counts) can be added without breaking clients.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ListResponse<T> {
     pub data: Vec<T>,
 }

@@ -1,26 +1,42 @@
 //! The notification outbox, readable whether or not SQS is configured: the platform sees
 //! all, a partner its own app's.
 
-use axum::routing::get;
-use axum::{extract::State, Json, Router};
+use axum::{extract::State, Json};
 use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::ErrorBody;
 use super::extract::{ApiPath, ApiQuery, Caller, Platform};
 use super::{page_limit, ApiError, AppState, ListResponse};
 use crate::notify::Notification;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/notifications", get(all))
-        .route("/v1/apps/{app}/notifications", get(of_app))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(all))
+        .routes(routes!(of_app))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Limit {
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/notifications",
+    tag = "notifications",
+    operation_id = "notifications_all",
+    params(Limit),
+    responses(
+        (status = 200, body = ListResponse<Notification>),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn all(
     _: Platform,
     State(state): State<AppState>,
@@ -33,6 +49,20 @@ async fn all(
     Ok(Json(ListResponse { data }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app}/notifications",
+    tag = "notifications",
+    operation_id = "notifications_of_app",
+    params(("app" = String, Path, description = "App id"), Limit),
+    responses(
+        (status = 200, body = ListResponse<Notification>),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn of_app(
     caller: Caller,
     State(state): State<AppState>,

@@ -1,21 +1,22 @@
 //! Tenants: the platform's customer accounts. Platform key only.
 
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{extract::State, Json, Router};
+use axum::{extract::State, Json};
 use serde::Deserialize;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Platform};
 use super::{new_id, validate_id, validate_text, ApiError, AppState, ListResponse};
 use crate::model::{Environment, Tenant};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/tenants", get(list).post(create))
-        .route("/v1/tenants/{id}", get(read).patch(update).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateTenant {
     id: Option<String>,
@@ -23,13 +24,30 @@ struct CreateTenant {
     environment: Environment,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateTenant {
     name: Option<String>,
     environment: Option<Environment>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/tenants",
+    tag = "tenants",
+    operation_id = "tenants_create",
+    request_body = CreateTenant,
+    responses(
+        (status = 201, body = Tenant),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody),
+        (status = 413, description = "Body over the size limit", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(
     _: Platform,
     State(state): State<AppState>,
@@ -48,6 +66,18 @@ async fn create(
     Ok((StatusCode::CREATED, Json(tenant)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/tenants",
+    tag = "tenants",
+    operation_id = "tenants_list",
+    responses(
+        (status = 200, body = ListResponse<Tenant>),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(
     _: Platform,
     State(state): State<AppState>,
@@ -57,6 +87,20 @@ async fn list(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/tenants/{id}",
+    tag = "tenants",
+    operation_id = "tenants_read",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = Tenant),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn read(
     _: Platform,
     State(state): State<AppState>,
@@ -68,6 +112,23 @@ async fn read(
         .ok_or_else(|| ApiError::not_found("tenant"))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/tenants/{id}",
+    tag = "tenants",
+    operation_id = "tenants_update",
+    params(("id" = String, Path)),
+    request_body = UpdateTenant,
+    responses(
+        (status = 200, body = Tenant),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update(
     _: Platform,
     State(state): State<AppState>,
@@ -92,6 +153,21 @@ async fn update(
     Ok(Json(tenant))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/tenants/{id}",
+    tag = "tenants",
+    operation_id = "tenants_remove",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn remove(
     _: Platform,
     State(state): State<AppState>,

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{extract::State, Json, Router};
+use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::error::ErrorBody;
 use super::extract::{parse_json, ApiBytes, ApiJson, ApiPath, Caller};
 use super::{new_id, validate_text, ApiError, AppState, ListResponse};
 use crate::delivery::retry::{RetryPolicy, RetryPolicySpec};
@@ -40,23 +41,17 @@ const RESERVED_HEADERS: &[&str] = &[
     "webhook-signature",
 ];
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/apps/{app}/webhooks", get(list).post(create))
-        .route(
-            "/v1/apps/{app}/webhooks/{id}",
-            get(read).patch(update).delete(remove),
-        )
-        .route("/v1/apps/{app}/webhooks/{id}/secret", get(secret))
-        .route(
-            "/v1/apps/{app}/webhooks/{id}/rotate-secret",
-            post(rotate_secret),
-        )
-        .route("/v1/apps/{app}/webhooks/{id}/test", post(send_test))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(secret))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(send_test))
 }
 
 /// The fields a partner sets; on update every field is optional.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct WebhookFields {
     url: Option<String>,
@@ -72,7 +67,12 @@ struct WebhookFields {
     secret: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+struct SecretResponse {
+    secret: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 struct WebhookWithSecret {
     #[serde(flatten)]
     webhook: Webhook,
@@ -191,6 +191,24 @@ pub(super) async fn owned_webhook(
         .ok_or_else(|| ApiError::not_found("webhook"))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app}/webhooks",
+    tag = "webhooks",
+    operation_id = "webhooks_create",
+    params(("app" = String, Path, description = "App id")),
+    request_body = WebhookFields,
+    responses(
+        (status = 201, body = WebhookWithSecret),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 409, description = "Conflict", body = ErrorBody),
+        (status = 413, description = "Body over the size limit", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(
     caller: Caller,
     State(state): State<AppState>,
@@ -236,6 +254,19 @@ async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app}/webhooks",
+    tag = "webhooks",
+    operation_id = "webhooks_list",
+    params(("app" = String, Path, description = "App id")),
+    responses(
+        (status = 200, body = ListResponse<Webhook>),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(
     caller: Caller,
     State(state): State<AppState>,
@@ -250,6 +281,19 @@ async fn list(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app}/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "webhooks_read",
+    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    responses(
+        (status = 200, body = Webhook),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn read(
     caller: Caller,
     State(state): State<AppState>,
@@ -258,15 +302,46 @@ async fn read(
     Ok(Json(owned_webhook(&state, &caller, &app_id, &id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app}/webhooks/{id}/secret",
+    tag = "webhooks",
+    operation_id = "webhooks_secret",
+    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    responses(
+        (status = 200, body = SecretResponse),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn secret(
     caller: Caller,
     State(state): State<AppState>,
     ApiPath((app_id, id)): ApiPath<(String, String)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<SecretResponse>, ApiError> {
     let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
-    Ok(Json(serde_json::json!({ "secret": webhook.secret })))
+    Ok(Json(SecretResponse {
+        secret: webhook.secret,
+    }))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/apps/{app}/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "webhooks_update",
+    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    request_body = WebhookFields,
+    responses(
+        (status = 200, body = Webhook),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update(
     caller: Caller,
     State(state): State<AppState>,
@@ -282,6 +357,19 @@ async fn update(
     Ok(Json(webhook))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/apps/{app}/webhooks/{id}",
+    tag = "webhooks",
+    operation_id = "webhooks_remove",
+    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    responses(
+        (status = 204, description = "Deleted with its deliveries"),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn remove(
     caller: Caller,
     State(state): State<AppState>,
@@ -295,20 +383,36 @@ async fn remove(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RotateRequest {
     /// A `whsec_…` secret of the partner's choosing; generated when absent.
     secret: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Rotated {
     secret: String,
     previous_secret_expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A new secret; the old one keeps signing beside it for the overlap (24 h by default).
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app}/webhooks/{id}/rotate-secret",
+    tag = "webhooks",
+    operation_id = "webhooks_rotate_secret",
+    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    request_body = Option<RotateRequest>,
+    responses(
+        (status = 200, body = Rotated),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn rotate_secret(
     caller: Caller,
     State(state): State<AppState>,
@@ -339,14 +443,15 @@ async fn rotate_secret(
     }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TestRequest {
     /// The `data` of the test event; `{}` when absent.
+    #[schema(value_type = Option<Object>)]
     data: Option<Box<serde_json::value::RawValue>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct TestOutcome {
     webhook_id_header: String,
     outcome: &'static str,
@@ -357,6 +462,22 @@ struct TestOutcome {
 }
 
 /// Sends a signed `webhook.test` event now and answers with the attempt's outcome.
+#[utoipa::path(
+    post,
+    path = "/v1/apps/{app}/webhooks/{id}/test",
+    tag = "webhooks",
+    operation_id = "webhooks_send_test",
+    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    request_body = Option<TestRequest>,
+    responses(
+        (status = 200, body = TestOutcome),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn send_test(
     caller: Caller,
     State(state): State<AppState>,

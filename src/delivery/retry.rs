@@ -46,7 +46,7 @@ impl AttemptClass {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RetryPolicy {
     /// `hibob`, `bindbee`, `exponential` or `custom`.
     pub name: String,
@@ -57,7 +57,7 @@ pub struct RetryPolicy {
 }
 
 /// What the partner may send: a preset name or an explicit list.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum RetryPolicySpec {
     Preset(String),

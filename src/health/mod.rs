@@ -34,7 +34,7 @@ pub struct HealthChange {
 }
 
 /// `GET …/webhooks/{id}/health`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct WebhookHealth {
     pub webhook_id: String,
     pub state: Status,
@@ -47,7 +47,7 @@ pub struct WebhookHealth {
 }
 
 /// What a reactivation did with the deliveries kept while the webhook was off.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Reactivated {
     pub released: u64,
     pub skipped: u64,

@@ -12,7 +12,7 @@ pub mod sqs;
 
 pub use relay::Relay;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Notification {
     /// Stable: also the SQS message attribute and FIFO deduplication id.
     pub id: String,

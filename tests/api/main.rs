@@ -11,6 +11,7 @@ mod health;
 mod idempotency;
 mod leases;
 mod moto;
+mod openapi;
 mod partner;
 mod schedule;
 mod ssrf;
