@@ -101,6 +101,12 @@ async fn client_errors_are_json_and_change_nothing(backend: Backend) {
         "x".repeat(300 * 1024)
     );
     let bob_path = format!("/v1/apps/bob/webhooks/{bob_hook}");
+    app.publish(json!({"type": "a.b", "tenant_id": "acme"}))
+        .await;
+    let filter = hookgate::store::DeliveryFilter::latest(1);
+    let delivery_id = app.store.list_deliveries(&bob_hook, &filter).await.unwrap()[0]
+        .id
+        .clone();
     let cases = vec![
         case(
             "no key",
@@ -398,6 +404,102 @@ async fn client_errors_are_json_and_change_nothing(backend: Backend) {
             "/v1/apps/bob/webhooks",
             Some(eve.clone()),
             json_body(json!({"url": "https://hooks.example.com/"})),
+            404,
+        ),
+        case(
+            "another partner lists deliveries",
+            Method::GET,
+            &format!("{bob_path}/deliveries"),
+            Some(eve.clone()),
+            None,
+            404,
+        ),
+        case(
+            "another partner reads a delivery",
+            Method::GET,
+            &format!("{bob_path}/deliveries/{delivery_id}"),
+            Some(eve.clone()),
+            None,
+            404,
+        ),
+        case(
+            "another partner resends",
+            Method::POST,
+            &format!("{bob_path}/deliveries/{delivery_id}/resend"),
+            Some(eve.clone()),
+            None,
+            404,
+        ),
+        case(
+            "another partner replays",
+            Method::POST,
+            &format!("{bob_path}/replay"),
+            Some(eve.clone()),
+            json_body(json!({"since": "2020-01-01T00:00:00Z"})),
+            404,
+        ),
+        case(
+            "another partner sends a test",
+            Method::POST,
+            &format!("{bob_path}/test"),
+            Some(eve.clone()),
+            None,
+            404,
+        ),
+        case(
+            "another partner rotates the secret",
+            Method::POST,
+            &format!("{bob_path}/rotate-secret"),
+            Some(eve.clone()),
+            None,
+            404,
+        ),
+        case(
+            "another partner reads health",
+            Method::GET,
+            &format!("{bob_path}/health"),
+            Some(eve.clone()),
+            None,
+            404,
+        ),
+        case(
+            "another partner reactivates",
+            Method::POST,
+            &format!("{bob_path}/reactivate"),
+            Some(eve.clone()),
+            json_body(json!({"replay": true})),
+            404,
+        ),
+        case(
+            "another partner lists keys",
+            Method::GET,
+            "/v1/apps/bob/keys",
+            Some(eve.clone()),
+            None,
+            404,
+        ),
+        case(
+            "another partner adds a key",
+            Method::POST,
+            "/v1/apps/bob/keys",
+            Some(eve.clone()),
+            None,
+            404,
+        ),
+        case(
+            "another partner reads notifications",
+            Method::GET,
+            "/v1/apps/bob/notifications",
+            Some(eve.clone()),
+            None,
+            404,
+        ),
+        case(
+            "another partner reads the app",
+            Method::GET,
+            "/v1/apps/bob",
+            Some(eve.clone()),
+            None,
             404,
         ),
         case(
