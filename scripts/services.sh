@@ -65,3 +65,13 @@ ensure_moto() {
   export AWS_REGION="${AWS_REGION:-us-east-1}"
   echo "moto_server at $HOOKGATE_TEST_MOTO"
 }
+
+# promtool, to check /metrics with Prometheus' own linter: Debian's prometheus package.
+ensure_promtool() {
+  if ! command -v promtool >/dev/null 2>&1; then
+    echo "installing prometheus (for promtool)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  fi
+  echo "$(promtool --version 2>&1 | head -n 1)"
+}

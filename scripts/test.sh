@@ -7,6 +7,7 @@ source scripts/services.sh
 
 ensure_postgres
 ensure_moto
+ensure_promtool
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

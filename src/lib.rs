@@ -5,6 +5,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod health;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod receiver;

@@ -131,6 +131,9 @@ pub struct EventSummary {
     pub occurred_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
     pub deliveries: i64,
+    /// Deliveries created per app, for metrics; empty on a replay.
+    #[serde(skip)]
+    pub deliveries_by_app: Vec<(String, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -45,10 +45,8 @@ impl Application {
                     "hg_plat_{}",
                     Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
                 );
-                tracing::warn!(
-                    platform_key = %key,
-                    "no HOOKGATE_PLATFORM_KEY set: generated one for this run"
-                );
+                // Printed once on stdout, never logged: logs carry no keys.
+                println!("No HOOKGATE_PLATFORM_KEY set; this run's platform key is {key}");
                 key
             }
         };
@@ -104,6 +102,7 @@ impl Application {
             platform_key_hash: hash_key(&platform_key).into(),
             dispatcher_wake: dispatcher.waker(),
             dispatcher: dispatcher.clone(),
+            metrics: crate::metrics::handle(),
             settings: Arc::new(settings.clone()),
         };
         Ok(Self {
@@ -144,10 +143,22 @@ impl Application {
             .relay
             .clone()
             .map(|relay| tokio::spawn(relay.run(shutdown.clone())));
+        let upkeep = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                // Keeps the metrics recorder's histograms compact between scrapes.
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+                while tokio::select! { _ = every.tick() => true, _ = shutdown.cancelled() => false }
+                {
+                    crate::metrics::handle().run_upkeep();
+                }
+            }
+        });
         let app = api::router(self.state);
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await?;
+        upkeep.abort();
         if let Some(scheduler) = scheduler.as_mut() {
             let _ = scheduler.shutdown().await;
         }

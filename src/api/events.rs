@@ -99,6 +99,11 @@ async fn publish(
     let outcome = state.store.publish(&event).await?;
     Ok(match outcome {
         PublishOutcome::Created(summary) => {
+            metrics::counter!(crate::metrics::EVENTS_PUBLISHED).increment(1);
+            for (app_id, n) in &summary.deliveries_by_app {
+                metrics::counter!(crate::metrics::DELIVERIES_CREATED, "app_id" => app_id.clone())
+                    .increment(*n as u64);
+            }
             if summary.deliveries > 0 {
                 state.dispatcher_wake.notify_one();
             }

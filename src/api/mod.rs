@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -35,6 +38,7 @@ pub struct AppState {
     pub platform_key_hash: Arc<str>,
     /// Wakes the dispatcher when a publish created deliveries that are due now.
     pub dispatcher_wake: Arc<Notify>,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Sends test events synchronously.
     pub dispatcher: Arc<crate::delivery::Dispatcher>,
 }
@@ -93,6 +97,8 @@ pub fn router(state: AppState) -> Router {
             "/openapi.json",
             get(move || async move { Json(doc.as_ref().clone()) }),
         )
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
         .merge(api)
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
@@ -103,6 +109,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(track_requests))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -164,4 +171,58 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
 
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// Ready when the database answers and every migration is applied.
+async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let unavailable =
+        |message: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);
+    match state.store.ready().await {
+        Ok(true) => Ok(Json(serde_json::json!({"status": "ready"}))),
+        Ok(false) => Err(unavailable("database migrations are not applied")),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            Err(unavailable("the database is unavailable"))
+        }
+    }
+}
+
+/// Prometheus text format. Queue figures are read from the database at scrape time.
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    match state.store.queue_stats(state.clock.now()).await {
+        Ok(stats) => crate::metrics::record_queue(&stats),
+        Err(e) => tracing::warn!(error = %e, "queue figures unavailable for /metrics"),
+    }
+    // Read from the database, so every replica reports the same, current health.
+    match state.store.health_overview().await {
+        Ok(webhooks) => {
+            for (app_id, webhook_id, status, rate) in webhooks {
+                crate::metrics::record_health(&app_id, &webhook_id, status, rate);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "health figures unavailable for /metrics"),
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Counts API requests by method, route template (never the raw path) and status.
+async fn track_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
+    let method = request.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(crate::metrics::HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!(crate::metrics::HTTP_DURATION, "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
 }

@@ -247,6 +247,13 @@ impl Dispatcher {
 
         let started_at = self.clock.now();
         let outcome = self.send_signed(&d, started_at).await;
+        crate::metrics::record_attempt(
+            &d.app_id,
+            &d.webhook_id,
+            outcome.class,
+            outcome.status,
+            outcome.latency,
+        );
         tracing::info!(
             outcome = outcome.class.as_str(),
             status = outcome.status,
@@ -302,7 +309,10 @@ fn record_for(
     let (new_state, next_attempt_at) = match step {
         NextStep::Delivered => (DeliveryState::Delivered, None),
         NextStep::RetryAt(at) => (DeliveryState::Pending, Some(at)),
-        NextStep::Failed => (DeliveryState::Failed, None),
+        NextStep::Failed => {
+            crate::metrics::record_failed_for_good(&d.app_id, &d.webhook_id);
+            (DeliveryState::Failed, None)
+        }
     };
     AttemptRecord {
         attempt: Attempt {

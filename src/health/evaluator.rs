@@ -61,6 +61,7 @@ impl Evaluator {
     }
 
     async fn evaluate(&self, now: DateTime<Utc>) -> Result<TickOutcome, StoreError> {
+        let started = std::time::Instant::now();
         let inputs = self
             .store
             .health_inputs(now - self.settings.window, now)
@@ -76,6 +77,7 @@ impl Evaluator {
                     attempts = input.window.attempts, "webhook health notification"
                 );
                 notifications.push(severity);
+                crate::metrics::record_notification(severity);
                 message::build(
                     input,
                     severity,
@@ -95,6 +97,9 @@ impl Evaluator {
                 })
                 .await?;
         }
+        metrics::counter!(crate::metrics::EVALUATIONS).increment(1);
+        metrics::histogram!(crate::metrics::EVALUATION_DURATION)
+            .record(started.elapsed().as_secs_f64());
         tracing::info!(
             webhooks = inputs.len(),
             notifications = notifications.len(),

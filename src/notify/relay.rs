@@ -59,6 +59,8 @@ impl Relay {
                         .await?;
                     tracing::info!(notification_id = %n.id, webhook_id = %n.webhook_id,
                         severity = n.severity.as_str(), "notification published");
+                    metrics::counter!(crate::metrics::NOTIFICATIONS_PUBLISHED, "severity" => n.severity.as_str())
+                        .increment(1);
                     outcome.sent += 1;
                 }
                 Err(e) => {
@@ -69,6 +71,7 @@ impl Relay {
                     self.store
                         .release_notification(&n.id, &e.to_string(), retry_at)
                         .await?;
+                    metrics::counter!(crate::metrics::SQS_PUBLISH_ERRORS).increment(1);
                     outcome.failed += 1;
                 }
             }

@@ -23,6 +23,50 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn ready(&self) -> StoreResult<bool> {
+                let latest = <$store>::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+                let applied: Option<i64> = sqlx::query_scalar::<$db, Option<i64>>(
+                    "SELECT MAX(version) FROM _sqlx_migrations WHERE success",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(applied == Some(latest))
+            }
+
+            async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<crate::metrics::QueueStats> {
+                let now = to_millis(now);
+                let (due, scheduled, in_flight, oldest): (i64, i64, i64, Option<i64>) =
+                    sqlx::query_as::<$db, (i64, i64, i64, Option<i64>)>(
+                        "SELECT \
+                         COALESCE(SUM(CASE WHEN state = 'pending' AND due_at <= $1 THEN 1 ELSE 0 END), 0), \
+                         COALESCE(SUM(CASE WHEN state = 'pending' AND due_at > $1 THEN 1 ELSE 0 END), 0), \
+                         COALESCE(SUM(CASE WHEN state = 'in_flight' THEN 1 ELSE 0 END), 0), \
+                         MIN(CASE WHEN state = 'pending' THEN due_at END) \
+                         FROM deliveries WHERE due_at IS NOT NULL",
+                    )
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await?;
+                let held: i64 = sqlx::query_scalar::<$db, i64>(
+                    "SELECT COUNT(*) FROM deliveries WHERE state = 'held'",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                let outbox_backlog: i64 = sqlx::query_scalar::<$db, i64>(
+                    "SELECT COUNT(*) FROM notifications WHERE sent_at IS NULL",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(crate::metrics::QueueStats {
+                    due,
+                    scheduled,
+                    in_flight,
+                    held,
+                    oldest_due_age_ms: oldest.map_or(0, |o| (now - o).max(0)),
+                    outbox_backlog,
+                })
+            }
+
             async fn create_tenant(&self, t: &Tenant) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO tenants (id, name, environment, created_at) VALUES ($1, $2, $3, $4)",
@@ -406,6 +450,7 @@ macro_rules! sql_store {
 
                 let now = to_millis(e.received_at);
                 let mut deliveries = 0;
+                let mut by_app = std::collections::BTreeMap::<String, i64>::new();
                 for c in &candidates {
                     if !filter::matches(&c.event_types()?, &e.event_type) {
                         continue;
@@ -434,6 +479,7 @@ macro_rules! sql_store {
                     .execute(&mut *tx)
                     .await?;
                     deliveries += 1;
+                    *by_app.entry(c.app_id.clone()).or_default() += 1;
                 }
                 tx.commit().await?;
                 Ok(PublishOutcome::Created(EventSummary {
@@ -443,6 +489,7 @@ macro_rules! sql_store {
                     occurred_at: e.occurred_at,
                     received_at: e.received_at,
                     deliveries,
+                    deliveries_by_app: by_app.into_iter().collect(),
                 }))
             }
 

@@ -61,6 +61,8 @@ pub trait HealthStore: Send + Sync {
         retry_at: DateTime<Utc>,
     ) -> StoreResult<()>;
     async fn outbox_backlog(&self) -> StoreResult<i64>;
+    /// Every webhook's health as last evaluated: (app id, webhook id, status, window rate).
+    async fn health_overview(&self) -> StoreResult<Vec<(String, String, Status, Option<f64>)>>;
 }
 
 pub const HEALTH_INPUTS: &str = "SELECT w.id AS webhook_id, w.app_id, a.name AS app_name, w.url, \
@@ -395,6 +397,30 @@ macro_rules! health_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(())
+            }
+
+            async fn health_overview(&self) -> StoreResult<Vec<(String, String, Status, Option<f64>)>> {
+                let rows = sqlx::query_as::<$db, (String, String, String, Option<String>, Option<i64>, Option<i64>)>(
+                    "SELECT w.app_id, w.id, w.state, h.status, h.window_attempts, h.window_failures \
+                     FROM webhooks w LEFT JOIN webhook_health h ON h.webhook_id = w.id",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(app_id, webhook_id, webhook_state, status, attempts, failures)| {
+                        let status = if webhook_state == "deactivated" {
+                            Status::Deactivated
+                        } else {
+                            status.as_deref().and_then(Status::parse).unwrap_or(Status::Healthy)
+                        };
+                        let rate = match (attempts, failures) {
+                            (Some(a), Some(f)) if a > 0 => Some(f as f64 / a as f64),
+                            _ => None,
+                        };
+                        (app_id, webhook_id, status, rate)
+                    })
+                    .collect())
             }
 
             async fn outbox_backlog(&self) -> StoreResult<i64> {

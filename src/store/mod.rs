@@ -49,6 +49,9 @@ pub trait Store: HealthStore + LogStore + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     async fn migrate(&self) -> StoreResult<()>;
     async fn ping(&self) -> StoreResult<()>;
+    /// The database answers and every migration this build knows is applied.
+    async fn ready(&self) -> StoreResult<bool>;
+    async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<crate::metrics::QueueStats>;
 
     async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
     async fn get_tenant(&self, id: &str) -> StoreResult<Option<Tenant>>;

@@ -341,6 +341,7 @@ impl From<EventSummaryRow> for crate::model::EventSummary {
             occurred_at: from_millis(r.occurred_at),
             received_at: from_millis(r.received_at),
             deliveries: r.deliveries,
+            deliveries_by_app: Vec::new(),
         }
     }
 }
