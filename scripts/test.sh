@@ -13,6 +13,10 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
 
+# deploy/ and grafana/ cannot run here (no Docker engine): check them offline.
+python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml
+python3 scripts/check_deploy.py target/debug/hookgate
+
 # The OpenAPI document the tests fetched from a running gateway, checked by a real validator.
 python3 -c 'import openapi_spec_validator' 2>/dev/null || python3 -m pip install --quiet openapi-spec-validator
 python3 -c '

@@ -8,6 +8,8 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod logs;
+
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::process::{Command, Stdio};
