@@ -1,13 +1,14 @@
-//! `POST /v1/events`: the platform publishes one event for one tenant. The event and its
-//! fan-out are committed before the 202; a repeat with the same id or `Idempotency-Key`
-//! creates nothing and answers with the original.
+//! `POST /v1/events`: the platform publishes one event for one tenant (or up to 500 with
+//! `POST /v1/events/batch`). Events and their fan-out are committed before the 202; a
+//! repeat with the same id or `Idempotency-Key` creates nothing and answers with the
+//! original.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, SubsecRound, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -19,7 +20,9 @@ use crate::delivery::filter;
 use crate::model::{EventSummary, NewEvent, PublishOutcome};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(publish))
+    OpenApiRouter::new()
+        .routes(routes!(publish))
+        .routes(routes!(publish_batch))
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -71,7 +74,28 @@ async fn publish(
     ApiBytes(body): ApiBytes,
 ) -> Result<Response, ApiError> {
     let req: PublishRequest = parse_json(&body, false)?;
-    let idempotency_key = idempotency_key(&headers)?;
+    let event = new_event(req, idempotency_key(&headers)?, &body, state.clock.now())?;
+    let outcome = state.store.publish(&event).await?;
+    count_and_wake(&state, std::slice::from_ref(&outcome));
+    Ok(match outcome {
+        PublishOutcome::Created(summary) => (StatusCode::ACCEPTED, Json(summary)).into_response(),
+        PublishOutcome::Replayed(summary) => {
+            let mut response = (StatusCode::ACCEPTED, Json(summary)).into_response();
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            response
+        }
+    })
+}
+
+/// A validated event. `request` is the bytes the idempotency hash covers.
+fn new_event(
+    req: PublishRequest,
+    idempotency_key: Option<String>,
+    request: &[u8],
+    now: DateTime<Utc>,
+) -> Result<NewEvent, ApiError> {
     let id = req.id.unwrap_or_else(new_id);
     validate_id("id", &id)?;
     validate_id("tenant_id", &req.tenant_id)?;
@@ -85,36 +109,110 @@ async fn publish(
         Some(raw) if raw.get().starts_with('{') => raw.get().to_string(),
         Some(_) => return Err(ApiError::invalid("data must be a JSON object")),
     };
-    let now = state.clock.now();
-    let event = NewEvent {
+    Ok(NewEvent {
         id,
         idempotency_key,
-        request_hash: hex::encode(Sha256::digest(&body)),
+        request_hash: hex::encode(Sha256::digest(request)),
         tenant_id: req.tenant_id,
         event_type: req.event_type,
         occurred_at: req.occurred_at.map_or(now, |t| t.trunc_subsecs(3)),
         received_at: now,
         data,
-    };
-    let outcome = state.store.publish(&event).await?;
-    Ok(match outcome {
-        PublishOutcome::Created(summary) => {
+    })
+}
+
+fn count_and_wake(state: &AppState, outcomes: &[PublishOutcome]) {
+    let mut wake = false;
+    for outcome in outcomes {
+        if let PublishOutcome::Created(summary) = outcome {
             metrics::counter!(crate::metrics::EVENTS_PUBLISHED).increment(1);
             for (app_id, n) in &summary.deliveries_by_app {
                 metrics::counter!(crate::metrics::DELIVERIES_CREATED, "app_id" => app_id.clone())
                     .increment(*n as u64);
             }
-            if summary.deliveries > 0 {
-                state.dispatcher_wake.notify_one();
-            }
-            (StatusCode::ACCEPTED, Json(summary)).into_response()
+            wake |= summary.deliveries > 0;
         }
-        PublishOutcome::Replayed(summary) => {
-            let mut response = (StatusCode::ACCEPTED, Json(summary)).into_response();
-            response
-                .headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            response
-        }
-    })
+    }
+    if wake {
+        state.dispatcher_wake.notify_one();
+    }
+}
+
+pub const MAX_BATCH: usize = 500;
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct BatchRequest {
+    /// Up to 500 events, each as `POST /v1/events` takes it.
+    #[schema(value_type = Vec<PublishRequest>)]
+    events: Vec<Box<RawValue>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct BatchItem {
+    #[serde(flatten)]
+    event: EventSummary,
+    /// True when the event was already stored (same id and body): nothing new was created.
+    replayed: bool,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct BatchResponse {
+    data: Vec<BatchItem>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/events/batch",
+    tag = "events",
+    operation_id = "events_publish_batch",
+    request_body = BatchRequest,
+    responses(
+        (status = 202, description = "All stored with their deliveries, in one transaction", body = BatchResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        (status = 409, description = "An event id was already used with a different body", body = ErrorBody),
+        (status = 413, description = "Body over the size limit", body = ErrorBody),
+        (status = 422, description = "Invalid event (the message names its index)", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+/// Several events in one transaction: all are stored or none. Each event's id makes its
+/// repeat a no-op, as for a single publish.
+async fn publish_batch(
+    _: Platform,
+    State(state): State<AppState>,
+    ApiBytes(body): ApiBytes,
+) -> Result<(StatusCode, Json<BatchResponse>), ApiError> {
+    let batch: BatchRequest = parse_json(&body, false)?;
+    if batch.events.is_empty() || batch.events.len() > MAX_BATCH {
+        return Err(ApiError::invalid(format!(
+            "events must hold 1 to {MAX_BATCH} events"
+        )));
+    }
+    let now = state.clock.now();
+    let mut events = Vec::with_capacity(batch.events.len());
+    for (i, raw) in batch.events.iter().enumerate() {
+        let at =
+            |e: ApiError| ApiError::new(e.status, e.code, format!("events[{i}]: {}", e.message));
+        let req: PublishRequest = parse_json(raw.get().as_bytes(), false).map_err(at)?;
+        events.push(new_event(req, None, raw.get().as_bytes(), now).map_err(at)?);
+    }
+    let outcomes = state.store.publish_batch(&events).await?;
+    count_and_wake(&state, &outcomes);
+    let data = outcomes
+        .into_iter()
+        .map(|o| match o {
+            PublishOutcome::Created(event) => BatchItem {
+                event,
+                replayed: false,
+            },
+            PublishOutcome::Replayed(event) => BatchItem {
+                event,
+                replayed: true,
+            },
+        })
+        .collect();
+    Ok((StatusCode::ACCEPTED, Json(BatchResponse { data })))
 }

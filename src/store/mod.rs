@@ -109,6 +109,9 @@ pub trait Store: HealthStore + LogStore + Send + Sync + 'static {
     /// Stores the event and its fan-out in one transaction. A repeat with the same event
     /// id or idempotency key and the same body is `Replayed`; another body is a conflict.
     async fn publish(&self, event: &NewEvent) -> StoreResult<PublishOutcome>;
+    /// Several events in one transaction: all are stored, or none (a conflict on one
+    /// fails the batch). Repeats of stored events are `Replayed`.
+    async fn publish_batch(&self, events: &[NewEvent]) -> StoreResult<Vec<PublishOutcome>>;
 
     /// Leases up to `limit` deliveries due at `now` (pending, or in flight with an
     /// expired lease) until `lease_until`.

@@ -91,7 +91,68 @@ async fn idempotency_key_makes_a_repeat_a_no_op(backend: Backend) {
     );
 }
 
+async fn a_batch_is_stored_whole_and_repeats_are_no_ops(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = TestReceiver::start(None).await;
+    let (_, webhook) = app.partner_setup(&receiver.url(), json!({})).await;
+    let webhook_id = webhook["id"].as_str().unwrap();
+    let count = || {
+        let store = app.store.clone();
+        let id = webhook_id.to_string();
+        async move {
+            let filter = hookgate::store::DeliveryFilter::latest(100);
+            store.list_deliveries(&id, &filter).await.unwrap().len()
+        }
+    };
+    let batch = json!({"events": [
+        {"id": "b1", "type": "a.b", "tenant_id": "acme"},
+        {"id": "b2", "type": "a.b", "tenant_id": "acme", "data": {"x": 1}},
+        {"id": "b3", "type": "a.c", "tenant_id": "acme"},
+    ]});
+    let r = app.platform_post("/v1/events/batch", batch.clone()).await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 3);
+    assert!(r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["replayed"] == false));
+    assert_eq!(count().await, 3);
+    let again = app.platform_post("/v1/events/batch", batch).await;
+    assert!(again.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["replayed"] == true));
+    assert_eq!(count().await, 3, "a repeat creates nothing");
+
+    // One bad event refuses the whole batch, naming it.
+    let bad = json!({"events": [
+        {"id": "b4", "type": "a.b", "tenant_id": "acme"},
+        {"id": "b5", "type": "not valid", "tenant_id": "acme"},
+    ]});
+    let r = app.platform_post("/v1/events/batch", bad).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("events[1]"));
+    // An unknown tenant in the middle rolls back the events before it.
+    let r = app
+        .platform_post(
+            "/v1/events/batch",
+            json!({"events": [
+                {"id": "b6", "type": "a.b", "tenant_id": "acme"},
+                {"id": "b7", "type": "a.b", "tenant_id": "ghost"},
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(count().await, 3, "nothing of a refused batch is stored");
+}
+
 on_both_backends!(
+    a_batch_is_stored_whole_and_repeats_are_no_ops,
     same_event_id_is_published_once,
     idempotency_key_makes_a_repeat_a_no_op
 );

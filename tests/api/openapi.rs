@@ -28,6 +28,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/installations/{id}"),
     ("delete", "/v1/installations/{id}"),
     ("post", "/v1/events"),
+    ("post", "/v1/events/batch"),
     ("get", "/v1/apps/{app}/webhooks"),
     ("post", "/v1/apps/{app}/webhooks"),
     ("get", "/v1/apps/{app}/webhooks/{id}"),
