@@ -440,48 +440,52 @@ macro_rules! sql_store {
                 if records.is_empty() {
                     return Ok(());
                 }
+                // Two statements for the whole batch, whatever its size.
                 let mut tx = self.write_tx().await?;
-                let insert = format!(
-                    "INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                );
-                for r in records {
+                let mut insert =
+                    sqlx::QueryBuilder::<$db>::new(format!("INSERT INTO attempts ({ATTEMPT_COLUMNS}) "));
+                insert.push_values(records, |mut row, r| {
                     let a = &r.attempt;
-                    sqlx::query(&insert)
-                        .bind(&a.id)
-                        .bind(&a.delivery_id)
-                        .bind(&a.webhook_id)
-                        .bind(a.attempt_number)
-                        .bind(to_millis(a.started_at))
-                        .bind(a.latency_ms)
-                        .bind(a.outcome.as_str())
-                        .bind(a.status_code)
-                        .bind(&a.error)
-                        .bind(&a.response_excerpt)
-                        .execute(&mut *tx)
-                        .await?;
-                    // A retry of a webhook deactivated meanwhile is held, not scheduled.
-                    sqlx::query(
-                        "UPDATE deliveries SET \
-                         state = CASE WHEN $1 = 'pending' AND EXISTS (SELECT 1 FROM webhooks w \
-                             WHERE w.id = deliveries.webhook_id AND w.state = 'deactivated') \
-                             THEN 'held' ELSE $1 END, \
-                         due_at = CASE WHEN $1 = 'pending' AND EXISTS (SELECT 1 FROM webhooks w \
-                             WHERE w.id = deliveries.webhook_id AND w.state = 'deactivated') \
-                             THEN NULL ELSE $3 END, \
-                         attempt_count = $2, lease_token = NULL, first_failure_at = $4, \
-                         last_attempt_at = $5, updated_at = $5 \
-                         WHERE id = $6 AND lease_token = $7",
-                    )
-                    .bind(r.new_state.as_str())
-                    .bind(a.attempt_number)
-                    .bind(r.next_attempt_at.map(to_millis))
-                    .bind(r.first_failure_at.map(to_millis))
-                    .bind(to_millis(a.started_at))
-                    .bind(&a.delivery_id)
-                    .bind(&r.lease_token)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                    row.push_bind(a.id.clone())
+                        .push_bind(a.delivery_id.clone())
+                        .push_bind(a.webhook_id.clone())
+                        .push_bind(a.attempt_number)
+                        .push_bind(to_millis(a.started_at))
+                        .push_bind(a.latency_ms)
+                        .push_bind(a.outcome.as_str())
+                        .push_bind(a.status_code)
+                        .push_bind(a.error.clone())
+                        .push_bind(a.response_excerpt.clone());
+                });
+                insert.build().execute(&mut *tx).await?;
+
+                let mut update = sqlx::QueryBuilder::<$db>::new(
+                    "WITH v(id, lease, state, attempts, due, first_failure, at) AS (",
+                );
+                update.push_values(records, |mut row, r| {
+                    row.push_bind(r.attempt.delivery_id.clone())
+                        .push_bind(r.lease_token.clone())
+                        .push_bind(r.new_state.as_str())
+                        .push_bind(r.attempt.attempt_number)
+                        .push_bind(r.next_attempt_at.map(to_millis))
+                        .push_bind(r.first_failure_at.map(to_millis))
+                        .push_bind(to_millis(r.attempt.started_at));
+                });
+                // A retry of a webhook deactivated meanwhile is held, not scheduled. A
+                // delivery whose lease was taken over keeps the newer state.
+                update.push(
+                    ") UPDATE deliveries SET \
+                     state = CASE WHEN v.state = 'pending' AND EXISTS (SELECT 1 FROM webhooks w \
+                         WHERE w.id = deliveries.webhook_id AND w.state = 'deactivated') \
+                         THEN 'held' ELSE v.state END, \
+                     due_at = CASE WHEN v.state = 'pending' AND EXISTS (SELECT 1 FROM webhooks w \
+                         WHERE w.id = deliveries.webhook_id AND w.state = 'deactivated') \
+                         THEN NULL ELSE v.due END, \
+                     attempt_count = v.attempts, lease_token = NULL, first_failure_at = v.first_failure, \
+                     last_attempt_at = v.at, updated_at = v.at \
+                     FROM v WHERE deliveries.id = v.id AND deliveries.lease_token = v.lease",
+                );
+                update.build().execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(())
             }

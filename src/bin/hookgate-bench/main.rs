@@ -1,0 +1,459 @@
+//! hookgate-bench: a load generator and a fast receiver for the scenarios in
+//! BENCHMARKS.md. Loopback only; every run is bounded in events and time.
+//!
+//!   cargo build --release && target/release/hookgate-bench --db sqlite --events 200000
+
+mod gateway;
+mod receiver;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use gateway::{free_port, fresh_database, Db, Gateway, PLATFORM_KEY};
+use receiver::{now_us, Behaviour, Receiver};
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum DbArg {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Down {
+    None,
+    /// The down app's listener refuses connections.
+    Refused,
+    /// The down app's listener accepts and never answers.
+    Hang,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Load generator and receiver for hookgate benchmarks (loopback only)")]
+struct Args {
+    #[arg(long, value_enum, default_value = "sqlite")]
+    db: DbArg,
+    /// Gateway processes sharing the database (PostgreSQL for more than one).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
+    #[arg(long, default_value_t = 1000)]
+    tenants: usize,
+    /// Healthy partner apps, one webhook each; tenant i installs app i mod apps.
+    #[arg(long, default_value_t = 10)]
+    apps: usize,
+    /// Events to publish (ignored when --rate and --duration are given).
+    #[arg(long, default_value_t = 10_000)]
+    events: u64,
+    /// Events per second; 0 publishes as fast as possible.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// With --rate: how long to publish, in seconds.
+    #[arg(long, default_value_t = 0)]
+    duration: u64,
+    /// Events per request: 1 uses POST /v1/events, more uses /v1/events/batch.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Publish requests in flight at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// An extra app whose listener is down, with --down-backlog deliveries queued first.
+    #[arg(long, value_enum, default_value = "none")]
+    down: Down,
+    #[arg(long, default_value_t = 100_000)]
+    down_backlog: u64,
+    /// Deliveries scheduled far in the future, inserted before the run (backlog scenario).
+    #[arg(long, default_value_t = 0)]
+    scheduled: u64,
+    /// Extra gateway settings, KEY=VALUE.
+    #[arg(long = "gateway-env")]
+    gateway_env: Vec<String>,
+    /// A name for the run in the results.
+    #[arg(long, default_value = "run")]
+    label: String,
+    /// Append the results, as one JSON line, to this file.
+    #[arg(long)]
+    out: Option<String>,
+}
+
+struct Setup {
+    http: reqwest::Client,
+    bases: Vec<String>,
+}
+
+impl Setup {
+    fn base(&self, n: usize) -> &str {
+        &self.bases[n % self.bases.len()]
+    }
+
+    async fn post(&self, n: usize, path: &str, key: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base(n)))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+}
+
+/// Creates apps with one webhook each at `url`; returns their ids.
+async fn create_apps(
+    s: &Setup,
+    prefix: &str,
+    n: usize,
+    url: &str,
+    keys: &Mutex<HashMap<String, Vec<u8>>>,
+) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = format!("{prefix}{i}");
+        let app = s
+            .post(0, "/v1/apps", PLATFORM_KEY, json!({"id": id, "name": id}))
+            .await;
+        let key = app["partner_key"].as_str().unwrap().to_string();
+        let hook = s
+            .post(
+                0,
+                &format!("/v1/apps/{id}/webhooks"),
+                &key,
+                json!({"url": url}),
+            )
+            .await;
+        let secret =
+            hookgate::delivery::signing::secret_key(hook["secret"].as_str().unwrap()).unwrap();
+        keys.lock()
+            .unwrap()
+            .insert(hook["id"].as_str().unwrap().to_string(), secret);
+        ids.push(id);
+    }
+    ids
+}
+
+/// Creates tenants `prefix0…` and installs app `apps[i % len]` for tenant i.
+async fn create_tenants(s: &Arc<Setup>, prefix: &str, n: usize, apps: &[String]) -> Vec<String> {
+    let permits = Arc::new(Semaphore::new(32));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (s, permits) = (s.clone(), permits.clone());
+        let (tenant, app) = (format!("{prefix}{i}"), apps[i % apps.len()].clone());
+        tasks.push(tokio::spawn(async move {
+            let _p = permits.acquire().await.unwrap();
+            s.post(
+                i,
+                "/v1/tenants",
+                PLATFORM_KEY,
+                json!({"id": tenant, "name": tenant, "environment": "production"}),
+            )
+            .await;
+            s.post(
+                i,
+                "/v1/installations",
+                PLATFORM_KEY,
+                json!({"tenant_id": tenant, "app_id": app}),
+            )
+            .await;
+            tenant
+        }));
+    }
+    let mut tenants = Vec::new();
+    for t in tasks {
+        tenants.push(t.await.unwrap());
+    }
+    tenants
+}
+
+/// Publishes `total` events over `tenants` (round-robin), `batch` per request, at `rate`
+/// events/s (0: as fast as `concurrency` allows). Returns when all are accepted.
+async fn publish(
+    s: &Arc<Setup>,
+    tenants: &[String],
+    total: u64,
+    batch: usize,
+    rate: u64,
+    concurrency: usize,
+) -> Duration {
+    let started = Instant::now();
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let tenants = Arc::new(tenants.to_vec());
+    let requests = total.div_ceil(batch as u64);
+    let interval = (rate > 0).then(|| Duration::from_secs_f64(batch as f64 / rate as f64));
+    let mut tasks = Vec::new();
+    for r in 0..requests {
+        if let Some(interval) = interval {
+            let due = started + interval.mul_f64(r as f64);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        let permit = permits.clone().acquire_owned().await.unwrap();
+        let (s, tenants) = (s.clone(), tenants.clone());
+        let first = r * batch as u64;
+        let count = (total - first).min(batch as u64);
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            let events: Vec<Value> = (first..first + count)
+                .map(|n| {
+                    let tenant = &tenants[n as usize % tenants.len()];
+                    json!({"type": "employee.updated", "tenant_id": tenant, "data": {"n": n, "sent_us": now_us()}})
+                })
+                .collect();
+            if batch == 1 {
+                s.post(r as usize, "/v1/events", PLATFORM_KEY, events.into_iter().next().unwrap()).await;
+            } else {
+                s.post(r as usize, "/v1/events/batch", PLATFORM_KEY, json!({"events": events})).await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    started.elapsed()
+}
+
+/// Deliveries due in a day, so the claim query has a million rows to step over.
+async fn seed_scheduled(database_url: &str, db: Db, tenant: &str, n: u64) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let due = now + 86_400_000;
+    let select =
+        "SELECT 'bk-' || g, e.id, w.id, i.id, w.app_id, e.tenant_id, 'a.b', 'pending', $1, $2, $2 \
+         FROM s, (SELECT id, tenant_id FROM events WHERE tenant_id = $3 LIMIT 1) e, \
+         (SELECT id, app_id FROM webhooks ORDER BY id LIMIT 1) w, \
+         (SELECT id FROM installations WHERE tenant_id = $3 LIMIT 1) i";
+    let insert =
+        "INSERT INTO deliveries (id, event_id, webhook_id, installation_id, app_id, tenant_id, \
+         event_type, state, due_at, created_at, updated_at) ";
+    let (plan_sql, sql) = match db {
+        Db::Sqlite => (
+            "EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE due_at <= $1 ORDER BY due_at LIMIT 64",
+            format!("WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {n}) {insert} {select}"),
+        ),
+        Db::Postgres => (
+            "EXPLAIN SELECT id FROM deliveries WHERE due_at <= $1 ORDER BY due_at LIMIT 64 FOR UPDATE SKIP LOCKED",
+            format!("WITH s(g) AS (SELECT generate_series(1, {n})) {insert} {select}"),
+        ),
+    };
+    let started = Instant::now();
+    match db {
+        Db::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+            sqlx::query(&sql)
+                .bind(due)
+                .bind(now)
+                .bind(tenant)
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query("ANALYZE").execute(&pool).await.unwrap();
+            let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(plan_sql)
+                .bind(now)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            println!(
+                "seeded {n} scheduled deliveries in {:.1?}; claim plan:",
+                started.elapsed()
+            );
+            for row in plan {
+                println!("    {}", row.3);
+            }
+        }
+        Db::Postgres => {
+            let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+            sqlx::query(&sql)
+                .bind(due)
+                .bind(now)
+                .bind(tenant)
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::query("ANALYZE deliveries")
+                .execute(&pool)
+                .await
+                .unwrap();
+            let plan: Vec<(String,)> = sqlx::query_as(plan_sql)
+                .bind(now)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            println!(
+                "seeded {n} scheduled deliveries in {:.1?}; claim plan:",
+                started.elapsed()
+            );
+            for row in plan {
+                println!("    {}", row.0);
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let db = match args.db {
+        DbArg::Sqlite => Db::Sqlite,
+        DbArg::Postgres => Db::Postgres,
+    };
+    assert!(
+        args.instances == 1 || db == Db::Postgres,
+        "several instances need PostgreSQL"
+    );
+    let database_url = fresh_database(db).await;
+    let extra: Vec<(String, String)> = args
+        .gateway_env
+        .iter()
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect();
+    let mut gateways = Vec::new();
+    for _ in 0..args.instances {
+        gateways.push(Gateway::start(&database_url, free_port(), &extra).await);
+    }
+    let setup = Arc::new(Setup {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .build()
+            .unwrap(),
+        bases: gateways.iter().map(|g| g.base.clone()).collect(),
+    });
+    let keys = Arc::new(Mutex::new(HashMap::new()));
+    let receiver = Receiver::start(Behaviour::Ok, keys.clone()).await;
+    let apps = create_apps(&setup, "app", args.apps, &receiver.url(), &keys).await;
+    let tenants = create_tenants(&setup, "t", args.tenants, &apps).await;
+
+    // The isolation scenario: a down app with a backlog of deliveries in retry.
+    let mut _hang = None;
+    if args.down != Down::None {
+        let url = match args.down {
+            Down::Refused => format!("http://127.0.0.1:{}/hook", free_port()),
+            _ => {
+                let r = Receiver::start(Behaviour::Hang, keys.clone()).await;
+                let url = r.url();
+                _hang = Some(r);
+                url
+            }
+        };
+        let down = create_apps(&setup, "down", 1, &url, &keys).await;
+        let down_tenants = create_tenants(&setup, "dt", 100, &down).await;
+        let took = publish(&setup, &down_tenants, args.down_backlog, 100, 0, 8).await;
+        println!(
+            "queued {} deliveries for the down app in {took:.1?}",
+            args.down_backlog
+        );
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    if args.scheduled > 0 {
+        publish(&setup, &tenants[..1], 1, 1, 0, 1).await;
+        receiver.wait_for(1, Duration::from_secs(30)).await;
+        seed_scheduled(&database_url, db, &tenants[0], args.scheduled).await;
+    }
+
+    let baseline = receiver.unique();
+    receiver.reset_latency();
+    let total = if args.rate > 0 && args.duration > 0 {
+        args.rate * args.duration
+    } else {
+        args.events
+    };
+    let cpu_before: Vec<f64> = gateways.iter().map(Gateway::cpu_seconds).collect();
+    let started_us = now_us();
+    let wall = Instant::now();
+    // Peak resident memory of each gateway, sampled every 200 ms.
+    let peak_rss = Arc::new(Mutex::new(vec![0u64; gateways.len()]));
+    let sampler = {
+        let pids: Vec<u32> = gateways.iter().map(Gateway::pid).collect();
+        let peak = peak_rss.clone();
+        tokio::spawn(async move {
+            loop {
+                for (i, pid) in pids.iter().enumerate() {
+                    let rss = gateway::rss_kib(*pid);
+                    let mut peak = peak.lock().unwrap();
+                    peak[i] = peak[i].max(rss);
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let publish_took = publish(
+        &setup,
+        &tenants,
+        total,
+        args.batch,
+        args.rate,
+        args.concurrency,
+    )
+    .await;
+    let limit = Duration::from_secs((args.duration * 3).max(120));
+    let complete = receiver.wait_for(baseline + total, limit).await;
+    let elapsed = wall.elapsed();
+    sampler.abort();
+    let (_, last_us) = receiver.span_us();
+    let delivered = receiver.unique() - baseline;
+    let span_s = (last_us.saturating_sub(started_us)) as f64 / 1e6;
+    let latency = receiver.latency();
+    let cpu: Vec<f64> = gateways
+        .iter()
+        .zip(&cpu_before)
+        .map(|(g, b)| (g.cpu_seconds() - b) / elapsed.as_secs_f64() * 100.0)
+        .collect();
+    let rss: Vec<u64> = peak_rss
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|kib| kib / 1024)
+        .collect();
+    let requests = receiver.requests.load(std::sync::atomic::Ordering::Relaxed);
+    let result = json!({
+        "label": args.label,
+        "db": format!("{:?}", args.db).to_lowercase(),
+        "instances": args.instances,
+        "tenants": args.tenants,
+        "apps": args.apps,
+        "events": total,
+        "batch": args.batch,
+        "rate": args.rate,
+        "down": format!("{:?}", args.down).to_lowercase(),
+        "scheduled": args.scheduled,
+        "complete": complete,
+        "delivered_unique": delivered,
+        "duplicates": requests.saturating_sub(receiver.unique()),
+        "concurrent_duplicates": receiver.overlaps.load(std::sync::atomic::Ordering::Relaxed),
+        "publish_seconds": publish_took.as_secs_f64(),
+        "publish_per_second": total as f64 / publish_took.as_secs_f64(),
+        "deliveries_per_second": delivered as f64 / span_s.max(1e-9),
+        "latency_ms": {
+            "p50": latency.value_at_quantile(0.5) as f64 / 1000.0,
+            "p90": latency.value_at_quantile(0.9) as f64 / 1000.0,
+            "p99": latency.value_at_quantile(0.99) as f64 / 1000.0,
+            "max": latency.max() as f64 / 1000.0,
+        },
+        "gateway_cpu_percent": cpu,
+        "gateway_rss_mib": rss,
+        "signatures_checked": receiver.signatures_checked.load(std::sync::atomic::Ordering::Relaxed),
+        "signatures_bad": receiver.signatures_bad.load(std::sync::atomic::Ordering::Relaxed),
+    });
+    println!("{}", serde_json::to_string_pretty(&result).unwrap());
+    if let Some(out) = &args.out {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(out)
+            .unwrap();
+        writeln!(f, "{}", serde_json::to_string(&result).unwrap()).unwrap();
+    }
+    for g in gateways {
+        g.stop();
+    }
+    if !complete {
+        eprintln!("not every delivery arrived within {limit:?}");
+        std::process::exit(1);
+    }
+}
