@@ -64,7 +64,7 @@ impl Gateway {
         for (k, v) in extra {
             command.env(k, v);
         }
-        let child = command
+        let mut child = command
             .spawn()
             .expect("the hookgate binary sits next to hookgate-bench (cargo build --release)");
         let base = format!("http://127.0.0.1:{port}");
@@ -77,6 +77,8 @@ impl Gateway {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("the gateway did not become ready");
     }
 
