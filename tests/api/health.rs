@@ -386,7 +386,54 @@ async fn without_sqs_notifications_stay_in_the_outbox(backend: Backend) {
     assert_eq!(app.get("/v1/notifications", &key).await.status, 403);
 }
 
+/// A paused VM resuming hours later, or a clock stepped backwards, sends no burst of
+/// notifications and does not skip the deactivation rule.
+async fn clock_jumps_send_no_burst_and_skip_no_rule(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let receiver = TestReceiver::start(Some(app.clock.clone())).await;
+    receiver.always(500);
+    app.partner_setup(&receiver.url(), json!({})).await;
+    let t0 = app.clock.now();
+    let step = |minutes: i64| {
+        let app = &app;
+        async move {
+            app.clock.set(t0 + Duration::minutes(minutes));
+            app.publish(json!({"type": "a.b", "tenant_id": "acme"}))
+                .await;
+            while !app.dispatcher.run_once().await.unwrap().is_empty() {}
+            app.evaluator.tick().await.unwrap()
+        }
+    };
+    let severities = || {
+        let store = app.store.clone();
+        async move {
+            let mut all = store.list_notifications(None, 100).await.unwrap();
+            all.reverse();
+            all.iter()
+                .map(|n| n.severity.as_str().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    step(0).await;
+    step(30).await;
+    // Stepped backwards by two hours: the streak is not "older", nothing is sent.
+    step(-90).await;
+    assert!(severities().await.is_empty());
+    // Forward to one hour after the failure began: one warning; the same tick again is
+    // skipped, a tick a minute later sends nothing new.
+    step(60).await;
+    assert_eq!(step(60).await, TickOutcome::Skipped);
+    step(61).await;
+    assert_eq!(severities().await, ["warning"]);
+    // A pause of five hours: the first tick after it deactivates, once; no catch-up burst.
+    step(6 * 60).await;
+    step(6 * 60 + 30).await;
+    step(12 * 60).await;
+    assert_eq!(severities().await, ["warning", "deactivation"]);
+}
+
 on_both_backends!(
+    clock_jumps_send_no_burst_and_skip_no_rule,
     without_sqs_notifications_stay_in_the_outbox,
     warning_after_one_hour_and_deactivation_after_three,
     a_recovering_listener_gets_recovered,

@@ -303,6 +303,8 @@ struct ReceiverInner {
     /// Statuses to answer with, in order; then `cycle` over and over, or `default_status`.
     script: VecDeque<u16>,
     cycle: Vec<u16>,
+    /// How long each answer takes.
+    delay: Duration,
     default_status: u16,
 }
 
@@ -347,6 +349,12 @@ impl TestReceiver {
         self.inner.lock().unwrap().cycle = statuses.to_vec();
     }
 
+    /// Used by the fault tests (tests/faults), which share this file.
+    #[allow(dead_code)]
+    pub fn delay(&self, delay: Duration) {
+        self.inner.lock().unwrap().delay = delay;
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.inner.lock().unwrap().received.clone()
     }
@@ -365,6 +373,10 @@ impl TestReceiver {
 }
 
 async fn receive(State(r): State<TestReceiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let delay = r.inner.lock().unwrap().delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let at = r
         .clock
         .as_ref()

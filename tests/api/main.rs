@@ -7,6 +7,7 @@ mod bad_input;
 mod corpus;
 mod delivery;
 mod fanout;
+mod faults;
 mod health;
 mod idempotency;
 mod leases;
