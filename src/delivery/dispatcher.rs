@@ -1,14 +1,15 @@
-//! Claims due deliveries in batches under a lease, sends them concurrently (bounded
-//! globally and per webhook) and records the attempts of a batch in one transaction.
-//! `run_once` is one such step; tests drive it directly with a manual clock.
+//! Claims due deliveries in batches under a lease, fairly across webhooks, sends them
+//! concurrently (bounded globally and per webhook) and records attempts in batches.
+//! `run_once` is one synchronous step; tests drive it directly with a manual clock.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::rate_limit::TokenBucket;
@@ -18,7 +19,7 @@ use super::sender::{OutboundRequest, SendOutcome, Sender};
 use super::{payload, signing};
 use crate::clock::SharedClock;
 use crate::model::{Attempt, AttemptRecord, ClaimedDelivery, DeliveryState, Webhook};
-use crate::store::{SharedStore, StoreError};
+use crate::store::{ClaimLimits, SharedStore, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
@@ -76,15 +77,37 @@ impl Dispatcher {
         self.wake.clone()
     }
 
-    /// Claims up to one batch of due deliveries, attempts them all and records the
-    /// outcomes. Returns what was recorded (empty when nothing was due).
-    pub async fn run_once(&self) -> Result<Vec<AttemptRecord>, StoreError> {
+    /// What this instance may claim now: webhooks at their in-flight cap are skipped, and
+    /// no webhook gets more than its cap, so one slow listener cannot fill a batch.
+    fn claim_limits(&self, limit: i64) -> ClaimLimits {
+        let skip_webhooks = self
+            .per_webhook
+            .lock()
+            .expect("per-webhook map poisoned")
+            .iter()
+            .filter(|(_, permits)| permits.available_permits() == 0)
+            .map(|(id, _)| id.clone())
+            .collect();
+        ClaimLimits {
+            limit,
+            per_webhook: self.settings.max_in_flight_per_webhook as i64,
+            skip_webhooks,
+        }
+    }
+
+    async fn claim(&self, limit: i64) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = self.clock.now();
         let lease = TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::minutes(5));
-        let claimed = self
-            .store
-            .claim_due(now, now + lease, self.settings.batch_size)
-            .await?;
+        self.store
+            .claim_due(now, now + lease, &self.claim_limits(limit))
+            .await
+    }
+
+    /// Claims up to one batch of due deliveries, attempts them all and records the
+    /// outcomes. Returns what was recorded (empty when nothing was due). Tests step the
+    /// dispatcher with this; `run` pipelines the same steps.
+    pub async fn run_once(&self) -> Result<Vec<AttemptRecord>, StoreError> {
+        let claimed = self.claim(self.settings.batch_size).await?;
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
@@ -93,28 +116,62 @@ impl Dispatcher {
         Ok(records)
     }
 
-    /// Runs `workers` claim loops until `shutdown` fires; each finishes its batch first.
+    /// Delivers until `shutdown` fires: `workers` claim loops lease what capacity allows
+    /// and send each delivery in a task of its own, and one recorder writes attempts in
+    /// batches as they finish. A slow or hanging listener holds only its own tasks, never
+    /// a claim loop. On shutdown, claiming stops, in-flight attempts finish and are
+    /// recorded (the caller bounds this with the grace period).
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        let workers: Vec<_> = (0..self.settings.workers)
+        let (records, recorder_rx) = mpsc::channel(self.settings.max_in_flight * 2);
+        let recorder = tokio::spawn(self.clone().record_loop(recorder_rx));
+        let attempts = TaskTracker::new();
+        let loops: Vec<_> = (0..self.settings.workers)
             .map(|n| {
-                let this = self.clone();
-                let shutdown = shutdown.clone();
+                let (this, shutdown) = (self.clone(), shutdown.clone());
+                let (records, attempts) = (records.clone(), attempts.clone());
                 tokio::spawn(
-                    async move { this.worker_loop(shutdown).await }
+                    async move { this.claim_loop(shutdown, records, attempts).await }
                         .instrument(tracing::info_span!("worker", n)),
                 )
             })
             .collect();
-        futures::future::join_all(workers).await;
+        futures::future::join_all(loops).await;
+        attempts.close();
+        attempts.wait().await;
+        drop(records);
+        let _ = recorder.await;
     }
 
-    async fn worker_loop(&self, shutdown: CancellationToken) {
-        while !shutdown.is_cancelled() {
-            let idle = match self.run_once().await {
-                Ok(records) if !records.is_empty() => continue,
+    async fn claim_loop(
+        self: Arc<Self>,
+        shutdown: CancellationToken,
+        records: mpsc::Sender<AttemptRecord>,
+        attempts: TaskTracker,
+    ) {
+        loop {
+            // Wait for sending capacity before leasing anything.
+            let capacity = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                permit = self.in_flight.acquire() => match permit {
+                    Ok(p) => { drop(p); self.in_flight.available_permits().max(1) }
+                    Err(_) => break,
+                },
+            };
+            let limit = (capacity as i64).min(self.settings.batch_size);
+            let idle = match self.claim(limit).await {
+                Ok(claimed) if !claimed.is_empty() => {
+                    for d in claimed {
+                        let (this, records) = (self.clone(), records.clone());
+                        attempts.spawn(async move {
+                            let record = this.attempt(d).await;
+                            let _ = records.send(record).await;
+                        });
+                    }
+                    continue;
+                }
                 Ok(_) => self.idle_wait().await,
                 Err(e) => {
-                    tracing::error!(error = %e, "claiming or recording deliveries failed");
+                    tracing::error!(error = %e, "claiming deliveries failed");
                     self.settings.idle_poll
                 }
             };
@@ -123,6 +180,28 @@ impl Dispatcher {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(idle) => {}
             }
+        }
+    }
+
+    /// Writes attempts in batches as they finish. A write that keeps failing is given up:
+    /// the deliveries' leases expire and they are attempted again, so nothing is lost.
+    async fn record_loop(self: Arc<Self>, mut finished: mpsc::Receiver<AttemptRecord>) {
+        let mut batch = Vec::with_capacity(256);
+        while finished.recv_many(&mut batch, 256).await > 0 {
+            for retry in 1..=5u32 {
+                match self.store.record_attempts(&batch).await {
+                    Ok(()) => break,
+                    Err(e) if retry < 5 => {
+                        tracing::warn!(error = %e, retry, "recording attempts failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(200) * retry).await;
+                    }
+                    Err(e) => tracing::error!(
+                        error = %e, attempts = batch.len(),
+                        "recording attempts failed; their deliveries will be retried after the lease"
+                    ),
+                }
+            }
+            batch.clear();
         }
     }
 

@@ -1,7 +1,7 @@
 //! The SQL both backends share. `sql_store!(Type, Database, "name")` implements [`Store`]
 //! for a backend type that has a `pool` field and provides, as inherent items:
-//! `write_tx()` (how a write transaction starts), `CLAIM_DUE` (the claim statement with
-//! its locking clause) and `MIGRATOR`.
+//! `write_tx()` (how a write transaction starts), `lease_due()` (the claim, whose SQL
+//! and locking differ) and `MIGRATOR`.
 //!
 //! [`Store`]: super::Store
 
@@ -413,17 +413,10 @@ macro_rules! sql_store {
                 &self,
                 now: DateTime<Utc>,
                 lease_until: DateTime<Utc>,
-                limit: i64,
+                claim: &$crate::store::ClaimLimits,
             ) -> StoreResult<Vec<ClaimedDelivery>> {
                 let token = uuid::Uuid::now_v7().to_string();
-                let claimed = sqlx::query(<$store>::CLAIM_DUE)
-                    .bind(to_millis(lease_until))
-                    .bind(&token)
-                    .bind(to_millis(now))
-                    .bind(limit)
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
+                let claimed = self.lease_due(&token, now, lease_until, claim).await?;
                 if claimed == 0 {
                     return Ok(Vec::new());
                 }

@@ -1,7 +1,7 @@
 //! Persistence behind one trait, with an SQLite (embedded default) and a PostgreSQL
 //! implementation. Both run the same SQL text (`$N` placeholders work in both) generated
-//! by [`sql_store!`](common); only the claim's locking clause and how a write
-//! transaction starts differ, and those live in each backend's own module.
+//! by [`sql_store!`](common); the claim and how a write transaction starts differ, and
+//! those live in each backend's own module.
 
 use std::sync::Arc;
 
@@ -114,12 +114,14 @@ pub trait Store: HealthStore + LogStore + Send + Sync + 'static {
     async fn publish_batch(&self, events: &[NewEvent]) -> StoreResult<Vec<PublishOutcome>>;
 
     /// Leases up to `limit` deliveries due at `now` (pending, or in flight with an
-    /// expired lease) until `lease_until`.
+    /// expired lease) until `lease_until`: at most `per_webhook` of one webhook, none of
+    /// the webhooks in `skip` (those this instance has at capacity), oldest first. So a
+    /// listener with a huge backlog, or one that hangs, cannot crowd out the others.
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
-        limit: i64,
+        claim: &ClaimLimits,
     ) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Writes attempts and their deliveries' new state in one transaction. A delivery
     /// whose lease was taken over meanwhile keeps the newer state; the attempt is kept.
@@ -129,6 +131,13 @@ pub trait Store: HealthStore + LogStore + Send + Sync + 'static {
 }
 
 pub type SharedStore = Arc<dyn Store>;
+
+#[derive(Debug, Clone, Default)]
+pub struct ClaimLimits {
+    pub limit: i64,
+    pub per_webhook: i64,
+    pub skip_webhooks: Vec<String>,
+}
 
 /// Opens the store the URL names (`sqlite:` or `postgres:`) and applies its migrations.
 pub async fn connect(database_url: &str, max_connections: u32) -> StoreResult<SharedStore> {

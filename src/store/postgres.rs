@@ -23,10 +23,15 @@ pub struct PgStore {
 impl PgStore {
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+    /// Per webhook not at capacity, its oldest due deliveries (at most `$5`), locked with
+    /// SKIP LOCKED so instances never lease the same one; one index probe per webhook.
     const CLAIM_DUE: &'static str = "UPDATE deliveries \
          SET state = 'in_flight', due_at = $1, lease_token = $2, updated_at = $3 \
-         WHERE id IN (SELECT id FROM deliveries WHERE due_at <= $3 ORDER BY due_at LIMIT $4 \
-                      FOR UPDATE SKIP LOCKED)";
+         WHERE id IN (SELECT d.id FROM webhooks w CROSS JOIN LATERAL ( \
+                          SELECT id, due_at FROM deliveries \
+                          WHERE webhook_id = w.id AND due_at <= $3 \
+                          ORDER BY due_at LIMIT $5 FOR UPDATE SKIP LOCKED) d \
+                      WHERE NOT (w.id = ANY($6)) ORDER BY d.due_at LIMIT $4)";
 
     const CLAIM_NOTIFICATIONS: &'static str = "UPDATE notifications SET lease_until = $1 \
          WHERE id IN (SELECT id FROM notifications \
@@ -40,6 +45,25 @@ impl PgStore {
             .connect(url)
             .await?;
         Ok(Self { pool })
+    }
+
+    async fn lease_due(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        claim: &super::ClaimLimits,
+    ) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(Self::CLAIM_DUE)
+            .bind(to_millis(lease_until))
+            .bind(token)
+            .bind(to_millis(now))
+            .bind(claim.limit)
+            .bind(claim.per_webhook)
+            .bind(&claim.skip_webhooks)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 
     async fn write_tx(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {

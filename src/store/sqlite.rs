@@ -27,9 +27,16 @@ pub struct SqliteStore {
 impl SqliteStore {
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-    const CLAIM_DUE: &'static str = "UPDATE deliveries \
-         SET state = 'in_flight', due_at = $1, lease_token = $2, updated_at = $3 \
-         WHERE id IN (SELECT id FROM deliveries WHERE due_at <= $3 ORDER BY due_at LIMIT $4)";
+    /// The oldest due deliveries of webhooks not at capacity (a bounded window of them),
+    /// at most `$5` per webhook. SQLite serialises writers, so no row locks are needed.
+    const CLAIM_DUE: &'static str = "WITH due AS ( \
+             SELECT id, webhook_id, due_at FROM deliveries \
+             WHERE due_at <= $3 AND webhook_id NOT IN (SELECT value FROM json_each($6)) \
+             ORDER BY due_at LIMIT 4096), \
+         ranked AS (SELECT id, due_at, \
+             ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY due_at) AS rn FROM due) \
+         UPDATE deliveries SET state = 'in_flight', due_at = $1, lease_token = $2, updated_at = $3 \
+         WHERE id IN (SELECT id FROM ranked WHERE rn <= $5 ORDER BY due_at LIMIT $4)";
 
     const CLAIM_NOTIFICATIONS: &'static str = "UPDATE notifications SET lease_until = $1 \
          WHERE id IN (SELECT id FROM notifications \
@@ -49,6 +56,26 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         Ok(Self { pool })
+    }
+
+    async fn lease_due(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        claim: &super::ClaimLimits,
+    ) -> Result<u64, sqlx::Error> {
+        let skip = serde_json::to_string(&claim.skip_webhooks).expect("strings serialise");
+        Ok(sqlx::query(Self::CLAIM_DUE)
+            .bind(to_millis(lease_until))
+            .bind(token)
+            .bind(to_millis(now))
+            .bind(claim.limit)
+            .bind(claim.per_webhook)
+            .bind(skip)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 
     async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {

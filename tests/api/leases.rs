@@ -5,9 +5,18 @@ use std::collections::HashSet;
 use chrono::Duration;
 use hookgate::clock::Clock;
 use hookgate::model::DeliveryState;
+use hookgate::store::ClaimLimits;
 use serde_json::json;
 
 use crate::helpers::{spawn_app, Backend, TestReceiver};
+
+fn limits(limit: i64, per_webhook: i64) -> ClaimLimits {
+    ClaimLimits {
+        limit,
+        per_webhook,
+        skip_webhooks: Vec::new(),
+    }
+}
 
 async fn an_expired_lease_makes_a_delivery_claimable_again(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -20,7 +29,7 @@ async fn an_expired_lease_makes_a_delivery_claimable_again(backend: Backend) {
     // A worker claims and then "crashes": it never records anything.
     let lost = app
         .store
-        .claim_due(now, now + Duration::minutes(5), 10)
+        .claim_due(now, now + Duration::minutes(5), &limits(10, 100))
         .await
         .unwrap();
     assert_eq!(lost.len(), 1);
@@ -83,7 +92,7 @@ async fn concurrent_claims_never_share_a_delivery(backend: Backend) {
     let until = now + Duration::minutes(5);
     let claims = (0..6).map(|_| {
         let store = app.store.clone();
-        tokio::spawn(async move { store.claim_due(now, until, 15).await.unwrap() })
+        tokio::spawn(async move { store.claim_due(now, until, &limits(15, 100)).await.unwrap() })
     });
     let mut seen = HashSet::new();
     let mut total = 0;
@@ -96,7 +105,65 @@ async fn concurrent_claims_never_share_a_delivery(backend: Backend) {
     assert_eq!(total, 60, "six claims of 15 cover all 60 due deliveries");
 }
 
+/// A webhook with a backlog does not crowd out another one: each gets at most its cap per
+/// claim, and a webhook this instance has at capacity gets nothing.
+async fn claims_are_fair_across_webhooks(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = TestReceiver::start(None).await;
+    app.create_tenant("busy", "production").await;
+    app.create_tenant("quiet", "production").await;
+    let busy_key = app.create_app("busy-app").await;
+    let quiet_key = app.create_app("quiet-app").await;
+    app.install("busy", "busy-app").await;
+    app.install("quiet", "quiet-app").await;
+    let busy = app
+        .create_webhook("busy-app", &busy_key, &receiver.url(), json!({}))
+        .await;
+    let quiet = app
+        .create_webhook("quiet-app", &quiet_key, &receiver.url(), json!({}))
+        .await;
+    let (busy, quiet) = (busy["id"].as_str().unwrap(), quiet["id"].as_str().unwrap());
+    let events: Vec<_> = (0..50)
+        .map(|n| json!({"type": "a.b", "tenant_id": "busy", "data": {"n": n}}))
+        .collect();
+    app.platform_post("/v1/events/batch", json!({"events": events}))
+        .await;
+    app.clock.advance(Duration::seconds(1));
+    for _ in 0..2 {
+        app.publish(json!({"type": "a.b", "tenant_id": "quiet"}))
+            .await;
+    }
+    let now = app.clock.now();
+    let lease = now + Duration::minutes(5);
+
+    // Oldest first would give 20 of the busy backlog; a cap of 5 lets the quiet one in.
+    let claimed = app
+        .store
+        .claim_due(now, lease, &limits(20, 5))
+        .await
+        .unwrap();
+    let of = |id: &str| claimed.iter().filter(|d| d.webhook_id == id).count();
+    assert_eq!((of(busy), of(quiet)), (5, 2));
+
+    // At capacity: skipped entirely.
+    let more = app
+        .store
+        .claim_due(
+            now,
+            lease,
+            &ClaimLimits {
+                limit: 20,
+                per_webhook: 5,
+                skip_webhooks: vec![busy.to_string()],
+            },
+        )
+        .await
+        .unwrap();
+    assert!(more.is_empty(), "{more:?}");
+}
+
 on_both_backends!(
+    claims_are_fair_across_webhooks,
     an_expired_lease_makes_a_delivery_claimable_again,
     concurrent_claims_never_share_a_delivery,
 );

@@ -174,11 +174,11 @@ async fn crash_loses_nothing(backend: Backend) {
             assert_eq!(previous, r.body, "a duplicate carries the same body");
         }
     }
-    // Re-sends of deliveries the dead process had sent but not recorded may still be
-    // finishing; within a few seconds nothing is left in flight or pending.
+    // Deliveries the dead process had sent but not recorded are sent again once their
+    // lease (31 s from their claim) expires; after that nothing is left in flight.
     let open_sql = "SELECT COUNT(*) FROM deliveries WHERE state IN ('in_flight', 'pending')";
     let mut open = -1;
-    for _ in 0..100 {
+    for _ in 0..250 {
         open = count(&database_url, open_sql).await;
         if open == 0 {
             break;
