@@ -1,3 +1,2 @@
--- Fair claims: due deliveries in order with their webhook, so the claim can skip the
--- webhooks this instance has at capacity without reading the table.
-CREATE INDEX deliveries_due_webhook ON deliveries (due_at, webhook_id) WHERE due_at IS NOT NULL;
+-- Fair claims: each webhook's due deliveries, oldest first, one index probe per webhook.
+CREATE INDEX deliveries_webhook_due ON deliveries (webhook_id, due_at) WHERE due_at IS NOT NULL;

@@ -27,16 +27,17 @@ pub struct SqliteStore {
 impl SqliteStore {
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-    /// The oldest due deliveries of webhooks not at capacity (a bounded window of them),
-    /// at most `$5` per webhook. SQLite serialises writers, so no row locks are needed.
-    const CLAIM_DUE: &'static str = "WITH due AS ( \
-             SELECT id, webhook_id, due_at FROM deliveries \
-             WHERE due_at <= $3 AND webhook_id NOT IN (SELECT value FROM json_each($6)) \
-             ORDER BY due_at LIMIT 4096), \
-         ranked AS (SELECT id, due_at, \
-             ROW_NUMBER() OVER (PARTITION BY webhook_id ORDER BY due_at) AS rn FROM due) \
-         UPDATE deliveries SET state = 'in_flight', due_at = $1, lease_token = $2, updated_at = $3 \
-         WHERE id IN (SELECT id FROM ranked WHERE rn <= $5 ORDER BY due_at LIMIT $4)";
+    /// Per webhook not at capacity, its oldest due deliveries (at most `$5`; the
+    /// correlated subquery is SQLite's LATERAL), one index probe per webhook. SQLite
+    /// serialises writers, so no row locks are needed.
+    const CLAIM_DUE: &'static str = "UPDATE deliveries \
+         SET state = 'in_flight', due_at = $1, lease_token = $2, updated_at = $3 \
+         WHERE id IN (SELECT d.id FROM webhooks w JOIN deliveries d ON d.id IN ( \
+                          SELECT id FROM deliveries \
+                          WHERE webhook_id = w.id AND due_at <= $3 \
+                          ORDER BY due_at LIMIT $5) \
+                      WHERE w.id NOT IN (SELECT value FROM json_each($6)) \
+                      ORDER BY d.due_at LIMIT $4)";
 
     const CLAIM_NOTIFICATIONS: &'static str = "UPDATE notifications SET lease_until = $1 \
          WHERE id IN (SELECT id FROM notifications \
