@@ -3,6 +3,7 @@
 //! `run_once` is one synchronous step; tests drive it directly with a manual clock.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -45,6 +46,31 @@ pub struct Dispatcher {
     in_flight: Arc<Semaphore>,
     per_webhook: Mutex<HashMap<String, Arc<Semaphore>>>,
     rate_limits: Mutex<HashMap<String, TokenBucket>>,
+    /// Deliveries this instance has leased and not yet finished, per webhook and in all:
+    /// claims stop at the caps, so a backlog never piles up in memory.
+    held: Mutex<HashMap<String, usize>>,
+    held_total: AtomicUsize,
+    finished: Notify,
+}
+
+/// One leased delivery counted in `held` until it is finished (or dropped).
+struct Held<'a> {
+    dispatcher: &'a Dispatcher,
+    webhook_id: String,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut held = self.dispatcher.held.lock().expect("held map poisoned");
+        if let Some(n) = held.get_mut(&self.webhook_id) {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.webhook_id);
+            }
+        }
+        self.dispatcher.held_total.fetch_sub(1, Ordering::Relaxed);
+        self.dispatcher.finished.notify_waiters();
+    }
 }
 
 impl Dispatcher {
@@ -66,6 +92,9 @@ impl Dispatcher {
             wake: Arc::new(Notify::new()),
             per_webhook: Mutex::new(HashMap::new()),
             rate_limits: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashMap::new()),
+            held_total: AtomicUsize::new(0),
+            finished: Notify::new(),
             store,
             clock,
             settings,
@@ -80,12 +109,13 @@ impl Dispatcher {
     /// What this instance may claim now: webhooks at their in-flight cap are skipped, and
     /// no webhook gets more than its cap, so one slow listener cannot fill a batch.
     fn claim_limits(&self, limit: i64) -> ClaimLimits {
+        let cap = self.settings.max_in_flight_per_webhook;
         let skip_webhooks = self
-            .per_webhook
+            .held
             .lock()
-            .expect("per-webhook map poisoned")
+            .expect("held map poisoned")
             .iter()
-            .filter(|(_, permits)| permits.available_permits() == 0)
+            .filter(|(_, n)| **n >= cap)
             .map(|(id, _)| id.clone())
             .collect();
         ClaimLimits {
@@ -95,12 +125,37 @@ impl Dispatcher {
         }
     }
 
+    /// Leases due deliveries and counts them as held; each is released by the `Held`
+    /// guard its attempt runs under.
     async fn claim(&self, limit: i64) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let now = self.clock.now();
         let lease = TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::minutes(5));
-        self.store
+        let claimed = self
+            .store
             .claim_due(now, now + lease, &self.claim_limits(limit))
-            .await
+            .await?;
+        let mut held = self.held.lock().expect("held map poisoned");
+        for d in &claimed {
+            *held.entry(d.webhook_id.clone()).or_default() += 1;
+        }
+        self.held_total.fetch_add(claimed.len(), Ordering::Relaxed);
+        Ok(claimed)
+    }
+
+    /// Attempts a claimed delivery and then releases it from `held`.
+    async fn attempt_held(&self, d: ClaimedDelivery) -> AttemptRecord {
+        let _held = Held {
+            dispatcher: self,
+            webhook_id: d.webhook_id.clone(),
+        };
+        self.attempt(d).await
+    }
+
+    /// How many more deliveries this instance may lease now.
+    fn capacity(&self) -> usize {
+        self.settings
+            .max_in_flight
+            .saturating_sub(self.held_total.load(Ordering::Relaxed))
     }
 
     /// Claims up to one batch of due deliveries, attempts them all and records the
@@ -111,7 +166,8 @@ impl Dispatcher {
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
-        let records = futures::future::join_all(claimed.into_iter().map(|d| self.attempt(d))).await;
+        let records =
+            futures::future::join_all(claimed.into_iter().map(|d| self.attempt_held(d))).await;
         self.store.record_attempts(&records).await?;
         Ok(records)
     }
@@ -149,21 +205,24 @@ impl Dispatcher {
         attempts: TaskTracker,
     ) {
         loop {
-            // Wait for sending capacity before leasing anything.
-            let capacity = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                permit = self.in_flight.acquire() => match permit {
-                    Ok(p) => { drop(p); self.in_flight.available_permits().max(1) }
-                    Err(_) => break,
-                },
-            };
-            let limit = (capacity as i64).min(self.settings.batch_size);
+            // Wait for capacity before leasing anything.
+            while self.capacity() == 0 {
+                let finished = self.finished.notified();
+                if self.capacity() > 0 {
+                    break;
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = finished => {}
+                }
+            }
+            let limit = (self.capacity() as i64).min(self.settings.batch_size);
             let idle = match self.claim(limit).await {
                 Ok(claimed) if !claimed.is_empty() => {
                     for d in claimed {
                         let (this, records) = (self.clone(), records.clone());
                         attempts.spawn(async move {
-                            let record = this.attempt(d).await;
+                            let record = this.attempt_held(d).await;
                             let _ = records.send(record).await;
                         });
                     }
