@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
-# The scenarios re-run after the SQLite claim became per-webhook (see BENCHMARKS.md).
+# Every scenario of BENCHMARKS.md except the single-publish variants (bench/run-all.sh
+# has them), for a quicker full pass.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=target/release/hookgate-bench
 OUT=${OUT:-bench/results.jsonl}
 run() { echo "== $*"; "$B" --out "$OUT" "$@" | tail -n 40 || echo "(incomplete)"; }
-run --label "1 throughput (batch 100)" --db sqlite --tenants 1000 --apps 10 --events 200000 --batch 100
-run --label "2 latency" --db sqlite --tenants 1000 --apps 10 --rate 1000 --duration 60
 for db in sqlite postgres; do
+  run --label "1 throughput (batch 100)" --db $db --tenants 1000 --apps 10 --events 200000 --batch 100
+  run --label "2 latency" --db $db --tenants 1000 --apps 10 --rate 1000 --duration 60
   run --label "3 isolation (refused)" --db $db --tenants 1000 --apps 10 --rate 1000 --duration 60 --down refused --down-backlog 100000
   run --label "3 isolation (hang)" --db $db --tenants 1000 --apps 10 --rate 1000 --duration 60 --down hang --down-backlog 100000
-done
-for db in sqlite postgres; do
   run --label "4 backlog" --db $db --tenants 1000 --apps 10 --events 200000 --batch 100 --scheduled 1000000
 done
 run --label "5 scale-out (2 instances)" --db postgres --instances 2 --tenants 1000 --apps 10 --events 200000 --batch 100
