@@ -24,6 +24,11 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
 
+    /// How long a request waits for a database connection before it is answered 503
+    /// (while PostgreSQL is restarting, connection attempts are retried until then).
+    #[arg(long, env = "HOOKGATE_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub db_acquire_timeout: Duration,
+
     /// The platform's API key (ingest, tenants, apps, installations). When unset a random
     /// one is generated and logged once at start-up.
     #[arg(long, env = "HOOKGATE_PLATFORM_KEY")]
@@ -207,6 +212,13 @@ impl fmt::Debug for Settings {
 }
 
 impl Settings {
+    pub fn pool(&self) -> crate::store::PoolSettings {
+        crate::store::PoolSettings {
+            max_connections: self.db_max_connections,
+            acquire_timeout: self.db_acquire_timeout,
+        }
+    }
+
     pub fn health_rules(&self) -> crate::health::rules::HealthRules {
         let delta = |d: Duration| chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
         crate::health::rules::HealthRules {

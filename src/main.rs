@@ -49,7 +49,14 @@ async fn main() -> anyhow::Result<()> {
             app.run_until(shutdown_on_signal()).await
         }
         Command::Migrate { database_url } => {
-            let store = hookgate::store::connect(&database_url, 1).await?;
+            let store = hookgate::store::connect(
+                &database_url,
+                &hookgate::store::PoolSettings {
+                    max_connections: 1,
+                    ..Default::default()
+                },
+            )
+            .await?;
             tracing::info!(backend = store.backend(), "migrations applied");
             Ok(())
         }

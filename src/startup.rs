@@ -35,7 +35,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
         settings.validate()?;
-        let store = store::connect(&settings.database_url, settings.db_max_connections)
+        let store = store::connect(&settings.database_url, &settings.pool())
             .await
             .context("opening the database")?;
         let platform_key = match &settings.platform_key {

@@ -60,14 +60,6 @@ impl ApiError {
         )
     }
 
-    fn unavailable() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the database is unavailable; retry later",
-        )
-    }
-
     /// Axum's own rejections carry the right status; give them our body and a code.
     fn from_rejection(status: StatusCode, text: String) -> Self {
         let code = match status {
@@ -121,11 +113,14 @@ impl From<StoreError> for ApiError {
             {
                 Self::bad_request("text must not contain NUL bytes or invalid characters")
             }
-            StoreError::Database(
-                ref db @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed),
-            ) => {
-                tracing::error!(error = %db, "database unavailable");
-                Self::unavailable()
+            ref e if e.outage().is_some() => {
+                let outage = e.outage().expect("checked");
+                tracing::error!(error = %e, ?outage, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    outage.message(),
+                )
             }
             other => {
                 tracing::error!(error = %other, "store error");

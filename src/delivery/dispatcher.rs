@@ -242,22 +242,37 @@ impl Dispatcher {
         }
     }
 
-    /// Writes attempts in batches as they finish. A write that keeps failing is given up:
-    /// the deliveries' leases expire and they are attempted again, so nothing is lost.
+    /// Writes attempts in batches as they finish. While the database is down the write is
+    /// retried, backing off, for half a lease: the deliveries are still ours, so a short
+    /// outage costs no second send. Past that it is given up; the leases expire and the
+    /// deliveries are attempted again, so nothing is lost.
     async fn record_loop(self: Arc<Self>, mut finished: mpsc::Receiver<AttemptRecord>) {
         let mut batch = Vec::with_capacity(256);
         while finished.recv_many(&mut batch, 256).await > 0 {
-            for retry in 1..=5u32 {
+            let give_up = tokio::time::Instant::now() + self.settings.lease / 2;
+            let mut backoff = Duration::from_millis(100);
+            let mut retries = 0u32;
+            loop {
                 match self.store.record_attempts(&batch).await {
-                    Ok(()) => break,
-                    Err(e) if retry < 5 => {
-                        tracing::warn!(error = %e, retry, "recording attempts failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(200) * retry).await;
+                    Ok(()) => {
+                        if retries > 0 {
+                            tracing::info!(retries, "recording attempts succeeded again");
+                        }
+                        break;
                     }
-                    Err(e) => tracing::error!(
-                        error = %e, attempts = batch.len(),
-                        "recording attempts failed; their deliveries will be retried after the lease"
-                    ),
+                    Err(e) if tokio::time::Instant::now() + backoff < give_up => {
+                        retries += 1;
+                        tracing::warn!(error = %e, retries, "recording attempts failed; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(2));
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            error = %e, attempts = batch.len(),
+                            "recording attempts failed; their deliveries will be retried after the lease"
+                        );
+                        break;
+                    }
                 }
             }
             batch.clear();

@@ -19,9 +19,12 @@ mod common;
 pub mod health;
 #[macro_use]
 pub mod logs;
+mod outage;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+
+pub use outage::Outage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -139,13 +142,31 @@ pub struct ClaimLimits {
     pub skip_webhooks: Vec<String>,
 }
 
+/// How the connection pool behaves.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// How long a request waits for a connection (PostgreSQL: while the server refuses
+    /// connections, sqlx keeps retrying until then) before it is answered 503.
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
 /// Opens the store the URL names (`sqlite:` or `postgres:`) and applies its migrations.
-pub async fn connect(database_url: &str, max_connections: u32) -> StoreResult<SharedStore> {
+pub async fn connect(database_url: &str, pool: &PoolSettings) -> StoreResult<SharedStore> {
     let store: SharedStore =
         if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
-            Arc::new(postgres::PgStore::connect(database_url, max_connections).await?)
+            Arc::new(postgres::PgStore::connect(database_url, pool).await?)
         } else if database_url.starts_with("sqlite:") {
-            Arc::new(sqlite::SqliteStore::connect(database_url, max_connections).await?)
+            Arc::new(sqlite::SqliteStore::connect(database_url, pool).await?)
         } else {
             return Err(StoreError::Database(sqlx::Error::Configuration(
                 "database URL must start with sqlite: or postgres:".into(),

@@ -39,9 +39,10 @@ impl PgStore {
                       ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
          RETURNING id, app_id, webhook_id, severity, body, created_at, sent_at, publish_attempts, last_error";
 
-    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+    pub async fn connect(url: &str, settings: &super::PoolSettings) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(2))
+            .max_connections(settings.max_connections.max(2))
+            .acquire_timeout(settings.acquire_timeout)
             .connect(url)
             .await?;
         Ok(Self { pool })

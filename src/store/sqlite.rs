@@ -20,6 +20,19 @@ use crate::health::{HealthChange, HealthInput, Reactivated, WebhookHealth};
 use crate::model::*;
 use crate::notify::Notification;
 
+/// A failed COMMIT (disk full, I/O error) makes SQLite roll the transaction back by
+/// itself; sqlx's queued ROLLBACK then fails and the connection keeps believing it is in
+/// a transaction, so every later `BEGIN` on it fails. Such a connection is closed instead
+/// of going back to the pool.
+async fn discard_if_in_transaction(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    if conn.is_in_transaction() {
+        // A dropped transaction's ROLLBACK may still be queued: let it run first.
+        conn.ping().await?;
+    }
+    Ok(!conn.is_in_transaction())
+}
+
 pub struct SqliteStore {
     pool: SqlitePool,
 }
@@ -45,7 +58,7 @@ impl SqliteStore {
                       ORDER BY created_at LIMIT $3) \
          RETURNING id, app_id, webhook_id, severity, body, created_at, sent_at, publish_attempts, last_error";
 
-    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+    pub async fn connect(url: &str, settings: &super::PoolSettings) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -53,7 +66,9 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
+            .max_connections(settings.max_connections.max(1))
+            .acquire_timeout(settings.acquire_timeout)
+            .after_release(|conn, _| Box::pin(discard_if_in_transaction(conn)))
             .connect_with(options)
             .await?;
         Ok(Self { pool })

@@ -14,5 +14,6 @@ mod leases;
 mod moto;
 mod openapi;
 mod partner;
+mod properties;
 mod schedule;
 mod ssrf;

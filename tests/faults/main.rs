@@ -1,169 +1,72 @@
-//! Faults injected into the real binary: `kill -9` with deliveries in flight, and SIGTERM.
-//! Each test runs the gateway as a child process on a fresh database and a real receiver.
+//! Faults injected into the real binary: `kill -9` with deliveries in flight, SIGTERM,
+//! PostgreSQL restarted under load, SQLite out of space or read-only. Each test runs the
+//! gateway as a child process on a fresh database and a real receiver.
 
 #[allow(dead_code, unused_macros)]
 #[macro_use]
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod database;
+mod gateway;
+mod private_postgres;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use helpers::{fresh_database, reply, Backend, TestReceiver, PLATFORM_KEY};
-use serde_json::{json, Value};
-
-struct Gateway {
-    child: Child,
-    base: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Gateway {
-    async fn start(database_url: &str, env: &[(&str, &str)]) -> Self {
-        let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hookgate"));
-        command
-            .arg("serve")
-            .env("HOOKGATE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("HOOKGATE_DATABASE_URL", database_url)
-            .env("HOOKGATE_PLATFORM_KEY", PLATFORM_KEY)
-            .env("HOOKGATE_ALLOW_INSECURE_TARGETS", "true")
-            .env("HOOKGATE_ALLOW_PRIVATE_TARGETS", "true")
-            .env("HOOKGATE_HEALTH_EVALUATOR", "false")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let mut child = command.spawn().unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-        for _ in 0..400 {
-            if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
-                if r.status().is_success() {
-                    return Self { child, base };
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the gateway did not become ready");
-    }
-
-    fn signal(&self, signal: &str) {
-        Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-    }
-
-    async fn post(&self, path: &str, key: &str, body: Value) -> Value {
-        let r = reqwest::Client::new()
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let r = reply(r).await;
-        assert!(r.status.is_success(), "{path}: {} {}", r.status, r.body);
-        r.body
-    }
-
-    /// A tenant, an app installed for it, and its webhook at `url`.
-    async fn setup(&self, url: &str) {
-        self.post(
-            "/v1/tenants",
-            PLATFORM_KEY,
-            json!({"id": "acme", "name": "Acme", "environment": "production"}),
-        )
-        .await;
-        let app = self
-            .post(
-                "/v1/apps",
-                PLATFORM_KEY,
-                json!({"id": "bob", "name": "Bob"}),
-            )
-            .await;
-        let key = app["partner_key"].as_str().unwrap().to_string();
-        self.post(
-            "/v1/installations",
-            PLATFORM_KEY,
-            json!({"tenant_id": "acme", "app_id": "bob"}),
-        )
-        .await;
-        self.post("/v1/apps/bob/webhooks", &key, json!({"url": url}))
-            .await;
-    }
-
-    async fn publish(&self, from: usize, count: usize) {
-        for chunk in (from..from + count).collect::<Vec<_>>().chunks(100) {
-            let events: Vec<Value> = chunk
-                .iter()
-                .map(|n| json!({"id": format!("evt-{n}"), "type": "a.b", "tenant_id": "acme", "data": {"n": n}}))
-                .collect();
-            self.post("/v1/events/batch", PLATFORM_KEY, json!({"events": events}))
-                .await;
-        }
-    }
-}
-
-async fn count(database_url: &str, sql: &str) -> i64 {
-    if database_url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap()
-    } else {
-        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap()
-    }
-}
-
-fn unique_ids(receiver: &TestReceiver) -> std::collections::HashSet<String> {
-    receiver
-        .received()
-        .iter()
-        .map(|r| r.header("webhook-id").to_string())
-        .collect()
-}
+use gateway::{count, unique_ids, Gateway};
+use helpers::{fresh_database, Backend, TestReceiver};
 
 /// `kill -9` while deliveries are in flight, then a restart: every accepted event reaches
 /// the listener, duplicates carry the same `webhook-id` and body, nothing stays leased.
 async fn crash_loses_nothing(backend: Backend) {
-    const EVENTS: usize = 10_000;
+    crash_and_restart(backend, 10_000, 1).await;
+}
+
+/// The long variant (`cargo test --test faults -- --ignored`, listed in RELIABILITY.md):
+/// 50,000 events and five kills, each with deliveries in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long variant: about 5 minutes per backend"]
+async fn long_crash_loop_loses_nothing_sqlite() {
+    crash_and_restart(Backend::Sqlite, 50_000, 5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long variant: about 5 minutes per backend"]
+async fn long_crash_loop_loses_nothing_postgres() {
+    crash_and_restart(Backend::Postgres, 50_000, 5).await;
+}
+
+/// Publishes `events`, then `kills` times: lets a share of them arrive, `kill -9`, restart.
+async fn crash_and_restart(backend: Backend, events: usize, kills: usize) {
     let database_url = fresh_database(backend).await;
     let receiver = TestReceiver::start(None).await;
     receiver.delay(Duration::from_millis(5));
     // The shortest lease the settings allow (it must exceed the 30 s longest timeout).
     let env = [("HOOKGATE_LEASE", "31s")];
-    let gateway = Gateway::start(&database_url, &env).await;
+    let mut gateway = Gateway::start(&database_url, &env).await;
     gateway.setup(&receiver.url()).await;
-    gateway.publish(0, EVENTS).await;
-    assert!(receiver.wait_for(500, Duration::from_secs(60)).await.len() >= 500);
-    gateway.signal("-KILL");
-    let mut dead = gateway;
-    dead.child.wait().unwrap();
-    let before_restart = unique_ids(&receiver).len();
-    assert!(
-        before_restart < EVENTS,
-        "the crash came with work left: {before_restart}"
-    );
+    gateway.publish(0, events).await;
+    for kill in 1..=kills {
+        // Kill points spread over the run, the first once 500 have arrived.
+        let arrived = 500.max(events * (kill - 1) / (kills + 1));
+        let limit = Duration::from_secs(120);
+        assert!(receiver.wait_for(arrived, limit).await.len() >= arrived);
+        gateway.signal("-KILL");
+        gateway.child.wait().unwrap();
+        let before_restart = unique_ids(&receiver).len();
+        assert!(
+            before_restart < events,
+            "kill {kill} came with work left: {before_restart}"
+        );
+        gateway = Gateway::start(&database_url, &env).await;
+    }
 
-    let restarted = Gateway::start(&database_url, &env).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    while unique_ids(&receiver).len() < EVENTS && tokio::time::Instant::now() < deadline {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120 * kills as u64);
+    while unique_ids(&receiver).len() < events && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(
         unique_ids(&receiver).len(),
-        EVENTS,
+        events,
         "every accepted event arrived"
     );
     // A duplicate is the same delivery again: same webhook-id, same body.
@@ -174,7 +77,7 @@ async fn crash_loses_nothing(backend: Backend) {
             assert_eq!(previous, r.body, "a duplicate carries the same body");
         }
     }
-    // Deliveries the dead process had sent but not recorded are sent again once their
+    // Deliveries a dead process had sent but not recorded are sent again once their
     // lease (31 s from their claim) expires; after that nothing is left in flight.
     let open_sql = "SELECT COUNT(*) FROM deliveries WHERE state IN ('in_flight', 'pending')";
     let mut open = -1;
@@ -186,9 +89,8 @@ async fn crash_loses_nothing(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(open, 0, "deliveries left in flight or pending");
-    restarted.signal("-TERM");
-    let mut restarted = restarted;
-    restarted.child.wait().unwrap();
+    gateway.signal("-TERM");
+    gateway.child.wait().unwrap();
 }
 
 /// SIGTERM: the gateway stops claiming, lets in-flight attempts finish, exits 0, and
