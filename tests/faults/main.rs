@@ -24,13 +24,13 @@ async fn crash_loses_nothing(backend: Backend) {
 /// The long variant (`cargo test --test faults -- --ignored`, listed in RELIABILITY.md):
 /// 50,000 events and five kills, each with deliveries in flight.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "long variant: about 5 minutes per backend"]
+#[ignore = "long variant: a few minutes"]
 async fn long_crash_loop_loses_nothing_sqlite() {
     crash_and_restart(Backend::Sqlite, 50_000, 5).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "long variant: about 5 minutes per backend"]
+#[ignore = "long variant: a few minutes"]
 async fn long_crash_loop_loses_nothing_postgres() {
     crash_and_restart(Backend::Postgres, 50_000, 5).await;
 }
