@@ -420,7 +420,7 @@ macro_rules! sql_store {
                 if claimed == 0 {
                     return Ok(Vec::new());
                 }
-                sqlx::query_as::<$db, ClaimedRow>(CLAIMED_SELECT)
+                sqlx::query_as::<$db, ClaimedRow>(Self::CLAIMED_SELECT)
                     .bind(&token)
                     .fetch_all(&self.pool)
                     .await?

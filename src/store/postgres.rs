@@ -25,13 +25,16 @@ impl PgStore {
 
     /// Per webhook not at capacity, its oldest due deliveries (at most `$5`), locked with
     /// SKIP LOCKED so instances never lease the same one; one index probe per webhook.
-    const CLAIM_DUE: &'static str = "UPDATE deliveries \
+    pub const CLAIM_DUE: &'static str = "UPDATE deliveries \
          SET state = 'in_flight', due_at = $1, lease_token = $2, updated_at = $3 \
          WHERE id IN (SELECT d.id FROM webhooks w CROSS JOIN LATERAL ( \
                           SELECT id, due_at FROM deliveries \
                           WHERE webhook_id = w.id AND due_at <= $3 \
                           ORDER BY due_at LIMIT $5 FOR UPDATE SKIP LOCKED) d \
                       WHERE NOT (w.id = ANY($6)) ORDER BY d.due_at LIMIT $4)";
+
+    /// The fetch of what a claim leased.
+    pub const CLAIMED_SELECT: &'static str = claimed_select!("events e");
 
     const CLAIM_NOTIFICATIONS: &'static str = "UPDATE notifications SET lease_until = $1 \
          WHERE id IN (SELECT id FROM notifications \

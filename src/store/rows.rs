@@ -227,18 +227,29 @@ impl TryFrom<AttemptRow> for Attempt {
 pub const REQUEUE: &str = "UPDATE deliveries SET state = 'pending', due_at = $1, updated_at = $1, \
      retry_base = attempt_count, first_failure_at = NULL";
 
-/// Everything a worker needs to send one leased delivery, in one join.
-pub const CLAIMED_SELECT: &str =
-    "SELECT d.id AS delivery_id, d.lease_token, d.attempt_count, d.retry_base, \
-     d.first_failure_at, d.event_id, e.event_type, e.occurred_at, e.data, d.tenant_id, \
-     t.name AS tenant_name, d.installation_id, d.app_id, d.webhook_id, w.url, w.secret, \
-     w.previous_secret, w.previous_secret_expires_at, w.headers, w.timeout_ms, w.retry_policy, \
-     w.rate_limit_per_second \
-     FROM deliveries d \
-     JOIN events e ON e.id = d.event_id \
-     JOIN tenants t ON t.id = d.tenant_id \
-     JOIN webhooks w ON w.id = d.webhook_id \
-     WHERE d.lease_token = $1";
+/// Everything a worker needs to send one leased delivery, in one join. `$events` is the
+/// events table as `e`: SQLite pins its primary-key index there, because statistics
+/// gathered while the table was small (ANALYZE, `PRAGMA optimize`) make its planner scan
+/// the whole table once per delivery as the table grows (BENCHMARKS.md, scenario 4).
+macro_rules! claimed_select {
+    ($events:literal) => {
+        concat!(
+            "SELECT d.id AS delivery_id, d.lease_token, d.attempt_count, d.retry_base, \
+             d.first_failure_at, d.event_id, e.event_type, e.occurred_at, e.data, d.tenant_id, \
+             t.name AS tenant_name, d.installation_id, d.app_id, d.webhook_id, w.url, w.secret, \
+             w.previous_secret, w.previous_secret_expires_at, w.headers, w.timeout_ms, \
+             w.retry_policy, w.rate_limit_per_second \
+             FROM deliveries d \
+             JOIN ",
+            $events,
+            " ON e.id = d.event_id \
+             JOIN tenants t ON t.id = d.tenant_id \
+             JOIN webhooks w ON w.id = d.webhook_id \
+             WHERE d.lease_token = $1"
+        )
+    };
+}
+pub(crate) use claimed_select;
 
 #[derive(sqlx::FromRow)]
 pub struct ClaimedRow {

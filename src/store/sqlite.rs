@@ -43,7 +43,7 @@ impl SqliteStore {
     /// Per webhook not at capacity, its oldest due deliveries (at most `$5`; the
     /// correlated subquery is SQLite's LATERAL), one index probe per webhook. SQLite
     /// serialises writers, so no row locks are needed.
-    const CLAIM_DUE: &'static str = "UPDATE deliveries \
+    pub const CLAIM_DUE: &'static str = "UPDATE deliveries \
          SET state = 'in_flight', due_at = $1, lease_token = $2, updated_at = $3 \
          WHERE id IN (SELECT d.id FROM webhooks w JOIN deliveries d ON d.id IN ( \
                           SELECT id FROM deliveries \
@@ -51,6 +51,10 @@ impl SqliteStore {
                           ORDER BY due_at LIMIT $5) \
                       WHERE w.id NOT IN (SELECT value FROM json_each($6)) \
                       ORDER BY d.due_at LIMIT $4)";
+
+    /// The fetch of what a claim leased, with the events table's key index pinned.
+    pub const CLAIMED_SELECT: &'static str =
+        claimed_select!("events e INDEXED BY sqlite_autoindex_events_1");
 
     const CLAIM_NOTIFICATIONS: &'static str = "UPDATE notifications SET lease_until = $1 \
          WHERE id IN (SELECT id FROM notifications \
@@ -64,7 +68,13 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Writers hold SQLite's one write lock while they walk the indexes; with a
+            // million-row table the default 2 MiB page cache sends most of that walk to
+            // the OS (BENCHMARKS.md, scenario 4). Map the file, and cache more per
+            // connection.
+            .pragma("mmap_size", "268435456")
+            .pragma("cache_size", "-16384");
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)

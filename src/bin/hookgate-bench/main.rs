@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use gateway::{free_port, fresh_database, Db, Gateway, PLATFORM_KEY};
+use hookgate::store::postgres::PgStore;
+use hookgate::store::sqlite::SqliteStore;
 use receiver::{now_us, Behaviour, Receiver};
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
@@ -228,15 +230,20 @@ async fn seed_scheduled(database_url: &str, db: Db, tenant: &str, n: u64) {
     let insert =
         "INSERT INTO deliveries (id, event_id, webhook_id, installation_id, app_id, tenant_id, \
          event_type, state, due_at, created_at, updated_at) ";
-    let (plan_sql, sql) = match db {
-        Db::Sqlite => (
-            "EXPLAIN QUERY PLAN SELECT id FROM deliveries WHERE due_at <= $1 ORDER BY due_at LIMIT 64",
-            format!("WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {n}) {insert} {select}"),
+    let sql = match db {
+        Db::Sqlite => format!(
+            "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {n}) {insert} {select}"
         ),
-        Db::Postgres => (
-            "EXPLAIN SELECT id FROM deliveries WHERE due_at <= $1 ORDER BY due_at LIMIT 64 FOR UPDATE SKIP LOCKED",
-            format!("WITH s(g) AS (SELECT generate_series(1, {n})) {insert} {select}"),
-        ),
+        Db::Postgres => {
+            format!("WITH s(g) AS (SELECT generate_series(1, {n})) {insert} {select}")
+        }
+    };
+    // The gateway's own statements: the claim, and the fetch of what was claimed.
+    let print_plan = |name: &str, rows: Vec<String>| {
+        println!("{name} plan:");
+        for row in rows {
+            println!("    {row}");
+        }
     };
     let started = Instant::now();
     match db {
@@ -249,19 +256,33 @@ async fn seed_scheduled(database_url: &str, db: Db, tenant: &str, n: u64) {
                 .execute(&pool)
                 .await
                 .unwrap();
+            // Statistics, as `PRAGMA optimize` (which SQLite recommends) would gather them.
             sqlx::query("ANALYZE").execute(&pool).await.unwrap();
-            let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(plan_sql)
-                .bind(now)
-                .fetch_all(&pool)
-                .await
-                .unwrap();
             println!(
-                "seeded {n} scheduled deliveries in {:.1?}; claim plan:",
+                "seeded {n} scheduled deliveries in {:.1?}",
                 started.elapsed()
             );
-            for row in plan {
-                println!("    {}", row.3);
-            }
+            let claim: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {}", SqliteStore::CLAIM_DUE))
+                    .bind(due)
+                    .bind("token")
+                    .bind(now)
+                    .bind(64i64)
+                    .bind(16i64)
+                    .bind("[]")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            print_plan("claim", claim.into_iter().map(|r| r.3).collect());
+            let fetch: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!(
+                "EXPLAIN QUERY PLAN {}",
+                SqliteStore::CLAIMED_SELECT
+            ))
+            .bind("token")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            print_plan("fetch claimed", fetch.into_iter().map(|r| r.3).collect());
         }
         Db::Postgres => {
             let pool = sqlx::PgPool::connect(database_url).await.unwrap();
@@ -272,22 +293,33 @@ async fn seed_scheduled(database_url: &str, db: Db, tenant: &str, n: u64) {
                 .execute(&pool)
                 .await
                 .unwrap();
+            // What autovacuum would do shortly after a bulk load.
             sqlx::query("ANALYZE deliveries")
                 .execute(&pool)
                 .await
                 .unwrap();
-            let plan: Vec<(String,)> = sqlx::query_as(plan_sql)
+            println!(
+                "seeded {n} scheduled deliveries in {:.1?}",
+                started.elapsed()
+            );
+            let claim: Vec<(String,)> = sqlx::query_as(&format!("EXPLAIN {}", PgStore::CLAIM_DUE))
+                .bind(due)
+                .bind("token")
                 .bind(now)
+                .bind(64i64)
+                .bind(16i64)
+                .bind(Vec::<String>::new())
                 .fetch_all(&pool)
                 .await
                 .unwrap();
-            println!(
-                "seeded {n} scheduled deliveries in {:.1?}; claim plan:",
-                started.elapsed()
-            );
-            for row in plan {
-                println!("    {}", row.0);
-            }
+            print_plan("claim", claim.into_iter().map(|r| r.0).collect());
+            let fetch: Vec<(String,)> =
+                sqlx::query_as(&format!("EXPLAIN {}", PgStore::CLAIMED_SELECT))
+                    .bind("token")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            print_plan("fetch claimed", fetch.into_iter().map(|r| r.0).collect());
         }
     }
 }
