@@ -162,6 +162,17 @@ impl Gateway {
     }
 }
 
+/// A gateway left running (a panic before `stop`) would outlive the run and skew the
+/// next one; it is killed instead.
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 pub async fn count(database_url: &str, sql: &str) -> i64 {
     if database_url.starts_with("sqlite:") {
         let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();

@@ -99,6 +99,17 @@ impl Gateway {
     }
 }
 
+/// A gateway left running (a panic before `stop`) would outlive the run and skew the
+/// next one; it is killed instead.
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 pub fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
