@@ -495,7 +495,7 @@ macro_rules! sql_store {
 
         /// Stores one event and its fan-out inside the caller's transaction.
         async fn publish_in(
-            tx: &mut sqlx::Transaction<'static, $db>,
+            tx: &mut $crate::store::WriteTx<$db>,
             e: &NewEvent,
         ) -> StoreResult<PublishOutcome> {
             // Written first so that on SQLite the transaction holds the write lock

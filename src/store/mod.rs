@@ -23,8 +23,10 @@ mod outage;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+mod write_tx;
 
 pub use outage::Outage;
+pub(crate) use write_tx::{WriteTurn, WriteTx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

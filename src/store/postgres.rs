@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::Postgres;
 
 use super::health::*;
 use super::logs::{AttemptFilter, DeliveryFilter};
@@ -70,8 +70,8 @@ impl PgStore {
             .rows_affected())
     }
 
-    async fn write_tx(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-        self.pool.begin().await
+    async fn write_tx(&self) -> Result<super::WriteTx<Postgres>, sqlx::Error> {
+        Ok(super::WriteTx::new(self.pool.begin().await?, None))
     }
 }
 

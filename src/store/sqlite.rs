@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqlitePool};
 
 use super::health::*;
 use super::logs::{AttemptFilter, DeliveryFilter};
@@ -35,6 +35,7 @@ async fn discard_if_in_transaction(conn: &mut sqlx::SqliteConnection) -> Result<
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    write_turn: super::WriteTurn,
 }
 
 impl SqliteStore {
@@ -81,7 +82,10 @@ impl SqliteStore {
             .after_release(|conn, _| Box::pin(discard_if_in_transaction(conn)))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            write_turn: super::WriteTurn::default(),
+        })
     }
 
     async fn lease_due(
@@ -92,6 +96,7 @@ impl SqliteStore {
         claim: &super::ClaimLimits,
     ) -> Result<u64, sqlx::Error> {
         let skip = serde_json::to_string(&claim.skip_webhooks).expect("strings serialise");
+        let _turn = self.write_turn.take().await;
         Ok(sqlx::query(Self::CLAIM_DUE)
             .bind(to_millis(lease_until))
             .bind(token)
@@ -104,8 +109,10 @@ impl SqliteStore {
             .rows_affected())
     }
 
-    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+    async fn write_tx(&self) -> Result<super::WriteTx<Sqlite>, sqlx::Error> {
+        let turn = self.write_turn.take().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(super::WriteTx::new(tx, Some(turn)))
     }
 }
 
