@@ -9,7 +9,7 @@ B=target/release/hookgate-bench
 OUT=${OUT:-bench/results.jsonl}
 # A run that fails (not every delivery arrived in time) is recorded as incomplete and
 # the next one still runs.
-run() { echo "== $*"; "$B" --out "$OUT" "$@" | tail -n 40 || echo "(incomplete)"; }
+run() { echo "== $*"; "$B" --out "$OUT" "$@" 2>&1 | grep -v "slow statement" || echo "(incomplete)"; }
 
 # 1. Throughput: 1,000 tenants, 10 apps, 200,000 events, receiver always 200.
 for db in sqlite postgres; do
