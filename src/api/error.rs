@@ -113,19 +113,20 @@ impl From<StoreError> for ApiError {
             {
                 Self::bad_request("text must not contain NUL bytes or invalid characters")
             }
-            ref e if e.outage().is_some() => {
-                let outage = e.outage().expect("checked");
-                tracing::error!(error = %e, ?outage, "database unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    outage.message(),
-                )
-            }
-            other => {
-                tracing::error!(error = %other, "store error");
-                Self::internal()
-            }
+            other => match other.outage() {
+                Some(outage) => {
+                    tracing::error!(error = %other, ?outage, "database unavailable");
+                    Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        outage.message(),
+                    )
+                }
+                None => {
+                    tracing::error!(error = %other, "store error");
+                    Self::internal()
+                }
+            },
         }
     }
 }
