@@ -1,7 +1,8 @@
 //! The SQL both backends share. `sql_store!(Type, Database, "name")` implements [`Store`]
 //! for a backend type that has a `pool` field and provides, as inherent items:
 //! `write_tx()` (how a write transaction starts), `lease_due()` (the claim, whose SQL
-//! and locking differ) and `MIGRATOR`.
+//! and locking differ), `CLAIMED_SELECT` and `NEXT_DUE` (whose index use differs) and
+//! `MIGRATOR`.
 //!
 //! [`Store`]: super::Store
 
@@ -484,10 +485,8 @@ macro_rules! sql_store {
             }
 
             async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
-                let due = sqlx::query_scalar::<$db, Option<i64>>(
-                    "SELECT MIN(due_at) FROM deliveries WHERE due_at IS NOT NULL",
-                )
-                .fetch_one(&self.pool)
+                let due = sqlx::query_scalar::<$db, Option<i64>>(Self::NEXT_DUE)
+                    .fetch_one(&self.pool)
                 .await?;
                 Ok(due.map(from_millis))
             }

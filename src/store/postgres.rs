@@ -23,15 +23,27 @@ pub struct PgStore {
 impl PgStore {
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-    /// Per webhook not at capacity, its oldest due deliveries (at most `$5`), locked with
-    /// SKIP LOCKED so instances never lease the same one; one index probe per webhook.
+    /// Per webhook not at capacity, its oldest due deliveries (at most `$5`, one probe of
+    /// `deliveries_webhook_due` each) are the candidates; of those, the oldest `$4` not
+    /// locked by another claim are locked and leased. Locking only what is leased lets
+    /// concurrent claims (workers, instances) take the next rows instead of finding the
+    /// whole candidate set locked; a row another claim leased meanwhile fails the
+    /// `due_at` recheck under the lock.
     pub const CLAIM_DUE: &'static str = "UPDATE deliveries \
          SET state = 'in_flight', due_at = $1, lease_token = $2, updated_at = $3 \
          WHERE id IN (SELECT d.id FROM webhooks w CROSS JOIN LATERAL ( \
                           SELECT id, due_at FROM deliveries \
                           WHERE webhook_id = w.id AND due_at <= $3 \
-                          ORDER BY due_at LIMIT $5 FOR UPDATE SKIP LOCKED) d \
-                      WHERE NOT (w.id = ANY($6)) ORDER BY d.due_at LIMIT $4)";
+                          ORDER BY due_at LIMIT $5) c \
+                      JOIN deliveries d ON d.id = c.id \
+                      WHERE NOT (w.id = ANY($6)) AND d.due_at <= $3 \
+                      ORDER BY c.due_at LIMIT $4 \
+                      FOR UPDATE OF d SKIP LOCKED)";
+
+    /// The earliest due time (a retry or a lease expiry), one index probe per webhook.
+    const NEXT_DUE: &'static str = "SELECT MIN(d.due_at) FROM webhooks w CROSS JOIN LATERAL ( \
+         SELECT due_at FROM deliveries WHERE webhook_id = w.id AND due_at IS NOT NULL \
+         ORDER BY due_at LIMIT 1) d";
 
     /// The fetch of what a claim leased.
     pub const CLAIMED_SELECT: &'static str = claimed_select!("events e");

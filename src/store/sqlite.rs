@@ -53,6 +53,9 @@ impl SqliteStore {
                       WHERE w.id NOT IN (SELECT value FROM json_each($6)) \
                       ORDER BY d.due_at LIMIT $4)";
 
+    /// The earliest due time (a retry or a lease expiry).
+    const NEXT_DUE: &'static str = "SELECT MIN(due_at) FROM deliveries WHERE due_at IS NOT NULL";
+
     /// The fetch of what a claim leased, with the events table's key index pinned.
     pub const CLAIMED_SELECT: &'static str =
         claimed_select!("events e INDEXED BY sqlite_autoindex_events_1");
