@@ -44,6 +44,30 @@ pub async fn fresh_database(db: Db) -> String {
     }
 }
 
+/// Removes a database `fresh_database` made, so runs do not pile up gigabytes.
+pub async fn drop_database(database_url: &str) {
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+        return;
+    }
+    use sqlx::Connection;
+    let url = url::Url::parse(database_url).unwrap();
+    let name = url.path().trim_start_matches('/').to_string();
+    let mut admin = url.clone();
+    admin.set_path("postgres");
+    match sqlx::PgConnection::connect(admin.as_str()).await {
+        Ok(mut conn) => {
+            let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            if let Err(e) = sqlx::query(&drop).execute(&mut conn).await {
+                eprintln!("could not drop {name}: {e}");
+            }
+        }
+        Err(e) => eprintln!("could not drop {name}: {e}"),
+    }
+}
+
 fn gateway_binary() -> PathBuf {
     std::env::current_exe().unwrap().with_file_name("hookgate")
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
-use gateway::{free_port, fresh_database, Db, Gateway, PLATFORM_KEY};
+use gateway::{drop_database, free_port, fresh_database, Db, Gateway, PLATFORM_KEY};
 use hookgate::store::postgres::PgStore;
 use hookgate::store::sqlite::SqliteStore;
 use receiver::{now_us, Behaviour, Receiver};
@@ -38,6 +38,10 @@ enum Down {
 struct Args {
     #[arg(long, value_enum, default_value = "sqlite")]
     db: DbArg,
+    /// Keep the run's database afterwards (to look at its plans or rows); by default it
+    /// is dropped.
+    #[arg(long)]
+    keep_database: bool,
     /// Gateway processes sharing the database (PostgreSQL for more than one).
     #[arg(long, default_value_t = 1)]
     instances: usize,
@@ -483,6 +487,11 @@ async fn main() {
     }
     for g in gateways {
         g.stop();
+    }
+    if args.keep_database {
+        println!("database kept: {database_url}");
+    } else {
+        drop_database(&database_url).await;
     }
     if !complete {
         eprintln!("not every delivery arrived within {limit:?}");
