@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 B=target/release/hookgate-bench
 OUT=${OUT:-bench/results.jsonl}
 run() { echo "== $*"; "$B" --out "$OUT" "$@" 2>&1 | grep -v "slow statement" || echo "(incomplete)"; }
-for db in sqlite postgres; do
+for db in ${DBS:-sqlite postgres}; do
   run --label "1 throughput (batch 100)" --db $db --tenants 1000 --apps 10 --events 200000 --batch 100
   run --label "2 latency" --db $db --tenants 1000 --apps 10 --rate 1000 --duration 60
   run --label "3 isolation (refused)" --db $db --tenants 1000 --apps 10 --rate 1000 --duration 60 --down refused --down-backlog 100000
