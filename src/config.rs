@@ -108,6 +108,20 @@ pub struct Settings {
     )]
     pub health_schedule: String,
 
+    /// How long what has ended is kept: attempts, deliveries delivered, failed for good
+    /// or skipped, their events, sent notifications. `0s` keeps everything. Deliveries
+    /// still owed to a listener are never pruned.
+    #[arg(long, env = "HOOKGATE_RETENTION", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub retention: Duration,
+
+    /// When pruning runs: a cron expression with seconds (hourly, at a quarter past).
+    #[arg(
+        long,
+        env = "HOOKGATE_RETENTION_SCHEDULE",
+        default_value = "0 15 * * * *"
+    )]
+    pub retention_schedule: String,
+
     /// How far back attempts count towards a webhook's failure rate.
     #[arg(long, env = "HOOKGATE_HEALTH_WINDOW", default_value = "30m", value_parser = humantime::parse_duration)]
     pub health_window: Duration,
@@ -182,6 +196,9 @@ impl Settings {
         if self.health_window.is_zero() {
             return fail("the health window must not be empty");
         }
+        if !self.retention.is_zero() && self.retention < Duration::from_secs(24 * 3600) {
+            return fail("retention must be at least a day (or 0s to keep everything)");
+        }
         if self.platform_key.as_deref().is_some_and(|k| k.len() < 16) {
             return fail("the platform key must be at least 16 characters");
         }
@@ -203,6 +220,7 @@ impl fmt::Debug for Settings {
             .field("dispatcher", &self.dispatcher)
             .field("workers", &self.workers)
             .field("health_schedule", &self.health_schedule)
+            .field("retention", &self.retention)
             .field(
                 "sqs",
                 &self.sqs_queue_url.as_ref().or(self.sqs_queue_name.as_ref()),

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod receiver;
+pub mod retention;
 pub mod startup;
 pub mod store;
 

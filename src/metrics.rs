@@ -27,6 +27,7 @@ pub const NOTIFICATIONS: &str = "hookgate_notifications_total";
 pub const NOTIFICATIONS_PUBLISHED: &str = "hookgate_notifications_published_total";
 pub const OUTBOX_BACKLOG: &str = "hookgate_notification_outbox_backlog";
 pub const SQS_PUBLISH_ERRORS: &str = "hookgate_sqs_publish_errors_total";
+pub const PRUNED: &str = "hookgate_pruned_rows_total";
 pub const HTTP_REQUESTS: &str = "hookgate_http_requests_total";
 pub const HTTP_DURATION: &str = "hookgate_http_request_duration_seconds";
 
@@ -109,6 +110,10 @@ fn describe() {
         "Failed attempts to publish a notification to SQS."
     );
     describe_counter!(
+        PRUNED,
+        "Rows deleted by retention, by table: attempts, deliveries, events, notifications."
+    );
+    describe_counter!(
         HTTP_REQUESTS,
         "API requests by method, route template and status."
     );
@@ -133,6 +138,7 @@ fn initialise() {
         counter!(NOTIFICATIONS, "severity" => severity.as_str()).increment(0);
         counter!(NOTIFICATIONS_PUBLISHED, "severity" => severity.as_str()).increment(0);
     }
+    record_pruned(&crate::store::Pruned::default());
     record_queue(&QueueStats::default());
 }
 
@@ -178,6 +184,17 @@ pub fn record_health(app_id: &str, webhook_id: &str, status: Status, failure_rat
 
 pub fn record_notification(severity: Severity) {
     counter!(NOTIFICATIONS, "severity" => severity.as_str()).increment(1);
+}
+
+pub fn record_pruned(pruned: &crate::store::Pruned) {
+    for (table, n) in [
+        ("attempts", pruned.attempts),
+        ("deliveries", pruned.deliveries),
+        ("events", pruned.events),
+        ("notifications", pruned.notifications),
+    ] {
+        counter!(PRUNED, "table" => table).increment(n);
+    }
 }
 
 /// Queue figures, read from the store when `/metrics` is scraped.

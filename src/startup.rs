@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use rand::distributions::{Alphanumeric, DistString};
 use tokio::net::TcpListener;
+use tokio_cron_scheduler::JobScheduler;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, extract::hash_key, AppState};
@@ -15,6 +16,7 @@ use crate::config::Settings;
 use crate::delivery::dispatcher::{DispatchSettings, Dispatcher};
 use crate::health::evaluator::{Evaluator, EvaluatorSettings};
 use crate::notify::{sqs::SqsPublisher, Relay};
+use crate::retention::Pruner;
 use crate::store::{self, SharedStore};
 
 pub struct Application {
@@ -23,12 +25,15 @@ pub struct Application {
     pub store: SharedStore,
     pub dispatcher: Arc<Dispatcher>,
     pub evaluator: Arc<Evaluator>,
+    /// Present when a retention period is set.
+    pub pruner: Option<Arc<Pruner>>,
     /// Present when an SQS queue is configured.
     pub relay: Option<Arc<Relay>>,
     pub platform_key: String,
     state: AppState,
     run_dispatcher: bool,
     health_schedule: Option<String>,
+    retention_schedule: String,
     shutdown_grace: std::time::Duration,
 }
 
@@ -74,6 +79,13 @@ impl Application {
                 rules: settings.health_rules(),
             },
         ));
+        let pruner = (!settings.retention.is_zero()).then(|| {
+            Arc::new(Pruner::new(
+                store.clone(),
+                clock.clone(),
+                chrono::TimeDelta::from_std(settings.retention).unwrap_or(chrono::TimeDelta::MAX),
+            ))
+        });
         let relay = match settings.sqs() {
             Some(sqs) => {
                 let publisher = SqsPublisher::connect(&sqs)
@@ -111,6 +123,7 @@ impl Application {
             store,
             dispatcher,
             evaluator,
+            pruner,
             relay,
             platform_key,
             state,
@@ -118,8 +131,29 @@ impl Application {
             health_schedule: settings
                 .health_evaluator
                 .then(|| settings.health_schedule.clone()),
+            retention_schedule: settings.retention_schedule.clone(),
             shutdown_grace: settings.shutdown_grace,
         })
+    }
+
+    /// The periodic jobs: the health evaluator and retention, each when enabled.
+    async fn schedule_jobs(&self) -> anyhow::Result<JobScheduler> {
+        let scheduler = JobScheduler::new().await?;
+        if let Some(cron) = &self.health_schedule {
+            let job = self.evaluator.clone().job(cron);
+            scheduler
+                .add(job.with_context(|| format!("the health schedule {cron:?}"))?)
+                .await?;
+        }
+        if let Some(pruner) = &self.pruner {
+            let cron = &self.retention_schedule;
+            let job = pruner.clone().job(cron);
+            scheduler
+                .add(job.with_context(|| format!("the retention schedule {cron:?}"))?)
+                .await?;
+        }
+        scheduler.start().await?;
+        Ok(scheduler)
     }
 
     /// Serves the API (and the dispatcher, unless disabled) until `shutdown` fires, then
@@ -129,16 +163,7 @@ impl Application {
         let workers = self
             .run_dispatcher
             .then(|| tokio::spawn(self.dispatcher.clone().run(shutdown.clone())));
-        let mut scheduler = match &self.health_schedule {
-            Some(cron) => Some(
-                self.evaluator
-                    .clone()
-                    .schedule(cron)
-                    .await
-                    .with_context(|| format!("scheduling the health evaluator with {cron:?}"))?,
-            ),
-            None => None,
-        };
+        let mut scheduler = self.schedule_jobs().await?;
         let relay = self
             .relay
             .clone()
@@ -159,9 +184,7 @@ impl Application {
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())
             .await?;
         upkeep.abort();
-        if let Some(scheduler) = scheduler.as_mut() {
-            let _ = scheduler.shutdown().await;
-        }
+        let _ = scheduler.shutdown().await;
         if let Some(relay) = relay {
             let _ = relay.await;
         }

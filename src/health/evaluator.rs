@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
+use tokio_cron_scheduler::{Job, JobSchedulerError};
 
 use super::rules::{self, HealthRules, Severity};
 use super::HealthChange;
@@ -111,26 +111,23 @@ impl Evaluator {
         })
     }
 
-    /// Starts a scheduler that ticks on `cron` (six fields, seconds first).
-    pub async fn schedule(self: Arc<Self>, cron: &str) -> Result<JobScheduler, JobSchedulerError> {
-        let scheduler = JobScheduler::new().await?;
-        let job = Job::new_async(cron, move |_, _| {
+    /// The job that ticks on `cron` (six fields, seconds first).
+    pub fn job(self: Arc<Self>, cron: &str) -> Result<Job, JobSchedulerError> {
+        Job::new_async(cron, move |_, _| {
             let evaluator = self.clone();
             Box::pin(async move {
                 if let Err(e) = evaluator.tick().await {
                     tracing::error!(error = %e, "health evaluation failed");
                 }
             })
-        })?;
-        scheduler.add(job).await?;
-        scheduler.start().await?;
-        Ok(scheduler)
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use chrono::Timelike;
+    use tokio_cron_scheduler::JobScheduler;
 
     use super::*;
     use crate::config::Settings;

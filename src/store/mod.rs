@@ -19,6 +19,8 @@ mod common;
 pub mod health;
 #[macro_use]
 pub mod logs;
+#[macro_use]
+pub mod retention;
 mod outage;
 pub mod postgres;
 mod rows;
@@ -48,9 +50,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 pub use health::HealthStore;
 pub use logs::{AttemptFilter, DeliveryFilter, LogStore};
+pub use retention::{Pruned, RetentionStore};
 
 #[async_trait]
-pub trait Store: HealthStore + LogStore + Send + Sync + 'static {
+pub trait Store: HealthStore + LogStore + RetentionStore + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     async fn migrate(&self) -> StoreResult<()>;
     async fn ping(&self) -> StoreResult<()>;

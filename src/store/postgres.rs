@@ -89,4 +89,5 @@ impl PgStore {
 
 sql_store!(PgStore, Postgres, "postgres");
 health_store!(PgStore, Postgres);
+retention_store!(PgStore);
 log_store!(PgStore, Postgres);

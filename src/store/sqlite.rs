@@ -121,4 +121,5 @@ impl SqliteStore {
 
 sql_store!(SqliteStore, Sqlite, "sqlite");
 health_store!(SqliteStore, Sqlite);
+retention_store!(SqliteStore);
 log_store!(SqliteStore, Sqlite);

@@ -87,6 +87,8 @@ pub fn test_settings(database_url: String) -> Settings {
     s.allow_private_targets = true;
     s.dispatcher = false;
     s.health_evaluator = false;
+    // Tests prune with a Pruner of their own, on the manual clock.
+    s.retention = std::time::Duration::ZERO;
     s.db_max_connections = 5;
     s
 }

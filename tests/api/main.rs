@@ -15,5 +15,6 @@ mod moto;
 mod openapi;
 mod partner;
 mod properties;
+mod retention;
 mod schedule;
 mod ssrf;

@@ -1,0 +1,85 @@
+//! Retention deletes what ended before the cutoff and keeps whatever is still owed to a
+//! listener, however old.
+
+use chrono::Duration;
+use serde_json::json;
+
+use hookgate::model::DeliveryState;
+use hookgate::retention::Pruner;
+use hookgate::store::{DeliveryFilter, Pruned};
+
+use crate::helpers::{spawn_app, Backend, TestApp, TestReceiver};
+
+async fn delivery_of(app: &TestApp, webhook_id: &str, event_id: &str) -> Option<String> {
+    app.store
+        .list_deliveries(webhook_id, &DeliveryFilter::latest(100))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.event_id == event_id)
+        .map(|d| d.id)
+}
+
+async fn retention_prunes_what_ended_and_keeps_what_is_owed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = TestReceiver::start(None).await;
+    let (_, webhook) = app.partner_setup(&receiver.url(), json!({})).await;
+    let webhook_id = webhook["id"].as_str().unwrap();
+    let event = |id: &str| json!({"id": id, "type": "a.b", "tenant_id": "acme", "data": {}});
+    let pruner = Pruner::new(app.store.clone(), app.clock.clone(), Duration::days(30));
+
+    // 31 days ago: one event delivered, one whose delivery is still in retry.
+    assert_eq!(app.publish(event("evt_old_done")).await.status, 202);
+    assert_eq!(app.dispatcher.run_once().await.unwrap().len(), 1);
+    receiver.always(500);
+    assert_eq!(app.publish(event("evt_old_owed")).await.status, 202);
+    assert_eq!(app.dispatcher.run_once().await.unwrap().len(), 1);
+    let old_done = delivery_of(&app, webhook_id, "evt_old_done").await.unwrap();
+    let old_owed = delivery_of(&app, webhook_id, "evt_old_owed").await.unwrap();
+    assert_eq!(app.delivery(&old_owed).await.state, DeliveryState::Pending);
+
+    // Today: one event, not attempted yet.
+    app.clock.advance(Duration::days(31));
+    assert_eq!(app.publish(event("evt_new")).await.status, 202);
+
+    let pruned = pruner.run_once().await.unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            attempts: 2,
+            deliveries: 1,
+            events: 1,
+            notifications: 0
+        },
+        "the two old attempts, the delivered delivery and its event"
+    );
+    assert!(app.store.get_delivery(&old_done).await.unwrap().is_none());
+    assert!(app.attempts(webhook_id).await.is_empty());
+
+    // The owed delivery and its event are kept: republishing it is still a replay, and
+    // it is delivered on its next attempt, beside today's.
+    let again = app.publish(event("evt_old_owed")).await;
+    assert_eq!(again.headers.get("idempotent-replayed").unwrap(), "true");
+    receiver.always(200);
+    assert_eq!(app.dispatcher.run_once().await.unwrap().len(), 2);
+    assert_eq!(
+        app.delivery(&old_owed).await.state,
+        DeliveryState::Delivered
+    );
+    let new = delivery_of(&app, webhook_id, "evt_new").await.unwrap();
+    assert_eq!(app.delivery(&new).await.state, DeliveryState::Delivered);
+
+    // The pruned event is forgotten: the same id is a new event (idempotency lasts as
+    // long as retention).
+    let forgotten = app.publish(event("evt_old_done")).await;
+    assert_eq!(forgotten.status, 202);
+    assert!(forgotten.headers.get("idempotent-replayed").is_none());
+
+    assert_eq!(
+        pruner.run_once().await.unwrap(),
+        Pruned::default(),
+        "a second run finds nothing more"
+    );
+}
+
+on_both_backends!(retention_prunes_what_ended_and_keeps_what_is_owed);
