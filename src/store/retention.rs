@@ -26,22 +26,31 @@ pub trait RetentionStore: Send + Sync {
     async fn prune(&self, cutoff: DateTime<Utc>, chunk: i64) -> StoreResult<Pruned>;
 }
 
-/// One statement per table, in this order (deliveries before the events they refer to);
-/// each deletes at most `$2` rows older than `$1`. The outer conditions repeat the inner
-/// ones so that PostgreSQL rechecks them on a row changed meanwhile (a delivery resent
-/// while it was being pruned stays).
-pub(crate) const PRUNE: [&str; 4] = [
-    "DELETE FROM attempts WHERE started_at < $1 AND id IN \
-     (SELECT id FROM attempts WHERE started_at < $1 LIMIT $2)",
-    "DELETE FROM deliveries WHERE state IN ('delivered', 'failed', 'skipped') \
-     AND updated_at < $1 AND id IN (SELECT id FROM deliveries \
-     WHERE state IN ('delivered', 'failed', 'skipped') AND updated_at < $1 LIMIT $2)",
-    "DELETE FROM events WHERE received_at < $1 AND id IN (SELECT id FROM events e \
-     WHERE received_at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) \
-     LIMIT $2)",
-    "DELETE FROM notifications WHERE sent_at < $1 AND id IN \
-     (SELECT id FROM notifications WHERE sent_at < $1 LIMIT $2)",
+/// Per table, in this order (deliveries before the events they refer to), what may be
+/// pruned; `$1` is the cutoff. Candidates are read first, outside any write transaction,
+/// so that SQLite's write lock is never held while a large table is scanned; the delete
+/// repeats the condition, so a row changed in between (a delivery resent) stays.
+pub(crate) const PRUNABLE: [(&str, &str); 4] = [
+    ("attempts", "started_at < $1"),
+    (
+        "deliveries",
+        "state IN ('delivered', 'failed', 'skipped') AND updated_at < $1",
+    ),
+    (
+        "events",
+        "received_at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
+    ),
+    ("notifications", "sent_at < $1"),
 ];
+
+/// `DELETE … WHERE <condition> AND id IN ($2, …, $n+1)`.
+pub(crate) fn delete_sql(table: &str, condition: &str, ids: usize) -> String {
+    let placeholders: Vec<String> = (2..ids + 2).map(|n| format!("${n}")).collect();
+    format!(
+        "DELETE FROM {table} WHERE {condition} AND id IN ({})",
+        placeholders.join(", ")
+    )
+}
 
 macro_rules! retention_store {
     ($store:ty) => {
@@ -52,20 +61,29 @@ macro_rules! retention_store {
                 cutoff: DateTime<Utc>,
                 chunk: i64,
             ) -> StoreResult<$crate::store::retention::Pruned> {
+                use $crate::store::retention::{delete_sql, PRUNABLE};
                 let cutoff = to_millis(cutoff);
                 let mut deleted = [0u64; 4];
-                for (sql, count) in $crate::store::retention::PRUNE.iter().zip(&mut deleted) {
+                for ((table, condition), count) in PRUNABLE.iter().zip(&mut deleted) {
+                    let select = format!("SELECT id FROM {table} WHERE {condition} LIMIT $2");
                     loop {
-                        let mut tx = self.write_tx().await?;
-                        let n = sqlx::query(sql)
+                        let ids: Vec<String> = sqlx::query_scalar(&select)
                             .bind(cutoff)
                             .bind(chunk)
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
+                            .fetch_all(&self.pool)
+                            .await?;
+                        if ids.is_empty() {
+                            break;
+                        }
+                        let delete = delete_sql(table, condition, ids.len());
+                        let mut query = sqlx::query(&delete).bind(cutoff);
+                        for id in &ids {
+                            query = query.bind(id);
+                        }
+                        let mut tx = self.write_tx().await?;
+                        *count += query.execute(&mut *tx).await?.rows_affected();
                         tx.commit().await?;
-                        *count += n;
-                        if n < chunk as u64 {
+                        if (ids.len() as i64) < chunk {
                             break;
                         }
                     }
@@ -80,4 +98,17 @@ macro_rules! retention_store {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_delete_binds_the_cutoff_then_each_id() {
+        assert_eq!(
+            delete_sql("attempts", "started_at < $1", 3),
+            "DELETE FROM attempts WHERE started_at < $1 AND id IN ($2, $3, $4)"
+        );
+    }
 }
