@@ -165,6 +165,17 @@ pub struct Settings {
 #[error("invalid setting: {0}")]
 pub struct InvalidSettings(String);
 
+/// Retention is off (zero) or at least a day: shorter would prune logs and idempotency
+/// keys partners still rely on.
+pub fn check_retention(retention: Duration) -> Result<(), InvalidSettings> {
+    if !retention.is_zero() && retention < Duration::from_secs(24 * 3600) {
+        return Err(InvalidSettings(
+            "retention must be at least a day (or 0s to keep everything)".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Settings {
     /// The defaults, as `hookgate serve` with no flags and no environment would use.
     pub fn defaults() -> Self {
@@ -196,9 +207,7 @@ impl Settings {
         if self.health_window.is_zero() {
             return fail("the health window must not be empty");
         }
-        if !self.retention.is_zero() && self.retention < Duration::from_secs(24 * 3600) {
-            return fail("retention must be at least a day (or 0s to keep everything)");
-        }
+        check_retention(self.retention)?;
         if self.platform_key.as_deref().is_some_and(|k| k.len() < 16) {
             return fail("the platform key must be at least 16 characters");
         }

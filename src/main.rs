@@ -27,6 +27,18 @@ enum Command {
         )]
         database_url: String,
     },
+    /// Delete now what retention lets go (as `serve` does hourly), and exit.
+    Prune {
+        #[arg(
+            long,
+            env = "HOOKGATE_DATABASE_URL",
+            default_value = "sqlite://hookgate.db"
+        )]
+        database_url: String,
+        /// What ended longer ago than this is deleted; deliveries still owed never are.
+        #[arg(long, env = "HOOKGATE_RETENTION", default_value = "30d", value_parser = humantime::parse_duration)]
+        retention: std::time::Duration,
+    },
     /// A listener that prints deliveries and checks their signatures, for trying hookgate.
     Receiver {
         #[arg(long, default_value = "127.0.0.1:9000")]
@@ -58,6 +70,22 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
             tracing::info!(backend = store.backend(), "migrations applied");
+            Ok(())
+        }
+        Command::Prune {
+            database_url,
+            retention,
+        } => {
+            hookgate::config::check_retention(retention)?;
+            anyhow::ensure!(
+                !retention.is_zero(),
+                "retention is 0s (keep everything): nothing to prune"
+            );
+            let store = hookgate::store::connect(&database_url, &Default::default()).await?;
+            let keep = chrono::TimeDelta::from_std(retention)?;
+            hookgate::retention::Pruner::new(store, Arc::new(SystemClock), keep)
+                .run_once()
+                .await?;
             Ok(())
         }
         Command::Receiver {
