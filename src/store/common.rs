@@ -395,17 +395,14 @@ macro_rules! sql_store {
 
             async fn publish(&self, e: &NewEvent) -> StoreResult<PublishOutcome> {
                 let mut tx = self.write_tx().await?;
-                let outcome = publish_in(&mut tx, e).await?;
+                let outcome = publish_all(&mut tx, std::slice::from_ref(e)).await?;
                 tx.commit().await?;
-                Ok(outcome)
+                Ok(outcome.into_iter().next().expect("one outcome per event"))
             }
 
             async fn publish_batch(&self, events: &[NewEvent]) -> StoreResult<Vec<PublishOutcome>> {
                 let mut tx = self.write_tx().await?;
-                let mut outcomes = Vec::with_capacity(events.len());
-                for e in events {
-                    outcomes.push(publish_in(&mut tx, e).await?);
-                }
+                let outcomes = publish_all(&mut tx, events).await?;
                 tx.commit().await?;
                 Ok(outcomes)
             }
@@ -492,107 +489,7 @@ macro_rules! sql_store {
             }
         }
 
-        /// Stores one event and its fan-out inside the caller's transaction.
-        async fn publish_in(
-            tx: &mut $crate::store::WriteTx<$db>,
-            e: &NewEvent,
-        ) -> StoreResult<PublishOutcome> {
-            // Written first so that on SQLite the transaction holds the write lock
-            // from its first statement.
-            let inserted = sqlx::query(
-                "INSERT INTO events (id, idempotency_key, request_hash, tenant_id, event_type, \
-                 occurred_at, received_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(&e.id)
-            .bind(&e.idempotency_key)
-            .bind(&e.request_hash)
-            .bind(&e.tenant_id)
-            .bind(&e.event_type)
-            .bind(to_millis(e.occurred_at))
-            .bind(to_millis(e.received_at))
-            .bind(&e.data)
-            .execute(&mut **tx)
-            .await
-            .map_err(|err| not_found_on_reference(err, "unknown tenant"))?
-            .rows_affected();
-
-            if inserted == 0 {
-                let sql = format!(
-                    "SELECT {EVENT_SUMMARY_COLUMNS} FROM events \
-                     WHERE id = $1 OR ($2 IS NOT NULL AND idempotency_key = $2) LIMIT 1"
-                );
-                let existing = sqlx::query_as::<$db, EventSummaryRow>(&sql)
-                    .bind(&e.id)
-                    .bind(&e.idempotency_key)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                return match existing {
-                    Some(row) if row.request_hash == e.request_hash => {
-                        Ok(PublishOutcome::Replayed(row.into()))
-                    }
-                    _ => Err(StoreError::Conflict(
-                        "this event id or Idempotency-Key was already used with a different body"
-                            .into(),
-                    )),
-                };
-            }
-
-            let environment: String =
-                sqlx::query_scalar::<$db, String>("SELECT environment FROM tenants WHERE id = $1")
-                    .bind(&e.tenant_id)
-                    .fetch_optional(&mut **tx)
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound("unknown tenant".into()))?;
-            let candidates = sqlx::query_as::<$db, FanoutRow>(FANOUT_CANDIDATES)
-                .bind(&e.tenant_id)
-                .bind(&environment)
-                .fetch_all(&mut **tx)
-                .await?;
-
-            let now = to_millis(e.received_at);
-            let mut deliveries = 0;
-            let mut by_app = std::collections::BTreeMap::<String, i64>::new();
-            for c in &candidates {
-                if !filter::matches(&c.event_types()?, &e.event_type) {
-                    continue;
-                }
-                // A deactivated webhook keeps its events as held deliveries.
-                let (state, due_at) = if c.state == WebhookState::Active.as_str() {
-                    (DeliveryState::Pending, Some(now))
-                } else {
-                    (DeliveryState::Held, None)
-                };
-                sqlx::query(
-                    "INSERT INTO deliveries (id, event_id, webhook_id, installation_id, app_id, \
-                     tenant_id, event_type, state, due_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-                )
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(&e.id)
-                .bind(&c.webhook_id)
-                .bind(&c.installation_id)
-                .bind(&c.app_id)
-                .bind(&e.tenant_id)
-                .bind(&e.event_type)
-                .bind(state.as_str())
-                .bind(due_at)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-                deliveries += 1;
-                *by_app.entry(c.app_id.clone()).or_default() += 1;
-            }
-            Ok(PublishOutcome::Created(EventSummary {
-                id: e.id.clone(),
-                event_type: e.event_type.clone(),
-                tenant_id: e.tenant_id.clone(),
-                occurred_at: e.occurred_at,
-                received_at: e.received_at,
-                deliveries,
-                deliveries_by_app: by_app.into_iter().collect(),
-            }))
-        }
+        publish_fns!($db);
 
         /// Binds a webhook's columns in `WEBHOOK_COLUMNS` order ($1 … $16).
         fn bind_webhook<'q>(

@@ -22,6 +22,8 @@ pub mod logs;
 #[macro_use]
 pub mod retention;
 mod outage;
+#[macro_use]
+mod publish;
 pub mod postgres;
 mod rows;
 pub mod sqlite;

@@ -309,13 +309,9 @@ impl TryFrom<ClaimedRow> for ClaimedDelivery {
 
 /// Candidate webhooks for an event's fan-out: active installations of the tenant's apps
 /// with webhooks in the tenant's environment. The event-type filter is applied in Rust.
-pub const FANOUT_CANDIDATES: &str = "SELECT w.id AS webhook_id, w.app_id, w.event_types, \
-     w.state, i.id AS installation_id \
-     FROM installations i JOIN webhooks w ON w.app_id = i.app_id \
-     WHERE i.tenant_id = $1 AND i.state = 'active' AND w.environment = $2";
-
 #[derive(sqlx::FromRow)]
 pub struct FanoutRow {
+    pub tenant_id: String,
     pub webhook_id: String,
     pub app_id: String,
     pub event_types: String,

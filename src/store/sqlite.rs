@@ -14,7 +14,6 @@ use super::logs::{AttemptFilter, DeliveryFilter};
 use super::rows::*;
 use super::{constraint_error, not_found_on_reference, StoreError, StoreResult};
 use crate::clock::{from_millis, to_millis};
-use crate::delivery::filter;
 use crate::health::rules::Status;
 use crate::health::{HealthChange, HealthInput, Reactivated, WebhookHealth};
 use crate::model::*;

@@ -149,6 +149,32 @@ async fn a_batch_is_stored_whole_and_repeats_are_no_ops(backend: Backend) {
         .await;
     assert_eq!(r.status, 422);
     assert_eq!(count().await, 3, "nothing of a refused batch is stored");
+
+    // An event repeated inside one batch is stored once; the repeat is its replay.
+    let twice = json!({"id": "b8", "type": "a.b", "tenant_id": "acme"});
+    let r = app
+        .platform_post("/v1/events/batch", json!({"events": [twice, twice]}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let data = r.body["data"].as_array().unwrap();
+    assert_eq!(
+        (data[0]["replayed"].clone(), data[1]["replayed"].clone()),
+        (json!(false), json!(true))
+    );
+    assert_eq!(data[1]["deliveries"], 1, "the replay counts the first's delivery");
+    assert_eq!(count().await, 4);
+    // The same id with another body inside one batch is a conflict, and stores nothing.
+    let r = app
+        .platform_post(
+            "/v1/events/batch",
+            json!({"events": [
+                {"id": "b9", "type": "a.b", "tenant_id": "acme"},
+                {"id": "b9", "type": "a.b", "tenant_id": "acme", "data": {"other": true}},
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(count().await, 4);
 }
 
 on_both_backends!(
