@@ -161,7 +161,10 @@ async fn a_batch_is_stored_whole_and_repeats_are_no_ops(backend: Backend) {
         (data[0]["replayed"].clone(), data[1]["replayed"].clone()),
         (json!(false), json!(true))
     );
-    assert_eq!(data[1]["deliveries"], 1, "the replay counts the first's delivery");
+    assert_eq!(
+        data[1]["deliveries"], 1,
+        "the replay counts the first's delivery"
+    );
     assert_eq!(count().await, 4);
     // The same id with another body inside one batch is a conflict, and stores nothing.
     let r = app
