@@ -73,6 +73,13 @@ impl Drop for Held<'_> {
     }
 }
 
+/// How an idle claim loop waits, besides for a new event.
+enum Idle {
+    For(Duration),
+    /// For an attempt of this instance to finish (or `idle_poll`).
+    UntilCapacity,
+}
+
 impl Dispatcher {
     pub fn new(
         store: SharedStore,
@@ -217,6 +224,8 @@ impl Dispatcher {
                 }
             }
             let limit = (self.capacity() as i64).min(self.settings.batch_size);
+            // Created before the claim so that an attempt finishing meanwhile counts.
+            let finished = self.finished.notified();
             let idle = match self.claim(limit).await {
                 Ok(claimed) if !claimed.is_empty() => {
                     for d in claimed {
@@ -231,13 +240,18 @@ impl Dispatcher {
                 Ok(_) => self.idle_wait().await,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming deliveries failed");
-                    self.settings.idle_poll
+                    Idle::For(self.settings.idle_poll)
                 }
+            };
+            let (sleep, until_capacity) = match idle {
+                Idle::For(wait) => (wait, false),
+                Idle::UntilCapacity => (self.settings.idle_poll, true),
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(idle) => {}
+                _ = finished, if until_capacity => {}
+                _ = tokio::time::sleep(sleep) => {}
             }
         }
     }
@@ -279,15 +293,18 @@ impl Dispatcher {
         }
     }
 
-    /// Until the next delivery falls due, but never longer than `idle_poll`: other
-    /// instances may add work this one is not told about.
-    async fn idle_wait(&self) -> Duration {
+    /// After a claim that found nothing: until the next delivery falls due, but never
+    /// longer than `idle_poll` (other instances may add work this one is not told
+    /// about). Deliveries already due that the claim did not get belong to webhooks at
+    /// their cap here (or were just leased by another worker): claiming again at once
+    /// would poll in a loop, so the loop waits for one of its attempts to finish.
+    async fn idle_wait(&self) -> Idle {
         match self.store.next_due_at().await {
-            Ok(Some(due)) => (due - self.clock.now())
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-                .min(self.settings.idle_poll),
-            _ => self.settings.idle_poll,
+            Ok(Some(due)) => match (due - self.clock.now()).to_std() {
+                Ok(wait) if !wait.is_zero() => Idle::For(wait.min(self.settings.idle_poll)),
+                _ => Idle::UntilCapacity,
+            },
+            _ => Idle::For(self.settings.idle_poll),
         }
     }
 

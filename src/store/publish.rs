@@ -22,13 +22,16 @@ pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (id, idempotency_key,
 pub(crate) const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (id, event_id, webhook_id, \
      installation_id, app_id, tenant_id, event_type, state, due_at, created_at, updated_at) ";
 
-/// Active installations of the tenants (an `IN (…)` list follows) joined to their apps'
-/// webhooks of the tenant's environment.
+/// Active installations of the tenants (an `IN (…)` list follows) with their apps'
+/// webhooks of the tenant's environment. The environment is a correlated subquery, not a
+/// join, so that the planner starts from the tenants' installations: joined, it began
+/// from the webhooks and filtered every installation of each app.
 pub(crate) const FANOUT_CANDIDATES: &str = "SELECT i.tenant_id, w.id AS webhook_id, w.app_id, \
      w.event_types, w.state, i.id AS installation_id \
-     FROM installations i JOIN tenants t ON t.id = i.tenant_id \
-     JOIN webhooks w ON w.app_id = i.app_id AND w.environment = t.environment \
-     WHERE i.state = 'active' AND i.tenant_id IN ";
+     FROM installations i JOIN webhooks w ON w.app_id = i.app_id \
+     WHERE i.state = 'active' \
+     AND w.environment = (SELECT t.environment FROM tenants t WHERE t.id = i.tenant_id) \
+     AND i.tenant_id IN ";
 
 /// One delivery to insert.
 #[derive(Debug)]
