@@ -88,4 +88,45 @@ async fn retention_prunes_what_ended_and_keeps_what_is_owed(backend: Backend) {
     );
 }
 
-on_both_backends!(retention_prunes_what_ended_and_keeps_what_is_owed);
+/// A notification still in the outbox is kept however old; a sent one goes.
+async fn retention_keeps_unsent_notifications_and_prunes_sent_ones(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = TestReceiver::start(Some(app.clock.clone())).await;
+    receiver.always(500);
+    app.partner_setup(&receiver.url(), json!({})).await;
+    let t0 = app.clock.now();
+    // An hour of failures: one warning, in the outbox (no SQS here).
+    for minute in [0, 30, 60] {
+        app.clock.set(t0 + Duration::minutes(minute));
+        app.publish(json!({"type": "a.b", "tenant_id": "acme"}))
+            .await;
+        while !app.dispatcher.run_once().await.unwrap().is_empty() {}
+        if minute > 0 {
+            app.evaluator.tick().await.unwrap();
+        }
+    }
+    let outbox = app.store.list_notifications(None, 10).await.unwrap();
+    assert_eq!(outbox.len(), 1);
+
+    app.clock.set(t0 + Duration::days(31));
+    let pruner = Pruner::new(app.store.clone(), app.clock.clone(), Duration::days(30));
+    assert_eq!(pruner.run_once().await.unwrap().notifications, 0);
+    assert_eq!(app.store.outbox_backlog().await.unwrap(), 1, "unsent: kept");
+
+    app.store
+        .mark_notification_sent(&outbox[0].id, t0 + Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(pruner.run_once().await.unwrap().notifications, 1);
+    assert!(app
+        .store
+        .list_notifications(None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+on_both_backends!(
+    retention_prunes_what_ended_and_keeps_what_is_owed,
+    retention_keeps_unsent_notifications_and_prunes_sent_ones
+);
