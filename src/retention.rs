@@ -27,7 +27,10 @@ impl Pruner {
 
     /// Deletes what ended before now minus the retention period.
     pub async fn run_once(&self) -> Result<Pruned, StoreError> {
-        let cutoff = self.clock.now() - self.keep;
+        // A retention longer than the calendar reaches back keeps everything.
+        let Some(cutoff) = self.clock.now().checked_sub_signed(self.keep) else {
+            return Ok(Pruned::default());
+        };
         let started = std::time::Instant::now();
         let pruned = self.store.prune(cutoff, CHUNK).await?;
         crate::metrics::record_pruned(&pruned);

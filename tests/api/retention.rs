@@ -86,6 +86,12 @@ async fn retention_prunes_what_ended_and_keeps_what_is_owed(backend: Backend) {
         Pruned::default(),
         "a second run finds nothing more"
     );
+    let forever = Pruner::new(app.store.clone(), app.clock.clone(), Duration::MAX);
+    assert_eq!(
+        forever.run_once().await.unwrap(),
+        Pruned::default(),
+        "a retention longer than the calendar reaches back keeps everything"
+    );
 }
 
 /// A notification still in the outbox is kept however old; a sent one goes.
