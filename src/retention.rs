@@ -3,13 +3,9 @@
 //! [`crate::store::retention`]. Running it on several instances at once is harmless: the
 //! deletes are idempotent.
 
-use std::sync::Arc;
-
-use chrono::TimeDelta;
-use tokio_cron_scheduler::{Job, JobSchedulerError};
-
 use crate::clock::SharedClock;
 use crate::store::{Pruned, SharedStore, StoreError};
+use chrono::TimeDelta;
 
 /// Rows deleted per transaction: small enough that publishes never wait long behind it.
 const CHUNK: i64 = 1_000;
@@ -44,18 +40,6 @@ impl Pruner {
             "retention: pruned what ended before the cutoff"
         );
         Ok(pruned)
-    }
-
-    /// The job that prunes on `cron` (six fields, seconds first).
-    pub fn job(self: Arc<Self>, cron: &str) -> Result<Job, JobSchedulerError> {
-        Job::new_async(cron, move |_, _| {
-            let pruner = self.clone();
-            Box::pin(async move {
-                if let Err(e) = pruner.run_once().await {
-                    tracing::error!(error = %e, "retention: pruning failed; the next run retries");
-                }
-            })
-        })
     }
 }
 

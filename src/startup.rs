@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use rand::distributions::{Alphanumeric, DistString};
 use tokio::net::TcpListener;
-use tokio_cron_scheduler::JobScheduler;
+use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, extract::hash_key, AppState};
@@ -140,14 +140,21 @@ impl Application {
     async fn schedule_jobs(&self) -> anyhow::Result<JobScheduler> {
         let scheduler = JobScheduler::new().await?;
         if let Some(cron) = &self.health_schedule {
-            let job = self.evaluator.clone().job(cron);
+            let evaluator = self.evaluator.clone();
+            let job = cron_job(cron, "health evaluation", move || {
+                let evaluator = evaluator.clone();
+                async move { evaluator.tick().await }
+            });
             scheduler
                 .add(job.with_context(|| format!("the health schedule {cron:?}"))?)
                 .await?;
         }
         if let Some(pruner) = &self.pruner {
-            let cron = &self.retention_schedule;
-            let job = pruner.clone().job(cron);
+            let (cron, pruner) = (&self.retention_schedule, pruner.clone());
+            let job = cron_job(cron, "retention", move || {
+                let pruner = pruner.clone();
+                async move { pruner.run_once().await }
+            });
             scheduler
                 .add(job.with_context(|| format!("the retention schedule {cron:?}"))?)
                 .await?;
@@ -224,4 +231,22 @@ pub fn shutdown_on_signal() -> CancellationToken {
         cancel.cancel();
     });
     token
+}
+
+/// A job that runs `run` on `cron` (six fields, seconds first) and logs its failure; the
+/// next tick tries again.
+fn cron_job<F, Fut, T, E>(cron: &str, what: &'static str, run: F) -> Result<Job, JobSchedulerError>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
+    E: std::fmt::Display,
+{
+    Job::new_async(cron, move |_, _| {
+        let done = run();
+        Box::pin(async move {
+            if let Err(e) = done.await {
+                tracing::error!(error = %e, job = what, "scheduled job failed; the next tick retries");
+            }
+        })
+    })
 }

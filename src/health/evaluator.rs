@@ -2,10 +2,7 @@
 //! each active webhook's failure rate over the window and applies the health rules. In a
 //! cluster every instance schedules the job, and the first to record the tick evaluates it.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use tokio_cron_scheduler::{Job, JobSchedulerError};
 
 use super::rules::{self, HealthRules, Severity};
 use super::HealthChange;
@@ -110,24 +107,12 @@ impl Evaluator {
             notifications,
         })
     }
-
-    /// The job that ticks on `cron` (six fields, seconds first).
-    pub fn job(self: Arc<Self>, cron: &str) -> Result<Job, JobSchedulerError> {
-        Job::new_async(cron, move |_, _| {
-            let evaluator = self.clone();
-            Box::pin(async move {
-                if let Err(e) = evaluator.tick().await {
-                    tracing::error!(error = %e, "health evaluation failed");
-                }
-            })
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use chrono::Timelike;
-    use tokio_cron_scheduler::JobScheduler;
+    use tokio_cron_scheduler::{Job, JobScheduler};
 
     use super::*;
     use crate::config::Settings;

@@ -202,6 +202,9 @@ macro_rules! publish_fns {
 
             // Replays are looked up last, so that one of an event created earlier in this
             // batch counts that event's deliveries.
+            if outcomes.iter().all(Option::is_some) {
+                return Ok(outcomes.into_iter().flatten().collect());
+            }
             let sql = format!(
                 "SELECT {EVENT_SUMMARY_COLUMNS} FROM events \
                  WHERE id = $1 OR ($2 IS NOT NULL AND idempotency_key = $2) LIMIT 1"

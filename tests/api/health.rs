@@ -361,16 +361,7 @@ async fn without_sqs_notifications_stay_in_the_outbox(backend: Backend) {
     let receiver = TestReceiver::start(Some(app.clock.clone())).await;
     receiver.always(500);
     let (key, _) = app.partner_setup(&receiver.url(), json!({})).await;
-    let t0 = app.clock.now();
-    for minute in [0, 30, 60] {
-        app.clock.set(t0 + Duration::minutes(minute));
-        app.publish(json!({"type": "a.b", "tenant_id": "acme"}))
-            .await;
-        while !app.dispatcher.run_once().await.unwrap().is_empty() {}
-        if minute > 0 {
-            app.evaluator.tick().await.unwrap();
-        }
-    }
+    app.publish_failing_for_an_hour().await;
     let r = app.get("/v1/apps/bob-app/notifications", &key).await;
     let data = r.body["data"].as_array().unwrap();
     assert_eq!(data.len(), 1);

@@ -260,6 +260,24 @@ impl TestApp {
             .unwrap()
             .expect("delivery exists")
     }
+
+    /// With the listener failing: publishes at minutes 0, 30 and 60 from now, attempts
+    /// what is due each time and evaluates at 30 and 60, so one warning is due. Returns
+    /// the start.
+    pub async fn publish_failing_for_an_hour(&self) -> DateTime<Utc> {
+        use hookgate::clock::Clock;
+        let t0 = self.clock.now();
+        for minute in [0, 30, 60] {
+            self.clock.set(t0 + chrono::Duration::minutes(minute));
+            self.publish(json!({"type": "a.b", "tenant_id": "acme"}))
+                .await;
+            while !self.dispatcher.run_once().await.unwrap().is_empty() {}
+            if minute > 0 {
+                self.evaluator.tick().await.unwrap();
+            }
+        }
+        t0
+    }
 }
 
 pub async fn reply(response: reqwest::Response) -> Reply {

@@ -100,17 +100,8 @@ async fn retention_keeps_unsent_notifications_and_prunes_sent_ones(backend: Back
     let receiver = TestReceiver::start(Some(app.clock.clone())).await;
     receiver.always(500);
     app.partner_setup(&receiver.url(), json!({})).await;
-    let t0 = app.clock.now();
     // An hour of failures: one warning, in the outbox (no SQS here).
-    for minute in [0, 30, 60] {
-        app.clock.set(t0 + Duration::minutes(minute));
-        app.publish(json!({"type": "a.b", "tenant_id": "acme"}))
-            .await;
-        while !app.dispatcher.run_once().await.unwrap().is_empty() {}
-        if minute > 0 {
-            app.evaluator.tick().await.unwrap();
-        }
-    }
+    let t0 = app.publish_failing_for_an_hour().await;
     let outbox = app.store.list_notifications(None, 10).await.unwrap();
     assert_eq!(outbox.len(), 1);
 
