@@ -36,6 +36,7 @@ fn delivery(data_bytes: usize) -> ClaimedDelivery {
         timeout_ms: 10_000,
         retry_policy: RetryPolicy::hibob(),
         rate_limit_per_second: None,
+        max_concurrency: None,
     }
 }
 

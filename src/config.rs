@@ -75,13 +75,19 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_BATCH_SIZE", default_value_t = 64)]
     pub batch_size: i64,
 
-    /// Concurrent outbound requests, across all workers.
-    #[arg(long, env = "HOOKGATE_MAX_IN_FLIGHT", default_value_t = 256)]
+    /// Concurrent outbound requests (and deliveries leased), across all webhooks.
+    #[arg(long, env = "HOOKGATE_MAX_IN_FLIGHT", default_value_t = 1024)]
     pub max_in_flight: usize,
 
-    /// Concurrent outbound requests to one webhook.
-    #[arg(long, env = "HOOKGATE_MAX_IN_FLIGHT_PER_WEBHOOK", default_value_t = 16)]
+    /// Ceiling of each webhook's adaptive in-flight limit: it grows while the listener
+    /// answers fast and shrinks on errors, timeouts, 429, 5xx and slow answers. A partner
+    /// may set a lower `max_concurrency` for its webhook.
+    #[arg(long, env = "HOOKGATE_MAX_IN_FLIGHT_PER_WEBHOOK", default_value_t = 256)]
     pub max_in_flight_per_webhook: usize,
+
+    /// Floor of each webhook's adaptive in-flight limit.
+    #[arg(long, env = "HOOKGATE_MIN_IN_FLIGHT_PER_WEBHOOK", default_value_t = 4)]
+    pub min_in_flight_per_webhook: usize,
 
     /// How long a claimed delivery stays leased; a crashed worker's deliveries become
     /// claimable again after it. Must exceed the longest webhook timeout.
@@ -192,8 +198,13 @@ impl Settings {
         if self.workers == 0 || self.batch_size < 1 || self.max_in_flight == 0 {
             return fail("workers, batch size and max in flight must be at least 1");
         }
-        if self.max_in_flight_per_webhook == 0 {
-            return fail("max in flight per webhook must be at least 1");
+        if self.min_in_flight_per_webhook == 0
+            || self.min_in_flight_per_webhook > self.max_in_flight_per_webhook
+        {
+            return fail("the in-flight floor per webhook must be at least 1 and at most its ceiling");
+        }
+        if self.max_in_flight_per_webhook > self.max_in_flight {
+            return fail("the in-flight ceiling per webhook must not exceed max in flight");
         }
         if self.lease <= crate::api::webhooks::MAX_TIMEOUT {
             return fail("the lease must be longer than the longest webhook timeout (30 s)");

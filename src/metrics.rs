@@ -21,6 +21,7 @@ pub const QUEUE_DELIVERIES: &str = "hookgate_queue_deliveries";
 pub const QUEUE_OLDEST_DUE_AGE: &str = "hookgate_queue_oldest_due_age_seconds";
 pub const WEBHOOK_HEALTH: &str = "hookgate_webhook_health_state";
 pub const WEBHOOK_FAILURE_RATE: &str = "hookgate_webhook_failure_rate";
+pub const CONCURRENCY_LIMIT: &str = "hookgate_webhook_concurrency_limit";
 pub const EVALUATIONS: &str = "hookgate_health_evaluations_total";
 pub const EVALUATION_DURATION: &str = "hookgate_health_evaluation_duration_seconds";
 pub const NOTIFICATIONS: &str = "hookgate_notifications_total";
@@ -92,6 +93,10 @@ fn describe() {
     describe_gauge!(
         WEBHOOK_FAILURE_RATE,
         "Failure rate of the webhook's attempts in the last evaluation window (0 to 1)."
+    );
+    describe_gauge!(
+        CONCURRENCY_LIMIT,
+        "This instance's adaptive limit of attempts in flight to the webhook."
     );
     describe_counter!(EVALUATIONS, "Health evaluations run by this instance.");
     describe_histogram!(
@@ -180,6 +185,11 @@ pub fn record_health(app_id: &str, webhook_id: &str, status: Status, failure_rat
     if let Some(rate) = failure_rate {
         gauge!(WEBHOOK_FAILURE_RATE, "app_id" => app_id.to_string(), "webhook_id" => webhook_id.to_string()).set(rate);
     }
+}
+
+pub fn record_concurrency_limit(app_id: &str, webhook_id: &str, limit: usize) {
+    gauge!(CONCURRENCY_LIMIT, "app_id" => app_id.to_string(), "webhook_id" => webhook_id.to_string())
+        .set(limit as f64);
 }
 
 pub fn record_notification(severity: Severity) {

@@ -102,6 +102,8 @@ pub struct Webhook {
     pub retry_policy: RetryPolicy,
     /// At most this many attempts per second to this webhook; excess waits.
     pub rate_limit_per_second: Option<i64>,
+    /// At most this many attempts in flight at once, whatever the adaptive limit says.
+    pub max_concurrency: Option<i64>,
     pub state: WebhookState,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -207,6 +209,7 @@ pub struct ClaimedDelivery {
     pub timeout_ms: i64,
     pub retry_policy: RetryPolicy,
     pub rate_limit_per_second: Option<i64>,
+    pub max_concurrency: Option<i64>,
 }
 
 /// The result of one attempt and the delivery state it leads to, written in batches.

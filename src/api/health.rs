@@ -18,6 +18,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reactivate))
 }
 
+/// The evaluator's view, and the in-flight limit this instance currently allows.
+#[derive(Serialize, utoipa::ToSchema)]
+struct HealthResponse {
+    #[serde(flatten)]
+    health: WebhookHealth,
+    /// Attempts this instance sends to the listener at once, at most: the adaptive limit
+    /// (grows while the listener answers fast, shrinks on errors and slow answers).
+    concurrency_limit: usize,
+}
+
 #[utoipa::path(
     get,
     path = "/v1/apps/{app}/webhooks/{id}/health",
@@ -25,7 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     operation_id = "health_health",
     params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
     responses(
-        (status = 200, body = WebhookHealth),
+        (status = 200, body = HealthResponse),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "Not found, or another partner's", body = ErrorBody),
     ),
@@ -35,7 +45,7 @@ async fn health(
     caller: Caller,
     State(state): State<AppState>,
     ApiPath((app_id, id)): ApiPath<(String, String)>,
-) -> Result<Json<WebhookHealth>, ApiError> {
+) -> Result<Json<HealthResponse>, ApiError> {
     let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
     let health = state
         .store
@@ -52,7 +62,10 @@ async fn health(
             window_failures: 0,
             window_failure_rate: None,
         });
-    Ok(Json(health))
+    Ok(Json(HealthResponse {
+        concurrency_limit: state.dispatcher.concurrency_limit(&webhook.id),
+        health,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

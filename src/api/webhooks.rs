@@ -63,6 +63,9 @@ struct WebhookFields {
     retry_policy: Option<RetryPolicySpec>,
     /// At most this many attempts per second (1–10000); `0` removes the cap.
     rate_limit_per_second: Option<i64>,
+    /// At most this many attempts in flight at once (1–1000), below the gateway's
+    /// adaptive limit; `0` removes it.
+    max_concurrency: Option<i64>,
     /// A `whsec_…` secret of the partner's choosing; generated when absent.
     secret: Option<String>,
 }
@@ -131,6 +134,13 @@ impl WebhookFields {
                         "rate_limit_per_second must be between 0 and 10000",
                     ))
                 }
+            };
+        }
+        if let Some(max) = self.max_concurrency {
+            w.max_concurrency = match max {
+                0 => None,
+                1..=1_000 => Some(max),
+                _ => return Err(ApiError::invalid("max_concurrency must be between 0 and 1000")),
             };
         }
         if let Some(secret) = self.secret {
@@ -235,6 +245,7 @@ async fn create(
         previous_secret_expires_at: None,
         rate_limit_per_second: (state.settings.default_rate_limit_per_second > 0)
             .then_some(state.settings.default_rate_limit_per_second),
+        max_concurrency: None,
         headers: BTreeMap::new(),
         timeout_ms: DEFAULT_TIMEOUT.as_millis() as i64,
         retry_policy: RetryPolicy::hibob(),

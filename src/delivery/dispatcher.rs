@@ -3,7 +3,6 @@
 //! `run_once` is one synchronous step; tests drive it directly with a manual clock.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,17 +16,21 @@ use super::rate_limit::TokenBucket;
 use super::resolver::GuardedResolver;
 use super::retry::{next_step, AttemptClass, NextStep};
 use super::sender::{OutboundRequest, SendOutcome, Sender};
+use super::slots::{SlotSettings, Slots};
 use super::{payload, signing};
 use crate::clock::SharedClock;
 use crate::model::{Attempt, AttemptRecord, ClaimedDelivery, DeliveryState, Webhook};
-use crate::store::{ClaimLimits, SharedStore, StoreError};
+use crate::store::{SharedStore, StoreError};
 
 #[derive(Debug, Clone)]
 pub struct DispatchSettings {
     pub workers: usize,
     pub batch_size: i64,
     pub max_in_flight: usize,
+    /// Bounds of each webhook's adaptive in-flight limit, and where it starts.
+    pub min_in_flight_per_webhook: usize,
     pub max_in_flight_per_webhook: usize,
+    pub initial_in_flight_per_webhook: usize,
     pub lease: Duration,
     pub idle_poll: Duration,
     pub response_excerpt_bytes: usize,
@@ -44,13 +47,10 @@ pub struct Dispatcher {
     settings: DispatchSettings,
     wake: Arc<Notify>,
     in_flight: Arc<Semaphore>,
-    per_webhook: Mutex<HashMap<String, Arc<Semaphore>>>,
     rate_limits: Mutex<HashMap<String, TokenBucket>>,
-    /// Deliveries this instance has leased and not yet finished, per webhook and in all:
-    /// claims stop at the caps, so a backlog never piles up in memory.
-    held: Mutex<HashMap<String, usize>>,
-    held_total: AtomicUsize,
-    finished: Notify,
+    /// Deliveries this instance has leased and not yet finished, and each webhook's
+    /// adaptive limit: claims stop at them.
+    slots: Slots,
 }
 
 /// One leased delivery counted in `held` until it is finished (or dropped).
@@ -61,15 +61,7 @@ struct Held<'a> {
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        let mut held = self.dispatcher.held.lock().expect("held map poisoned");
-        if let Some(n) = held.get_mut(&self.webhook_id) {
-            *n -= 1;
-            if *n == 0 {
-                held.remove(&self.webhook_id);
-            }
-        }
-        self.dispatcher.held_total.fetch_sub(1, Ordering::Relaxed);
-        self.dispatcher.finished.notify_waiters();
+        self.dispatcher.slots.release(&self.webhook_id);
     }
 }
 
@@ -97,11 +89,13 @@ impl Dispatcher {
             )?,
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             wake: Arc::new(Notify::new()),
-            per_webhook: Mutex::new(HashMap::new()),
             rate_limits: Mutex::new(HashMap::new()),
-            held: Mutex::new(HashMap::new()),
-            held_total: AtomicUsize::new(0),
-            finished: Notify::new(),
+            slots: Slots::new(SlotSettings {
+                floor: settings.min_in_flight_per_webhook,
+                ceiling: settings.max_in_flight_per_webhook,
+                initial: settings.initial_in_flight_per_webhook,
+                total: settings.max_in_flight,
+            }),
             store,
             clock,
             settings,
@@ -113,23 +107,9 @@ impl Dispatcher {
         self.wake.clone()
     }
 
-    /// What this instance may claim now: webhooks at their in-flight cap are skipped, and
-    /// no webhook gets more than its cap, so one slow listener cannot fill a batch.
-    fn claim_limits(&self, limit: i64) -> ClaimLimits {
-        let cap = self.settings.max_in_flight_per_webhook;
-        let skip_webhooks = self
-            .held
-            .lock()
-            .expect("held map poisoned")
-            .iter()
-            .filter(|(_, n)| **n >= cap)
-            .map(|(id, _)| id.clone())
-            .collect();
-        ClaimLimits {
-            limit,
-            per_webhook: self.settings.max_in_flight_per_webhook as i64,
-            skip_webhooks,
-        }
+    /// This instance's current in-flight limit for a webhook.
+    pub fn concurrency_limit(&self, webhook_id: &str) -> usize {
+        self.slots.limit(webhook_id)
     }
 
     /// Leases due deliveries and counts them as held; each is released by the `Held`
@@ -139,13 +119,13 @@ impl Dispatcher {
         let lease = TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::minutes(5));
         let claimed = self
             .store
-            .claim_due(now, now + lease, &self.claim_limits(limit))
+            .claim_due(now, now + lease, &self.slots.claim_limits(limit))
             .await?;
-        let mut held = self.held.lock().expect("held map poisoned");
-        for d in &claimed {
-            *held.entry(d.webhook_id.clone()).or_default() += 1;
-        }
-        self.held_total.fetch_add(claimed.len(), Ordering::Relaxed);
+        self.slots.hold(
+            claimed
+                .iter()
+                .map(|d| (d.webhook_id.as_str(), d.max_concurrency)),
+        );
         Ok(claimed)
     }
 
@@ -160,9 +140,7 @@ impl Dispatcher {
 
     /// How many more deliveries this instance may lease now.
     fn capacity(&self) -> usize {
-        self.settings
-            .max_in_flight
-            .saturating_sub(self.held_total.load(Ordering::Relaxed))
+        self.slots.capacity()
     }
 
     /// Claims up to one batch of due deliveries, attempts them all and records the
@@ -214,7 +192,7 @@ impl Dispatcher {
         loop {
             // Wait for capacity before leasing anything.
             while self.capacity() == 0 {
-                let finished = self.finished.notified();
+                let finished = self.slots.finished.notified();
                 if self.capacity() > 0 {
                     break;
                 }
@@ -225,7 +203,7 @@ impl Dispatcher {
             }
             let limit = (self.capacity() as i64).min(self.settings.batch_size);
             // Created before the claim so that an attempt finishing meanwhile counts.
-            let finished = self.finished.notified();
+            let finished = self.slots.finished.notified();
             let idle = match self.claim(limit).await {
                 Ok(claimed) if !claimed.is_empty() => {
                     for d in claimed {
@@ -308,13 +286,6 @@ impl Dispatcher {
         }
     }
 
-    fn webhook_permits(&self, webhook_id: &str) -> Arc<Semaphore> {
-        let mut map = self.per_webhook.lock().expect("per-webhook map poisoned");
-        map.entry(webhook_id.to_string())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.settings.max_in_flight_per_webhook)))
-            .clone()
-    }
-
     /// Sends a signed `webhook.test` event to the webhook now and reports what happened.
     /// Nothing is stored, so a test never counts towards the webhook's health.
     pub async fn send_test(&self, webhook: &Webhook, data: &str) -> (String, SendOutcome) {
@@ -343,6 +314,7 @@ impl Dispatcher {
             timeout_ms: webhook.timeout_ms,
             retry_policy: webhook.retry_policy.clone(),
             rate_limit_per_second: webhook.rate_limit_per_second,
+            max_concurrency: webhook.max_concurrency,
         };
         let outcome = self.send_signed(&claimed, now).await;
         (msg_id, outcome)
@@ -409,14 +381,15 @@ impl Dispatcher {
         app_id = %d.app_id, tenant_id = %d.tenant_id,
     ))]
     async fn attempt(&self, d: ClaimedDelivery) -> AttemptRecord {
-        let webhook_permits = self.webhook_permits(&d.webhook_id);
-        let _webhook_slot = webhook_permits.acquire().await;
         self.rate_limit(&d.webhook_id, d.rate_limit_per_second)
             .await;
         let _slot = self.in_flight.acquire().await;
 
         let started_at = self.clock.now();
+        self.slots.start_sending(&d.webhook_id);
         let outcome = self.send_signed(&d, started_at).await;
+        self.slots
+            .finish_sending(&d.app_id, &d.webhook_id, d.max_concurrency, &outcome);
         crate::metrics::record_attempt(
             &d.app_id,
             &d.webhook_id,

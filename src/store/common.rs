@@ -324,7 +324,7 @@ macro_rules! sql_store {
                 }
                 let sql = format!(
                     "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                 );
                 bind_webhook(sqlx::query::<$db>(&sql), w)
                     .execute(&mut *tx)
@@ -361,7 +361,8 @@ macro_rules! sql_store {
                     "UPDATE webhooks SET url = $1, description = $2, environment = $3, \
                      event_types = $4, headers = $5, timeout_ms = $6, retry_policy = $7, \
                      state = $8, secret = $9, updated_at = $10, previous_secret = $13, \
-                     previous_secret_expires_at = $14, rate_limit_per_second = $15 \
+                     previous_secret_expires_at = $14, rate_limit_per_second = $15, \
+                     max_concurrency = $16 \
                      WHERE id = $11 AND app_id = $12",
                 )
                 .bind(&w.url)
@@ -379,6 +380,7 @@ macro_rules! sql_store {
                 .bind(&w.previous_secret)
                 .bind(w.previous_secret_expires_at.map(to_millis))
                 .bind(w.rate_limit_per_second)
+                .bind(w.max_concurrency)
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -491,7 +493,7 @@ macro_rules! sql_store {
 
         publish_fns!($db);
 
-        /// Binds a webhook's columns in `WEBHOOK_COLUMNS` order ($1 … $16).
+        /// Binds a webhook's columns in `WEBHOOK_COLUMNS` order ($1 … $17).
         fn bind_webhook<'q>(
             query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
             w: &'q Webhook,
@@ -513,6 +515,7 @@ macro_rules! sql_store {
                 .bind(&w.previous_secret)
                 .bind(w.previous_secret_expires_at.map(to_millis))
                 .bind(w.rate_limit_per_second)
+                .bind(w.max_concurrency)
         }
     };
 }

@@ -124,9 +124,10 @@ pub trait Store: HealthStore + LogStore + RetentionStore + Send + Sync + 'static
     async fn publish_batch(&self, events: &[NewEvent]) -> StoreResult<Vec<PublishOutcome>>;
 
     /// Leases up to `limit` deliveries due at `now` (pending, or in flight with an
-    /// expired lease) until `lease_until`: at most `per_webhook` of one webhook, none of
-    /// the webhooks in `skip` (those this instance has at capacity), oldest first. So a
-    /// listener with a huge backlog, or one that hangs, cannot crowd out the others.
+    /// expired lease) until `lease_until`: at most what `remaining` gives a webhook (else
+    /// `per_webhook`), none of the webhooks in `skip` (those this instance has at their
+    /// limit), oldest first. So a listener with a huge backlog, or one that hangs,
+    /// cannot crowd out the others.
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
@@ -145,8 +146,21 @@ pub type SharedStore = Arc<dyn Store>;
 #[derive(Debug, Clone, Default)]
 pub struct ClaimLimits {
     pub limit: i64,
+    /// For a webhook not in `remaining`.
     pub per_webhook: i64,
+    /// Per webhook, how many more this instance may hold (its adaptive limit's room).
+    pub remaining: Vec<(String, i64)>,
     pub skip_webhooks: Vec<String>,
+}
+
+impl ClaimLimits {
+    /// The most any one webhook may get.
+    pub fn largest_room(&self) -> i64 {
+        self.remaining
+            .iter()
+            .map(|(_, n)| *n)
+            .fold(self.per_webhook, i64::max)
+    }
 }
 
 /// How the connection pool behaves.

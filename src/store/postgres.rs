@@ -22,8 +22,9 @@ pub struct PgStore {
 impl PgStore {
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-    /// Per webhook not at capacity, its oldest due deliveries (at most `$5`, one probe of
-    /// `deliveries_webhook_due` each) are the candidates; of those, the oldest `$4` not
+    /// Per webhook not at capacity, its oldest due deliveries (at most its room in
+    /// `$7`/`$8`, else `$5`, and never more than the partner's `max_concurrency`: LEAST
+    /// ignores a NULL; one probe of `deliveries_webhook_due` each) are the candidates; of those, the oldest `$4` not
     /// locked by another claim are locked and leased. Locking only what is leased lets
     /// concurrent claims (workers, instances) take the next rows instead of finding the
     /// whole candidate set locked; a row another claim leased meanwhile fails the
@@ -33,7 +34,10 @@ impl PgStore {
          WHERE id IN (SELECT d.id FROM webhooks w CROSS JOIN LATERAL ( \
                           SELECT id, due_at FROM deliveries \
                           WHERE webhook_id = w.id AND due_at <= $3 \
-                          ORDER BY due_at LIMIT $5) c \
+                          ORDER BY due_at \
+                          LIMIT LEAST(COALESCE((SELECT r.n FROM unnest($7::text[], $8::bigint[]) \
+                                                AS r(id, n) WHERE r.id = w.id), $5), \
+                                      w.max_concurrency)) c \
                       JOIN deliveries d ON d.id = c.id \
                       WHERE NOT (w.id = ANY($6)) AND d.due_at <= $3 \
                       ORDER BY c.due_at LIMIT $4 \
@@ -69,6 +73,11 @@ impl PgStore {
         lease_until: DateTime<Utc>,
         claim: &super::ClaimLimits,
     ) -> Result<u64, sqlx::Error> {
+        let (room_ids, room): (Vec<&str>, Vec<i64>) = claim
+            .remaining
+            .iter()
+            .map(|(id, n)| (id.as_str(), *n))
+            .unzip();
         Ok(sqlx::query(Self::CLAIM_DUE)
             .bind(to_millis(lease_until))
             .bind(token)
@@ -76,6 +85,8 @@ impl PgStore {
             .bind(claim.limit)
             .bind(claim.per_webhook)
             .bind(&claim.skip_webhooks)
+            .bind(room_ids)
+            .bind(room)
             .execute(&self.pool)
             .await?
             .rows_affected())

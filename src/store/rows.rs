@@ -96,7 +96,7 @@ impl TryFrom<InstallationRow> for Installation {
 
 pub const WEBHOOK_COLUMNS: &str = "id, app_id, url, description, environment, event_types, \
      secret, headers, timeout_ms, retry_policy, state, created_at, updated_at, previous_secret, \
-     previous_secret_expires_at, rate_limit_per_second";
+     previous_secret_expires_at, rate_limit_per_second, max_concurrency";
 
 #[derive(sqlx::FromRow)]
 pub struct WebhookRow {
@@ -116,6 +116,7 @@ pub struct WebhookRow {
     previous_secret: Option<String>,
     previous_secret_expires_at: Option<i64>,
     rate_limit_per_second: Option<i64>,
+    max_concurrency: Option<i64>,
 }
 
 impl TryFrom<WebhookRow> for Webhook {
@@ -135,6 +136,7 @@ impl TryFrom<WebhookRow> for Webhook {
             previous_secret: r.previous_secret,
             previous_secret_expires_at: opt_time(r.previous_secret_expires_at),
             rate_limit_per_second: r.rate_limit_per_second,
+            max_concurrency: r.max_concurrency,
             timeout_ms: r.timeout_ms,
             created_at: from_millis(r.created_at),
             updated_at: from_millis(r.updated_at),
@@ -238,7 +240,7 @@ macro_rules! claimed_select {
              d.first_failure_at, d.event_id, e.event_type, e.occurred_at, e.data, d.tenant_id, \
              t.name AS tenant_name, d.installation_id, d.app_id, d.webhook_id, w.url, w.secret, \
              w.previous_secret, w.previous_secret_expires_at, w.headers, w.timeout_ms, \
-             w.retry_policy, w.rate_limit_per_second \
+             w.retry_policy, w.rate_limit_per_second, w.max_concurrency \
              FROM deliveries d \
              JOIN ",
             $events,
@@ -275,6 +277,7 @@ pub struct ClaimedRow {
     timeout_ms: i64,
     retry_policy: String,
     rate_limit_per_second: Option<i64>,
+    max_concurrency: Option<i64>,
 }
 
 impl TryFrom<ClaimedRow> for ClaimedDelivery {
@@ -302,6 +305,7 @@ impl TryFrom<ClaimedRow> for ClaimedDelivery {
             previous_secret: r.previous_secret,
             previous_secret_expires_at: opt_time(r.previous_secret_expires_at),
             rate_limit_per_second: r.rate_limit_per_second,
+            max_concurrency: r.max_concurrency,
             timeout_ms: r.timeout_ms,
         })
     }

@@ -40,17 +40,26 @@ pub struct SqliteStore {
 impl SqliteStore {
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-    /// Per webhook not at capacity, its oldest due deliveries (at most `$5`; the
-    /// correlated subquery is SQLite's LATERAL), one index probe per webhook. SQLite
-    /// serialises writers, so no row locks are needed.
+    /// Per webhook not at capacity, its oldest due deliveries (the correlated subquery
+    /// is SQLite's LATERAL; one index probe per webhook, at most `$8` rows, the largest
+    /// room), ranked so that each keeps at most its room in the JSON object `$7` (else
+    /// `$5`) and the partner's `max_concurrency`: SQLite's LIMIT cannot name an outer
+    /// column. SQLite serialises writers, so
+    /// no row locks are needed.
     pub const CLAIM_DUE: &'static str = "UPDATE deliveries \
          SET state = 'in_flight', due_at = $1, lease_token = $2, updated_at = $3 \
-         WHERE id IN (SELECT d.id FROM webhooks w JOIN deliveries d ON d.id IN ( \
-                          SELECT id FROM deliveries \
-                          WHERE webhook_id = w.id AND due_at <= $3 \
-                          ORDER BY due_at LIMIT $5) \
-                      WHERE w.id NOT IN (SELECT value FROM json_each($6)) \
-                      ORDER BY d.due_at LIMIT $4)";
+         WHERE id IN (SELECT c.id FROM ( \
+                          SELECT d.id, d.due_at, w.id AS webhook_id, w.max_concurrency AS cap, \
+                                 ROW_NUMBER() OVER (PARTITION BY w.id ORDER BY d.due_at) AS n \
+                          FROM webhooks w JOIN deliveries d ON d.id IN ( \
+                              SELECT id FROM deliveries \
+                              WHERE webhook_id = w.id AND due_at <= $3 \
+                              ORDER BY due_at LIMIT $8) \
+                          WHERE w.id NOT IN (SELECT value FROM json_each($6))) c \
+                      WHERE c.n <= MIN(COALESCE((SELECT value FROM json_each($7) \
+                                                 WHERE key = c.webhook_id), $5), \
+                                       COALESCE(c.cap, $8)) \
+                      ORDER BY c.due_at LIMIT $4)";
 
     /// The earliest due time (a retry or a lease expiry).
     const NEXT_DUE: &'static str = "SELECT MIN(due_at) FROM deliveries WHERE due_at IS NOT NULL";
@@ -98,6 +107,12 @@ impl SqliteStore {
         claim: &super::ClaimLimits,
     ) -> Result<u64, sqlx::Error> {
         let skip = serde_json::to_string(&claim.skip_webhooks).expect("strings serialise");
+        let room: serde_json::Map<String, serde_json::Value> = claim
+            .remaining
+            .iter()
+            .map(|(id, n)| (id.clone(), (*n).into()))
+            .collect();
+        let room = serde_json::Value::Object(room).to_string();
         let _turn = self.write_turn.take().await;
         Ok(sqlx::query(Self::CLAIM_DUE)
             .bind(to_millis(lease_until))
@@ -106,6 +121,8 @@ impl SqliteStore {
             .bind(claim.limit)
             .bind(claim.per_webhook)
             .bind(skip)
+            .bind(room)
+            .bind(claim.largest_room())
             .execute(&self.pool)
             .await?
             .rows_affected())

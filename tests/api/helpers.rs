@@ -369,7 +369,7 @@ impl TestReceiver {
         self.inner.lock().unwrap().cycle = statuses.to_vec();
     }
 
-    /// Used by the fault tests (tests/faults), which share this file.
+    /// Delays every answer (tests/faults shares this file and does not call it).
     #[allow(dead_code)]
     pub fn delay(&self, delay: Duration) {
         self.inner.lock().unwrap().delay = delay;

@@ -14,7 +14,7 @@ fn limits(limit: i64, per_webhook: i64) -> ClaimLimits {
     ClaimLimits {
         limit,
         per_webhook,
-        skip_webhooks: Vec::new(),
+        ..ClaimLimits::default()
     }
 }
 
@@ -155,11 +155,31 @@ async fn claims_are_fair_across_webhooks(backend: Backend) {
                 limit: 20,
                 per_webhook: 5,
                 skip_webhooks: vec![busy.to_string()],
+                ..ClaimLimits::default()
             },
         )
         .await
         .unwrap();
     assert!(more.is_empty(), "{more:?}");
+
+    // Each webhook's adaptive limit leaves it its own room: 3 more for the busy one,
+    // whatever the default.
+    let roomed = app
+        .store
+        .claim_due(
+            now,
+            lease,
+            &ClaimLimits {
+                limit: 20,
+                per_webhook: 1,
+                remaining: vec![(busy.to_string(), 3)],
+                ..ClaimLimits::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(roomed.len(), 3, "{roomed:?}");
+    assert!(roomed.iter().all(|d| d.webhook_id == busy));
 }
 
 on_both_backends!(

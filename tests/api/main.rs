@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bad_input;
+mod concurrency;
 mod corpus;
 mod delivery;
 mod fanout;

@@ -1,0 +1,235 @@
+//! What this instance holds per webhook: deliveries leased and not yet finished, attempts
+//! being sent, and the adaptive in-flight limit ([`concurrency`](super::concurrency)).
+//! Claims and the publish fast path lease only up to a webhook's limit and the global
+//! cap, so a backlog never piles up in memory and a slow listener cannot take the slots
+//! of another.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use tokio::sync::Notify;
+
+use super::concurrency::{self, Bounds, LimitState, Sample};
+use super::sender::SendOutcome;
+use crate::store::ClaimLimits;
+
+/// Floor, ceiling and start of every webhook's limit, and the cap on all leased at once.
+#[derive(Debug, Clone, Copy)]
+pub struct SlotSettings {
+    pub floor: usize,
+    pub ceiling: usize,
+    pub initial: usize,
+    pub total: usize,
+}
+
+#[derive(Debug)]
+struct Slot {
+    held: usize,
+    sending: usize,
+    state: LimitState,
+}
+
+pub struct Slots {
+    settings: SlotSettings,
+    webhooks: Mutex<HashMap<String, Slot>>,
+    held_total: AtomicUsize,
+    /// Notified whenever a leased delivery is finished, so a claim loop waiting for
+    /// capacity wakes.
+    pub finished: Notify,
+}
+
+impl Slots {
+    pub fn new(settings: SlotSettings) -> Self {
+        Self {
+            settings,
+            webhooks: Mutex::new(HashMap::new()),
+            held_total: AtomicUsize::new(0),
+            finished: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        self.webhooks.lock().expect("slots map poisoned")
+    }
+
+    fn initial(&self) -> usize {
+        self.settings
+            .initial
+            .clamp(self.settings.floor, self.settings.ceiling)
+    }
+
+    fn slot<'m>(&self, map: &'m mut HashMap<String, Slot>, webhook_id: &str) -> &'m mut Slot {
+        map.entry(webhook_id.to_string()).or_insert_with(|| Slot {
+            held: 0,
+            sending: 0,
+            state: LimitState::new(self.initial()),
+        })
+    }
+
+    /// How many more deliveries this instance may lease now, across all webhooks.
+    pub fn capacity(&self) -> usize {
+        self.settings
+            .total
+            .saturating_sub(self.held_total.load(Ordering::Relaxed))
+    }
+
+    /// The current in-flight limit of a webhook on this instance.
+    pub fn limit(&self, webhook_id: &str) -> usize {
+        self.lock()
+            .get(webhook_id)
+            .map_or(self.initial(), |s| s.state.limit)
+    }
+
+    /// What a claim of up to `limit` may take: per webhook what its limit leaves, none
+    /// of a webhook at its limit; a webhook not seen yet gets the initial limit.
+    pub fn claim_limits(&self, limit: i64) -> ClaimLimits {
+        let map = self.lock();
+        let mut claim = ClaimLimits {
+            limit,
+            per_webhook: self.initial() as i64,
+            ..ClaimLimits::default()
+        };
+        for (id, slot) in map.iter() {
+            match slot.state.limit.saturating_sub(slot.held) {
+                0 => claim.skip_webhooks.push(id.clone()),
+                room => claim.remaining.push((id.clone(), room as i64)),
+            }
+        }
+        claim
+    }
+
+    /// Counts claimed deliveries as held, each with its webhook's partner maximum (which
+    /// the limit follows at once, not only after the next answer).
+    pub fn hold<'a>(&self, webhooks: impl Iterator<Item = (&'a str, Option<i64>)>) {
+        let mut map = self.lock();
+        let mut n = 0;
+        for (id, partner_max) in webhooks {
+            let bounds = self.bounds(partner_max);
+            let slot = self.slot(&mut map, id);
+            slot.held += 1;
+            slot.state.limit = bounds.clamp(slot.state.limit);
+            n += 1;
+        }
+        self.held_total.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn bounds(&self, partner_max: Option<i64>) -> Bounds {
+        Bounds::new(self.settings.floor, self.settings.ceiling, partner_max)
+    }
+
+    /// Takes one slot of the webhook if its limit and the global cap allow (the publish
+    /// fast path); the caller releases it when the delivery is finished or not stored.
+    pub fn try_hold(&self, webhook_id: &str, partner_max: Option<i64>) -> bool {
+        let mut map = self.lock();
+        if self.capacity() == 0 {
+            return false;
+        }
+        let bounds = self.bounds(partner_max);
+        let slot = self.slot(&mut map, webhook_id);
+        slot.state.limit = bounds.clamp(slot.state.limit);
+        if slot.held >= slot.state.limit {
+            return false;
+        }
+        slot.held += 1;
+        self.held_total.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    pub fn release(&self, webhook_id: &str) {
+        if let Some(slot) = self.lock().get_mut(webhook_id) {
+            slot.held = slot.held.saturating_sub(1);
+        }
+        self.held_total.fetch_sub(1, Ordering::Relaxed);
+        self.finished.notify_waiters();
+    }
+
+    pub fn start_sending(&self, webhook_id: &str) {
+        let mut map = self.lock();
+        self.slot(&mut map, webhook_id).sending += 1;
+    }
+
+    /// Ends a send and moves the webhook's limit by what its answer says.
+    pub fn finish_sending(
+        &self,
+        app_id: &str,
+        webhook_id: &str,
+        partner_max: Option<i64>,
+        outcome: &SendOutcome,
+    ) {
+        let mut map = self.lock();
+        let slot = self.slot(&mut map, webhook_id);
+        let sample = Sample {
+            class: outcome.class,
+            status: outcome.status,
+            latency: outcome.latency,
+            in_flight: slot.sending,
+        };
+        slot.sending = slot.sending.saturating_sub(1);
+        slot.state = concurrency::next(slot.state, &sample, self.bounds(partner_max));
+        crate::metrics::record_concurrency_limit(app_id, webhook_id, slot.state.limit);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::delivery::retry::AttemptClass;
+
+    fn slots() -> Slots {
+        Slots::new(SlotSettings {
+            floor: 2,
+            ceiling: 8,
+            initial: 4,
+            total: 6,
+        })
+    }
+
+    fn outcome(class: AttemptClass) -> SendOutcome {
+        SendOutcome {
+            class,
+            status: None,
+            error: None,
+            excerpt: None,
+            latency: Duration::from_millis(5),
+        }
+    }
+
+    #[test]
+    fn claims_leave_out_webhooks_at_their_limit_and_give_the_rest_their_room() {
+        let slots = slots();
+        slots.hold(["a", "a", "a", "a", "b"].map(|id| (id, None)).into_iter());
+        let claim = slots.claim_limits(10);
+        assert_eq!(claim.per_webhook, 4);
+        assert_eq!(claim.skip_webhooks, ["a"]);
+        assert_eq!(claim.remaining, [("b".to_string(), 3)]);
+        assert_eq!(slots.capacity(), 1);
+    }
+
+    #[test]
+    fn the_fast_path_stops_at_the_webhook_limit_and_the_global_cap() {
+        let slots = slots();
+        assert!((0..4).all(|_| slots.try_hold("a", None)));
+        assert!(!slots.try_hold("a", None), "a is at its limit of 4");
+        assert!(slots.try_hold("b", Some(1)));
+        assert!(!slots.try_hold("b", Some(1)), "b's partner allows one");
+        assert!(slots.try_hold("c", None));
+        assert!(!slots.try_hold("c", None), "the global cap of 6 is reached");
+        slots.release("a");
+        assert!(slots.try_hold("c", None));
+    }
+
+    #[test]
+    fn failures_lower_the_limit_the_next_claim_sees() {
+        let slots = slots();
+        for _ in 0..5 {
+            slots.start_sending("a");
+            slots.finish_sending("app", "a", None, &outcome(AttemptClass::Timeout));
+        }
+        assert_eq!(slots.limit("a"), 2);
+        slots.hold([("a", None), ("a", None)].into_iter());
+        assert_eq!(slots.claim_limits(10).skip_webhooks, ["a"]);
+    }
+}
