@@ -63,6 +63,15 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_SECRET_ROTATION_OVERLAP", default_value = "24h", value_parser = humantime::parse_duration)]
     pub secret_rotation_overlap: Duration,
 
+    /// Single publishes (`POST /v1/events`) arriving together share one transaction of
+    /// at most this many events; 1 commits each alone.
+    #[arg(long, env = "HOOKGATE_GROUP_COMMIT_MAX", default_value_t = 64)]
+    pub group_commit_max: usize,
+
+    /// How long the first publish of a group waits for others to join it.
+    #[arg(long, env = "HOOKGATE_GROUP_COMMIT_WINDOW", default_value = "1ms", value_parser = humantime::parse_duration)]
+    pub group_commit_window: Duration,
+
     /// Run the delivery workers in this process.
     #[arg(long, env = "HOOKGATE_DISPATCHER", action = ArgAction::Set, default_value_t = true)]
     pub dispatcher: bool,
@@ -195,6 +204,12 @@ impl Settings {
 
     pub fn validate(&self) -> Result<(), InvalidSettings> {
         let fail = |m: &str| Err(InvalidSettings(m.to_string()));
+        if self.group_commit_max == 0 || self.group_commit_max > crate::api::MAX_BATCH {
+            return fail("the group commit size must be between 1 and 500");
+        }
+        if self.group_commit_window > Duration::from_millis(100) {
+            return fail("the group commit window must be at most 100 ms");
+        }
         if self.workers == 0 || self.batch_size < 1 || self.max_in_flight == 0 {
             return fail("workers, batch size and max in flight must be at least 1");
         }

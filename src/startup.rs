@@ -17,6 +17,7 @@ use crate::delivery::dispatcher::{DispatchSettings, Dispatcher};
 use crate::health::evaluator::{Evaluator, EvaluatorSettings};
 use crate::notify::{sqs::SqsPublisher, Relay};
 use crate::retention::Pruner;
+use crate::store::group_commit::{GroupCommit, GroupSettings};
 use crate::store::{self, SharedStore};
 
 pub struct Application {
@@ -24,6 +25,7 @@ pub struct Application {
     pub addr: SocketAddr,
     pub store: SharedStore,
     pub dispatcher: Arc<Dispatcher>,
+    pub publisher: Arc<GroupCommit>,
     pub evaluator: Arc<Evaluator>,
     /// Present when a retention period is set.
     pub pruner: Option<Arc<Pruner>>,
@@ -110,7 +112,15 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
         let addr = listener.local_addr()?;
+        let publisher = Arc::new(GroupCommit::start(
+            store.clone(),
+            GroupSettings {
+                max: settings.group_commit_max,
+                window: settings.group_commit_window,
+            },
+        ));
         let state = AppState {
+            publisher: publisher.clone(),
             store: store.clone(),
             clock,
             platform_key_hash: hash_key(&platform_key).into(),
@@ -124,6 +134,7 @@ impl Application {
             addr,
             store,
             dispatcher,
+            publisher,
             evaluator,
             pruner,
             relay,

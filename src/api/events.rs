@@ -75,7 +75,7 @@ async fn publish(
 ) -> Result<Response, ApiError> {
     let req: PublishRequest = parse_json(&body, false)?;
     let event = new_event(req, idempotency_key(&headers)?, &body, state.clock.now())?;
-    let outcome = state.store.publish(&event).await?;
+    let outcome = state.publisher.publish(event).await?;
     count_and_wake(&state, std::slice::from_ref(&outcome));
     Ok(match outcome {
         PublishOutcome::Created(summary) => (StatusCode::ACCEPTED, Json(summary)).into_response(),

@@ -18,6 +18,7 @@ use crate::store::SharedStore;
 mod apps;
 pub mod error;
 mod events;
+pub use events::MAX_BATCH;
 pub mod extract;
 mod health;
 mod installations;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Sends test events synchronously.
     pub dispatcher: Arc<crate::delivery::Dispatcher>,
+    /// Single publishes, committed in groups.
+    pub publisher: Arc<crate::store::group_commit::GroupCommit>,
 }
 
 #[derive(utoipa::OpenApi)]

@@ -15,6 +15,7 @@ use crate::model::{
 
 #[macro_use]
 mod common;
+pub mod group_commit;
 #[macro_use]
 pub mod health;
 #[macro_use]

@@ -99,6 +99,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub store: SharedStore,
     pub dispatcher: Arc<Dispatcher>,
+    pub publisher: Arc<hookgate::store::group_commit::GroupCommit>,
     pub evaluator: Arc<hookgate::health::Evaluator>,
     pub relay: Option<Arc<hookgate::notify::Relay>>,
     pub database_url: String,
@@ -133,6 +134,7 @@ pub async fn spawn_app_on(database_url: String, configure: impl FnOnce(&mut Sett
     let base = format!("http://{}", app.addr);
     let (store, dispatcher) = (app.store.clone(), app.dispatcher.clone());
     let (evaluator, relay) = (app.evaluator.clone(), app.relay.clone());
+    let publisher = app.publisher.clone();
     let shutdown = CancellationToken::new();
     tokio::spawn(app.run_until(shutdown.clone()));
     TestApp {
@@ -141,6 +143,7 @@ pub async fn spawn_app_on(database_url: String, configure: impl FnOnce(&mut Sett
         clock,
         store,
         dispatcher,
+        publisher,
         evaluator,
         relay,
         database_url,

@@ -8,6 +8,7 @@ mod concurrency;
 mod corpus;
 mod delivery;
 mod fanout;
+mod group_commit;
 mod faults;
 mod health;
 mod idempotency;

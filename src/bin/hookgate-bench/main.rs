@@ -73,6 +73,15 @@ struct Args {
     /// Deliveries scheduled far in the future, inserted before the run (backlog scenario).
     #[arg(long, default_value_t = 0)]
     scheduled: u64,
+    /// The healthy listeners answer after this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    listener_delay_ms: u64,
+    /// After this many seconds of publishing, the healthy listeners turn slow…
+    #[arg(long)]
+    slow_after: Option<u64>,
+    /// …and answer after this many milliseconds.
+    #[arg(long, default_value_t = 200)]
+    slow_delay_ms: u64,
     /// Extra gateway settings, KEY=VALUE.
     #[arg(long = "gateway-env")]
     gateway_env: Vec<String>,
@@ -178,6 +187,7 @@ async fn create_tenants(s: &Arc<Setup>, prefix: &str, n: usize, apps: &[String])
 
 /// Publishes `total` events over `tenants` (round-robin), `batch` per request, at `rate`
 /// events/s (0: as fast as `concurrency` allows). Returns when all are accepted.
+#[allow(clippy::too_many_arguments)]
 async fn publish(
     s: &Arc<Setup>,
     tenants: &[String],
@@ -185,6 +195,7 @@ async fn publish(
     batch: usize,
     rate: u64,
     concurrency: usize,
+    accepted: &Arc<std::sync::atomic::AtomicU64>,
 ) -> Duration {
     let started = Instant::now();
     let permits = Arc::new(Semaphore::new(concurrency));
@@ -198,7 +209,7 @@ async fn publish(
             tokio::time::sleep_until(due.into()).await;
         }
         let permit = permits.clone().acquire_owned().await.unwrap();
-        let (s, tenants) = (s.clone(), tenants.clone());
+        let (s, tenants, accepted) = (s.clone(), tenants.clone(), accepted.clone());
         let first = r * batch as u64;
         let count = (total - first).min(batch as u64);
         tasks.push(tokio::spawn(async move {
@@ -214,6 +225,7 @@ async fn publish(
             } else {
                 s.post(r as usize, "/v1/events/batch", PLATFORM_KEY, json!({"events": events})).await;
             }
+            accepted.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
         }));
     }
     for t in tasks {
@@ -274,6 +286,8 @@ async fn seed_scheduled(database_url: &str, db: Db, tenant: &str, n: u64) {
                     .bind(64i64)
                     .bind(16i64)
                     .bind("[]")
+                    .bind("{}")
+                    .bind(16i64)
                     .fetch_all(&pool)
                     .await
                     .unwrap();
@@ -313,6 +327,8 @@ async fn seed_scheduled(database_url: &str, db: Db, tenant: &str, n: u64) {
                 .bind(64i64)
                 .bind(16i64)
                 .bind(Vec::<String>::new())
+                .bind(Vec::<String>::new())
+                .bind(Vec::<i64>::new())
                 .fetch_all(&pool)
                 .await
                 .unwrap();
@@ -360,7 +376,10 @@ async fn main() {
         bases: gateways.iter().map(|g| g.base.clone()).collect(),
     });
     let keys = Arc::new(Mutex::new(HashMap::new()));
-    let receiver = Receiver::start(Behaviour::Ok, keys.clone()).await;
+    let receiver = Arc::new(Receiver::start(Behaviour::Ok, keys.clone()).await);
+    receiver
+        .delay_ms
+        .store(args.listener_delay_ms, std::sync::atomic::Ordering::Relaxed);
     let apps = create_apps(&setup, "app", args.apps, &receiver.url(), &keys).await;
     let tenants = create_tenants(&setup, "t", args.tenants, &apps).await;
 
@@ -378,7 +397,16 @@ async fn main() {
         };
         let down = create_apps(&setup, "down", 1, &url, &keys).await;
         let down_tenants = create_tenants(&setup, "dt", 100, &down).await;
-        let took = publish(&setup, &down_tenants, args.down_backlog, 100, 0, 8).await;
+        let took = publish(
+            &setup,
+            &down_tenants,
+            args.down_backlog,
+            100,
+            0,
+            8,
+            &Default::default(),
+        )
+        .await;
         println!(
             "queued {} deliveries for the down app in {took:.1?}",
             args.down_backlog
@@ -386,7 +414,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_secs(5)).await;
     }
     if args.scheduled > 0 {
-        publish(&setup, &tenants[..1], 1, 1, 0, 1).await;
+        publish(&setup, &tenants[..1], 1, 1, 0, 1, &Default::default()).await;
         receiver.wait_for(1, Duration::from_secs(30)).await;
         seed_scheduled(&database_url, db, &tenants[0], args.scheduled).await;
     }
@@ -417,6 +445,34 @@ async fn main() {
             }
         })
     };
+    // Once a second: accepted, delivered, the backlog between them, and the most requests
+    // the listeners had at once (how the gateway's per-listener limit moves).
+    let accepted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let timeline = Arc::new(Mutex::new(Vec::new()));
+    let timeline_task = {
+        let (accepted, timeline, receiver) = (accepted.clone(), timeline.clone(), receiver.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            every.tick().await;
+            for t in 1.. {
+                every.tick().await;
+                let published = accepted.load(std::sync::atomic::Ordering::Relaxed);
+                let delivered = receiver.unique() - baseline;
+                timeline.lock().unwrap().push(json!({
+                    "t": t, "published": published, "delivered": delivered,
+                    "backlog": published.saturating_sub(delivered),
+                    "listener_peak_in_flight": receiver.take_peak(),
+                }));
+            }
+        })
+    };
+    let slow_task = args.slow_after.map(|after| {
+        let (delay, slow) = (receiver.delay_ms.clone(), args.slow_delay_ms);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(after)).await;
+            delay.store(slow, std::sync::atomic::Ordering::Relaxed);
+        })
+    });
     let publish_took = publish(
         &setup,
         &tenants,
@@ -424,12 +480,18 @@ async fn main() {
         args.batch,
         args.rate,
         args.concurrency,
+        &accepted,
     )
     .await;
     let limit = Duration::from_secs((args.duration * 3).max(120));
     let complete = receiver.wait_for(baseline + total, limit).await;
     let elapsed = wall.elapsed();
     sampler.abort();
+    timeline_task.abort();
+    if let Some(task) = slow_task {
+        task.abort();
+    }
+    let timeline = std::mem::take(&mut *timeline.lock().unwrap());
     let (_, last_us) = receiver.span_us();
     let delivered = receiver.unique() - baseline;
     let span_s = (last_us.saturating_sub(started_us)) as f64 / 1e6;
@@ -474,6 +536,10 @@ async fn main() {
         "gateway_rss_mib": rss,
         "signatures_checked": receiver.signatures_checked.load(std::sync::atomic::Ordering::Relaxed),
         "signatures_bad": receiver.signatures_bad.load(std::sync::atomic::Ordering::Relaxed),
+        "listener_delay_ms": args.listener_delay_ms,
+        "slow_after": args.slow_after,
+        "slow_delay_ms": args.slow_after.map(|_| args.slow_delay_ms),
+        "timeline": timeline,
     });
     println!("{}", serde_json::to_string_pretty(&result).unwrap());
     if let Some(out) = &args.out {

@@ -37,6 +37,11 @@ pub struct Receiver {
     pub overlaps: Arc<AtomicU64>,
     pub signatures_checked: Arc<AtomicU64>,
     pub signatures_bad: Arc<AtomicU64>,
+    /// How long each answer waits (settable mid-run: a listener that turns slow).
+    pub delay_ms: Arc<AtomicU64>,
+    /// Requests being answered now, and the most at once since the last `take_peak`.
+    pub in_flight: Arc<AtomicU64>,
+    peak_in_flight: Arc<AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -49,6 +54,9 @@ struct Shared {
     /// webhook id → signing key, for the sampled signature checks.
     keys: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     behaviour: Behaviour,
+    delay_ms: Arc<AtomicU64>,
+    in_flight: Arc<AtomicU64>,
+    peak_in_flight: Arc<AtomicU64>,
 }
 
 pub fn now_us() -> u64 {
@@ -72,6 +80,9 @@ impl Receiver {
             bad: Arc::new(AtomicU64::new(0)),
             keys,
             behaviour,
+            delay_ms: Arc::new(AtomicU64::new(0)),
+            in_flight: Arc::new(AtomicU64::new(0)),
+            peak_in_flight: Arc::new(AtomicU64::new(0)),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -82,6 +93,9 @@ impl Receiver {
             overlaps: shared.overlaps.clone(),
             signatures_checked: shared.checked.clone(),
             signatures_bad: shared.bad.clone(),
+            delay_ms: shared.delay_ms.clone(),
+            in_flight: shared.in_flight.clone(),
+            peak_in_flight: shared.peak_in_flight.clone(),
         };
         let app = axum::Router::new().fallback(receive).with_state(shared);
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -90,6 +104,12 @@ impl Receiver {
 
     pub fn url(&self) -> String {
         format!("http://{}/hook", self.addr)
+    }
+
+    /// The most requests answered at once since the last call.
+    pub fn take_peak(&self) -> u64 {
+        self.peak_in_flight
+            .swap(self.in_flight.load(Ordering::Relaxed), Ordering::Relaxed)
     }
 
     pub fn unique(&self) -> u64 {
@@ -173,6 +193,13 @@ async fn receive(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> St
             }
         }
     }
+    let now_in_flight = s.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+    s.peak_in_flight.fetch_max(now_in_flight, Ordering::Relaxed);
+    let delay = s.delay_ms.load(Ordering::Relaxed);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    s.in_flight.fetch_sub(1, Ordering::Relaxed);
     s.inner.lock().unwrap().in_progress.remove(&id);
     StatusCode::OK
 }

@@ -1,0 +1,142 @@
+//! Group commit of single publishes: concurrent `POST /v1/events` requests share one
+//! transaction. Each request is answered after the commit that holds its event.
+//!
+//! Committers take whatever requests are queued (waiting up to `window` for more, at most
+//! `max` in all) and store them with [`Store::publish_batch`]: while one group commits, the
+//! next one gathers, so under load groups grow by themselves and an idle gateway adds no
+//! wait beyond `window`. Outcomes stay per request: a repeat inside a group is a replay of
+//! its first occurrence, exactly as if published one after the other, and when the group
+//! fails (an unknown tenant, an id reused with another body, a database error) each of
+//! its events is published again alone, so one bad event answers its own error and never
+//! fails its neighbours.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::{SharedStore, StoreError, StoreResult};
+use crate::model::{NewEvent, PublishOutcome};
+
+/// Committers working at once: one gathers the next group while another commits.
+const COMMITTERS: usize = 2;
+
+#[derive(Debug, Clone, Copy)]
+pub struct GroupSettings {
+    /// Events in one transaction at most; 1 turns group commit off.
+    pub max: usize,
+    /// How long the first request of a group waits for neighbours.
+    pub window: Duration,
+}
+
+struct Job {
+    event: NewEvent,
+    reply: oneshot::Sender<StoreResult<PublishOutcome>>,
+}
+
+pub struct GroupCommit {
+    store: SharedStore,
+    queue: Option<mpsc::Sender<Job>>,
+    transactions: Arc<AtomicU64>,
+}
+
+impl GroupCommit {
+    /// Starts the committers (none when `max` is 1: each publish commits alone). They
+    /// stop when the `GroupCommit` is dropped and the queue is drained.
+    pub fn start(store: SharedStore, settings: GroupSettings) -> Self {
+        let transactions = Arc::new(AtomicU64::new(0));
+        let queue = (settings.max > 1).then(|| {
+            let (queue, jobs) = mpsc::channel(settings.max * COMMITTERS * 4);
+            let jobs = Arc::new(Mutex::new(jobs));
+            for _ in 0..COMMITTERS {
+                tokio::spawn(commit_loop(
+                    store.clone(),
+                    jobs.clone(),
+                    settings,
+                    transactions.clone(),
+                ));
+            }
+            queue
+        });
+        Self {
+            store,
+            queue,
+            transactions,
+        }
+    }
+
+    /// Stores one event with its fan-out; returns after its transaction committed.
+    pub async fn publish(&self, event: NewEvent) -> StoreResult<PublishOutcome> {
+        let Some(queue) = &self.queue else {
+            self.transactions.fetch_add(1, Ordering::Relaxed);
+            return self.store.publish(&event).await;
+        };
+        let (reply, answer) = oneshot::channel();
+        if let Err(mpsc::error::SendError(job)) = queue.send(Job { event, reply }).await {
+            // The committers are gone (shutting down): commit alone.
+            return self.store.publish(&job.event).await;
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Database(sqlx::Error::WorkerCrashed))
+        })
+    }
+
+    /// Transactions committed (or tried) for single publishes so far.
+    pub fn transactions(&self) -> u64 {
+        self.transactions.load(Ordering::Relaxed)
+    }
+}
+
+async fn commit_loop(
+    store: SharedStore,
+    jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
+    settings: GroupSettings,
+    transactions: Arc<AtomicU64>,
+) {
+    let mut group = Vec::with_capacity(settings.max);
+    loop {
+        {
+            let mut jobs = jobs.lock().await;
+            if jobs.recv_many(&mut group, settings.max).await == 0 {
+                return;
+            }
+            let deadline = tokio::time::Instant::now() + settings.window;
+            while group.len() < settings.max && !settings.window.is_zero() {
+                let room = settings.max - group.len();
+                match tokio::time::timeout_at(deadline, jobs.recv_many(&mut group, room)).await {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
+                }
+            }
+        }
+        commit(&store, std::mem::take(&mut group), &transactions).await;
+    }
+}
+
+/// Commits a group, or each of its events alone when the group as a whole fails.
+#[tracing::instrument(skip_all, fields(events = group.len()))]
+async fn commit(store: &SharedStore, group: Vec<Job>, transactions: &AtomicU64) {
+    transactions.fetch_add(1, Ordering::Relaxed);
+    let (events, replies): (Vec<NewEvent>, Vec<_>) =
+        group.into_iter().map(|j| (j.event, j.reply)).unzip();
+    match store.publish_batch(&events).await {
+        Ok(outcomes) => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        Err(e) if events.len() == 1 => {
+            let _ = replies.into_iter().next().map(|r| r.send(Err(e)));
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "group commit failed; publishing its events one by one");
+            transactions.fetch_add(events.len() as u64, Ordering::Relaxed);
+            let alone = events.iter().map(|event| store.publish(event));
+            for (reply, outcome) in replies.into_iter().zip(futures::future::join_all(alone).await)
+            {
+                let _ = reply.send(outcome);
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Group commit: concurrent single publishes share transactions, and each request still
+//! gets its own answer — a bad event fails alone, repeats and conflicts are per request.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app_with, Backend, Reply, TestApp, TestReceiver};
+
+/// Publishes all at once, each in its own request.
+async fn publish_together(app: &TestApp, events: Vec<Value>) -> Vec<Reply> {
+    futures::future::join_all(events.into_iter().map(|e| app.publish(e))).await
+}
+
+async fn deliveries_of(app: &TestApp, key: &str, webhook_id: &str) -> usize {
+    let r = app
+        .get(
+            &format!("/v1/apps/bob-app/webhooks/{webhook_id}/deliveries?limit=200"),
+            key,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.body["data"].as_array().unwrap().len()
+}
+
+async fn concurrent_publishes_share_transactions_and_answer_alone(backend: Backend) {
+    // A wide window so that requests sent together surely meet in a group.
+    let app = spawn_app_with(backend, |s| {
+        s.group_commit_window = std::time::Duration::from_millis(50);
+    })
+    .await;
+    let receiver = TestReceiver::start(None).await;
+    let (key, webhook) = app.partner_setup(&receiver.url(), json!({})).await;
+    let id = webhook["id"].as_str().unwrap();
+
+    let before = app.publisher.transactions();
+    let good: Vec<Value> = (0..20)
+        .map(|n| json!({"id": format!("good-{n}"), "type": "a.b", "tenant_id": "acme"}))
+        .collect();
+    for r in publish_together(&app, good).await {
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+        assert_eq!(r.body["deliveries"], 1);
+    }
+    let used = app.publisher.transactions() - before;
+    assert!(used < 20, "20 publishes took {used} transactions");
+    assert_eq!(deliveries_of(&app, &key, id).await, 20);
+
+    // Neighbours of bad events: an unknown tenant, an id reused with another body, and
+    // an exact repeat, all in flight with good ones.
+    let mut mixed: Vec<Value> = (0..10)
+        .map(|n| json!({"id": format!("more-{n}"), "type": "a.b", "tenant_id": "acme"}))
+        .collect();
+    mixed.push(json!({"id": "lost", "type": "a.b", "tenant_id": "nobody"}));
+    mixed.push(json!({"id": "good-0", "type": "a.b", "tenant_id": "acme", "data": {"x": 1}}));
+    mixed.push(json!({"id": "good-1", "type": "a.b", "tenant_id": "acme"}));
+    let replies = publish_together(&app, mixed).await;
+    for r in &replies[..10] {
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    }
+    assert_eq!(replies[10].status, StatusCode::UNPROCESSABLE_ENTITY, "{}", replies[10].body);
+    assert_eq!(replies[11].status, StatusCode::CONFLICT, "{}", replies[11].body);
+    assert_eq!(replies[12].status, StatusCode::ACCEPTED, "{}", replies[12].body);
+    assert_eq!(
+        replies[12].headers.get("idempotent-replayed").unwrap(),
+        "true"
+    );
+    assert_eq!(
+        deliveries_of(&app, &key, id).await,
+        30,
+        "every good event stored once, nothing of the bad ones"
+    );
+}
+
+on_both_backends!(concurrent_publishes_share_transactions_and_answer_alone);
