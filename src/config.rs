@@ -91,7 +91,11 @@ pub struct Settings {
     /// Ceiling of each webhook's adaptive in-flight limit: it grows while the listener
     /// answers fast and shrinks on errors, timeouts, 429, 5xx and slow answers. A partner
     /// may set a lower `max_concurrency` for its webhook.
-    #[arg(long, env = "HOOKGATE_MAX_IN_FLIGHT_PER_WEBHOOK", default_value_t = 256)]
+    #[arg(
+        long,
+        env = "HOOKGATE_MAX_IN_FLIGHT_PER_WEBHOOK",
+        default_value_t = 256
+    )]
     pub max_in_flight_per_webhook: usize,
 
     /// Floor of each webhook's adaptive in-flight limit.
@@ -216,7 +220,9 @@ impl Settings {
         if self.min_in_flight_per_webhook == 0
             || self.min_in_flight_per_webhook > self.max_in_flight_per_webhook
         {
-            return fail("the in-flight floor per webhook must be at least 1 and at most its ceiling");
+            return fail(
+                "the in-flight floor per webhook must be at least 1 and at most its ceiling",
+            );
         }
         if self.max_in_flight_per_webhook > self.max_in_flight {
             return fail("the in-flight ceiling per webhook must not exceed max in flight");

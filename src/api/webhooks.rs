@@ -140,7 +140,11 @@ impl WebhookFields {
             w.max_concurrency = match max {
                 0 => None,
                 1..=1_000 => Some(max),
-                _ => return Err(ApiError::invalid("max_concurrency must be between 0 and 1000")),
+                _ => {
+                    return Err(ApiError::invalid(
+                        "max_concurrency must be between 0 and 1000",
+                    ))
+                }
             };
         }
         if let Some(secret) = self.secret {

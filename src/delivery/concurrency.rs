@@ -319,8 +319,26 @@ mod tests {
 
     #[test]
     fn a_partner_maximum_lowers_ceiling_and_floor() {
-        assert_eq!(Bounds::new(4, 256, Some(2)), Bounds { floor: 2, ceiling: 2 });
-        assert_eq!(Bounds::new(4, 256, Some(1000)), Bounds { floor: 4, ceiling: 256 });
-        assert_eq!(Bounds::new(4, 256, None), Bounds { floor: 4, ceiling: 256 });
+        assert_eq!(
+            Bounds::new(4, 256, Some(2)),
+            Bounds {
+                floor: 2,
+                ceiling: 2
+            }
+        );
+        assert_eq!(
+            Bounds::new(4, 256, Some(1000)),
+            Bounds {
+                floor: 4,
+                ceiling: 256
+            }
+        );
+        assert_eq!(
+            Bounds::new(4, 256, None),
+            Bounds {
+                floor: 4,
+                ceiling: 256
+            }
+        );
     }
 }

@@ -51,6 +51,7 @@ pub struct Dispatcher {
     /// Deliveries this instance has leased and not yet finished, and each webhook's
     /// adaptive limit: claims stop at them.
     slots: Slots,
+    claim_turn: tokio::sync::Mutex<()>,
 }
 
 /// One leased delivery counted in `held` until it is finished (or dropped).
@@ -90,6 +91,7 @@ impl Dispatcher {
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             wake: Arc::new(Notify::new()),
             rate_limits: Mutex::new(HashMap::new()),
+            claim_turn: tokio::sync::Mutex::new(()),
             slots: Slots::new(SlotSettings {
                 floor: settings.min_in_flight_per_webhook,
                 ceiling: settings.max_in_flight_per_webhook,
@@ -113,8 +115,15 @@ impl Dispatcher {
     }
 
     /// Leases due deliveries and counts them as held; each is released by the `Held`
-    /// guard its attempt runs under.
+    /// guard its attempt runs under. This instance's claims take turns: each sees what
+    /// the one before it holds, so concurrent workers never lease past a webhook's limit
+    /// or the global cap between them.
     async fn claim(&self, limit: i64) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        let _turn = self.claim_turn.lock().await;
+        let limit = limit.min(self.capacity() as i64);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let now = self.clock.now();
         let lease = TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::minutes(5));
         let claimed = self

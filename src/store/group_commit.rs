@@ -77,9 +77,9 @@ impl GroupCommit {
             // The committers are gone (shutting down): commit alone.
             return self.store.publish(&job.event).await;
         }
-        answer.await.unwrap_or_else(|_| {
-            Err(StoreError::Database(sqlx::Error::WorkerCrashed))
-        })
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
     }
 
     /// Transactions committed (or tried) for single publishes so far.
@@ -127,13 +127,17 @@ async fn commit(store: &SharedStore, group: Vec<Job>, transactions: &AtomicU64) 
             }
         }
         Err(e) if events.len() == 1 => {
-            let _ = replies.into_iter().next().map(|r| r.send(Err(e)));
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(e));
+            }
         }
         Err(e) => {
             tracing::debug!(error = %e, "group commit failed; publishing its events one by one");
             transactions.fetch_add(events.len() as u64, Ordering::Relaxed);
             let alone = events.iter().map(|event| store.publish(event));
-            for (reply, outcome) in replies.into_iter().zip(futures::future::join_all(alone).await)
+            for (reply, outcome) in replies
+                .into_iter()
+                .zip(futures::future::join_all(alone).await)
             {
                 let _ = reply.send(outcome);
             }

@@ -51,9 +51,10 @@ async fn a_failing_listener_gets_fewer_attempts_at_once(backend: Backend) {
         .await
         .unwrap();
     assert!(
-        text.lines().any(|l| l.starts_with("hookgate_webhook_concurrency_limit{")
-            && l.contains(id)
-            && l.ends_with(" 4")),
+        text.lines()
+            .any(|l| l.starts_with("hookgate_webhook_concurrency_limit{")
+                && l.contains(id)
+                && l.ends_with(" 4")),
         "the limit is a metric"
     );
 

@@ -56,9 +56,24 @@ async fn concurrent_publishes_share_transactions_and_answer_alone(backend: Backe
     for r in &replies[..10] {
         assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     }
-    assert_eq!(replies[10].status, StatusCode::UNPROCESSABLE_ENTITY, "{}", replies[10].body);
-    assert_eq!(replies[11].status, StatusCode::CONFLICT, "{}", replies[11].body);
-    assert_eq!(replies[12].status, StatusCode::ACCEPTED, "{}", replies[12].body);
+    assert_eq!(
+        replies[10].status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        replies[10].body
+    );
+    assert_eq!(
+        replies[11].status,
+        StatusCode::CONFLICT,
+        "{}",
+        replies[11].body
+    );
+    assert_eq!(
+        replies[12].status,
+        StatusCode::ACCEPTED,
+        "{}",
+        replies[12].body
+    );
     assert_eq!(
         replies[12].headers.get("idempotent-replayed").unwrap(),
         "true"
