@@ -126,6 +126,11 @@ async fn run(backend: Backend) -> String {
         format!("hookgate_attempts_total{{app_id=\"{app_id}\",outcome=\"{outcome}\",webhook_id=\"{webhook_id}\"}}")
     };
     assert_eq!(delta("hookgate_events_published_total{}"), 4.0);
+    assert!(
+        text.lines().any(|l| l.starts_with("hookgate_webhook_concurrency_limit{")
+            && l.contains(webhook_id)),
+        "the webhook's adaptive limit is exposed"
+    );
     assert_eq!(
         delta(&format!(
             "hookgate_deliveries_created_total{{app_id=\"{app_id}\"}}"
