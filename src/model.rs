@@ -136,6 +136,10 @@ pub struct EventSummary {
     /// Deliveries created per app, for metrics; empty on a replay.
     #[serde(skip)]
     pub deliveries_by_app: Vec<(String, i64)>,
+    /// Deliveries the publish leased to this instance's dispatcher (the fast path): they
+    /// need no claim.
+    #[serde(skip)]
+    pub leased: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

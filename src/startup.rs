@@ -118,6 +118,7 @@ impl Application {
                 max: settings.group_commit_max,
                 window: settings.group_commit_window,
             },
+            Some(dispatcher.clone()),
         ));
         let state = AppState {
             publisher: publisher.clone(),

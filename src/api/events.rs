@@ -130,7 +130,8 @@ fn count_and_wake(state: &AppState, outcomes: &[PublishOutcome]) {
                 metrics::counter!(crate::metrics::DELIVERIES_CREATED, "app_id" => app_id.clone())
                     .increment(*n as u64);
             }
-            wake |= summary.deliveries > 0;
+            // Deliveries a publish leased to this instance are on their way already.
+            wake |= summary.deliveries > summary.leased;
         }
     }
     if wake {

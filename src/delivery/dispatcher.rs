@@ -52,6 +52,10 @@ pub struct Dispatcher {
     /// adaptive limit: claims stop at them.
     slots: Slots,
     claim_turn: tokio::sync::Mutex<()>,
+    /// While `run` delivers: where deliveries leased by a publish (the fast path) are
+    /// sent and recorded. `None` before and after, when publishes lease nothing.
+    fast_path: std::sync::RwLock<Option<(mpsc::Sender<AttemptRecord>, TaskTracker)>>,
+    fast_pathed: std::sync::atomic::AtomicU64,
 }
 
 /// One leased delivery counted in `held` until it is finished (or dropped).
@@ -92,6 +96,8 @@ impl Dispatcher {
             wake: Arc::new(Notify::new()),
             rate_limits: Mutex::new(HashMap::new()),
             claim_turn: tokio::sync::Mutex::new(()),
+            fast_path: std::sync::RwLock::new(None),
+            fast_pathed: std::sync::atomic::AtomicU64::new(0),
             slots: Slots::new(SlotSettings {
                 floor: settings.min_in_flight_per_webhook,
                 ceiling: settings.max_in_flight_per_webhook,
@@ -107,6 +113,62 @@ impl Dispatcher {
     /// Notified by the API when new deliveries are due now, so none waits for a poll.
     pub fn waker(&self) -> Arc<Notify> {
         self.wake.clone()
+    }
+
+    /// Whether publishes may lease fresh deliveries to this instance now.
+    pub fn fast_path_open(&self) -> bool {
+        self.fast_path
+            .read()
+            .expect("fast path lock poisoned")
+            .is_some()
+    }
+
+    /// Deliveries sent through the fast path so far (for tests).
+    pub fn fast_pathed(&self) -> u64 {
+        self.fast_pathed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Until when a delivery leased now stays leased.
+    pub fn lease_until(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now() + TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::minutes(5))
+    }
+
+    /// Takes a slot of the webhook for a delivery a publish is about to lease.
+    pub fn try_hold(&self, webhook_id: &str, partner_max: Option<i64>) -> bool {
+        self.fast_path_open() && self.slots.try_hold(webhook_id, partner_max)
+    }
+
+    /// Gives back a slot taken with `try_hold` whose delivery was not stored.
+    pub fn release_hold(&self, webhook_id: &str) {
+        self.slots.release(webhook_id);
+    }
+
+    /// Sends deliveries a committed publish leased to this instance, each in a task of
+    /// its own like a claimed one. Past shutdown they are left to their lease: it
+    /// expires and any instance claims them.
+    pub fn dispatch_leased(self: &Arc<Self>, leased: Vec<ClaimedDelivery>) {
+        let fast_path = self.fast_path.read().expect("fast path lock poisoned");
+        let Some((records, attempts)) = fast_path.as_ref() else {
+            for d in &leased {
+                self.slots.release(&d.webhook_id);
+            }
+            if !leased.is_empty() {
+                tracing::warn!(
+                    deliveries = leased.len(),
+                    "shutting down: leased deliveries wait for their lease to expire"
+                );
+            }
+            return;
+        };
+        self.fast_pathed
+            .fetch_add(leased.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        for d in leased {
+            let (this, records) = (self.clone(), records.clone());
+            attempts.spawn(async move {
+                let record = this.attempt_held(d).await;
+                let _ = records.send(record).await;
+            });
+        }
     }
 
     /// This instance's current in-flight limit for a webhook.
@@ -175,6 +237,8 @@ impl Dispatcher {
         let (records, recorder_rx) = mpsc::channel(self.settings.max_in_flight * 2);
         let recorder = tokio::spawn(self.clone().record_loop(recorder_rx));
         let attempts = TaskTracker::new();
+        *self.fast_path.write().expect("fast path lock poisoned") =
+            Some((records.clone(), attempts.clone()));
         let loops: Vec<_> = (0..self.settings.workers)
             .map(|n| {
                 let (this, shutdown) = (self.clone(), shutdown.clone());
@@ -186,6 +250,11 @@ impl Dispatcher {
             })
             .collect();
         futures::future::join_all(loops).await;
+        // Publishes lease nothing more; what they leased before is in `attempts`.
+        self.fast_path
+            .write()
+            .expect("fast path lock poisoned")
+            .take();
         attempts.close();
         attempts.wait().await;
         drop(records);

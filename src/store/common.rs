@@ -397,16 +397,27 @@ macro_rules! sql_store {
 
             async fn publish(&self, e: &NewEvent) -> StoreResult<PublishOutcome> {
                 let mut tx = self.write_tx().await?;
-                let outcome = publish_all(&mut tx, std::slice::from_ref(e)).await?;
+                let (outcome, _) = publish_all(&mut tx, std::slice::from_ref(e), None).await?;
                 tx.commit().await?;
                 Ok(outcome.into_iter().next().expect("one outcome per event"))
             }
 
             async fn publish_batch(&self, events: &[NewEvent]) -> StoreResult<Vec<PublishOutcome>> {
                 let mut tx = self.write_tx().await?;
-                let outcomes = publish_all(&mut tx, events).await?;
+                let (outcomes, _) = publish_all(&mut tx, events, None).await?;
                 tx.commit().await?;
                 Ok(outcomes)
+            }
+
+            async fn publish_leasing(
+                &self,
+                events: &[NewEvent],
+                lease: &$crate::store::publish::FastLease<'_>,
+            ) -> StoreResult<(Vec<PublishOutcome>, Vec<ClaimedDelivery>)> {
+                let mut tx = self.write_tx().await?;
+                let published = publish_all(&mut tx, events, Some(lease)).await?;
+                tx.commit().await?;
+                Ok(published)
             }
 
             async fn claim_due(

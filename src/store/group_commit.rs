@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use super::publish::FastLease;
 use super::{SharedStore, StoreError, StoreResult};
+use crate::delivery::Dispatcher;
 use crate::model::{NewEvent, PublishOutcome};
 
 /// Committers working at once: one gathers the next group while another commits.
@@ -43,8 +45,13 @@ pub struct GroupCommit {
 
 impl GroupCommit {
     /// Starts the committers (none when `max` is 1: each publish commits alone). They
-    /// stop when the `GroupCommit` is dropped and the queue is drained.
-    pub fn start(store: SharedStore, settings: GroupSettings) -> Self {
+    /// stop when the `GroupCommit` is dropped and the queue is drained. With a
+    /// `dispatcher`, groups lease fresh deliveries to it while it runs (the fast path).
+    pub fn start(
+        store: SharedStore,
+        settings: GroupSettings,
+        dispatcher: Option<Arc<Dispatcher>>,
+    ) -> Self {
         let transactions = Arc::new(AtomicU64::new(0));
         let queue = (settings.max > 1).then(|| {
             let (queue, jobs) = mpsc::channel(settings.max * COMMITTERS * 4);
@@ -52,6 +59,7 @@ impl GroupCommit {
             for _ in 0..COMMITTERS {
                 tokio::spawn(commit_loop(
                     store.clone(),
+                    dispatcher.clone(),
                     jobs.clone(),
                     settings,
                     transactions.clone(),
@@ -90,6 +98,7 @@ impl GroupCommit {
 
 async fn commit_loop(
     store: SharedStore,
+    dispatcher: Option<Arc<Dispatcher>>,
     jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
     settings: GroupSettings,
     transactions: Arc<AtomicU64>,
@@ -110,17 +119,68 @@ async fn commit_loop(
                 }
             }
         }
-        commit(&store, std::mem::take(&mut group), &transactions).await;
+        let dispatcher = dispatcher.as_ref().filter(|d| d.fast_path_open());
+        commit(
+            &store,
+            dispatcher,
+            std::mem::take(&mut group),
+            &transactions,
+        )
+        .await;
+    }
+}
+
+/// Stores a group, leasing what `dispatcher` has room for; a failed attempt gives the
+/// slots it took back.
+async fn publish_group(
+    store: &SharedStore,
+    dispatcher: Option<&Arc<Dispatcher>>,
+    events: &[NewEvent],
+) -> StoreResult<Vec<PublishOutcome>> {
+    let Some(dispatcher) = dispatcher else {
+        return store.publish_batch(events).await;
+    };
+    let held = std::sync::Mutex::new(Vec::<String>::new());
+    let try_hold = |webhook_id: &str, partner_max: Option<i64>| {
+        let ok = dispatcher.try_hold(webhook_id, partner_max);
+        if ok {
+            held.lock()
+                .expect("held list poisoned")
+                .push(webhook_id.to_string());
+        }
+        ok
+    };
+    let lease = FastLease {
+        token: uuid::Uuid::now_v7().to_string(),
+        until: dispatcher.lease_until(),
+        try_hold: &try_hold,
+    };
+    match store.publish_leasing(events, &lease).await {
+        Ok((outcomes, leased)) => {
+            dispatcher.dispatch_leased(leased);
+            Ok(outcomes)
+        }
+        Err(e) => {
+            for webhook_id in held.into_inner().expect("held list poisoned") {
+                dispatcher.release_hold(&webhook_id);
+            }
+            Err(e)
+        }
     }
 }
 
 /// Commits a group, or each of its events alone when the group as a whole fails.
 #[tracing::instrument(skip_all, fields(events = group.len()))]
-async fn commit(store: &SharedStore, group: Vec<Job>, transactions: &AtomicU64) {
+async fn commit(
+    store: &SharedStore,
+    dispatcher: Option<&Arc<Dispatcher>>,
+    group: Vec<Job>,
+    transactions: &AtomicU64,
+) {
     transactions.fetch_add(1, Ordering::Relaxed);
     let (events, replies): (Vec<NewEvent>, Vec<_>) =
         group.into_iter().map(|j| (j.event, j.reply)).unzip();
-    match store.publish_batch(&events).await {
+    match publish_group(store, dispatcher, &events).await {
         Ok(outcomes) => {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(outcome));

@@ -24,7 +24,7 @@ pub mod logs;
 pub mod retention;
 mod outage;
 #[macro_use]
-mod publish;
+pub mod publish;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -123,6 +123,13 @@ pub trait Store: HealthStore + LogStore + RetentionStore + Send + Sync + 'static
     /// Several events in one transaction: all are stored, or none (a conflict on one
     /// fails the batch). Repeats of stored events are `Replayed`.
     async fn publish_batch(&self, events: &[NewEvent]) -> StoreResult<Vec<PublishOutcome>>;
+    /// `publish_batch`, with fresh deliveries leased to this instance where `lease`
+    /// finds room (the fast path); returns them, ready to send, beside the outcomes.
+    async fn publish_leasing(
+        &self,
+        events: &[NewEvent],
+        lease: &publish::FastLease<'_>,
+    ) -> StoreResult<(Vec<PublishOutcome>, Vec<ClaimedDelivery>)>;
 
     /// Leases up to `limit` deliveries due at `now` (pending, or in flight with an
     /// expired lease) until `lease_until`: at most what `remaining` gives a webhook (else

@@ -9,7 +9,7 @@ use super::rows::FanoutRow;
 use super::StoreError;
 use crate::clock::to_millis;
 use crate::delivery::filter;
-use crate::model::{DeliveryState, EventSummary, NewEvent, WebhookState};
+use crate::model::{ClaimedDelivery, DeliveryState, EventSummary, NewEvent, WebhookState};
 
 /// Rows per multi-row statement: 11 binds a row stays far below PostgreSQL's 65,535.
 pub(crate) const ROWS_PER_STATEMENT: usize = 1_000;
@@ -20,14 +20,18 @@ pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (id, idempotency_key,
 
 /// The deliveries columns, in the order [`NewDelivery`] binds them.
 pub(crate) const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (id, event_id, webhook_id, \
-     installation_id, app_id, tenant_id, event_type, state, due_at, created_at, updated_at) ";
+     installation_id, app_id, tenant_id, event_type, state, due_at, created_at, updated_at, \
+     lease_token) ";
 
 /// Active installations of the tenants (an `IN (…)` list follows) with their apps'
 /// webhooks of the tenant's environment. The environment is a correlated subquery, not a
 /// join, so that the planner starts from the tenants' installations: joined, it began
 /// from the webhooks and filtered every installation of each app.
 pub(crate) const FANOUT_CANDIDATES: &str = "SELECT i.tenant_id, w.id AS webhook_id, w.app_id, \
-     w.event_types, w.state, i.id AS installation_id \
+     w.event_types, w.state, i.id AS installation_id, \
+     (SELECT t.name FROM tenants t WHERE t.id = i.tenant_id) AS tenant_name, w.url, w.secret, \
+     w.previous_secret, w.previous_secret_expires_at, w.headers, w.timeout_ms, w.retry_policy, \
+     w.rate_limit_per_second, w.max_concurrency \
      FROM installations i JOIN webhooks w ON w.app_id = i.app_id \
      WHERE i.state = 'active' \
      AND w.environment = (SELECT t.environment FROM tenants t WHERE t.id = i.tenant_id) \
@@ -46,6 +50,19 @@ pub(crate) struct NewDelivery {
     pub state: DeliveryState,
     pub due_at: Option<i64>,
     pub created_at: i64,
+    /// Set when the publish leased the delivery to this instance (the fast path).
+    pub lease_token: Option<String>,
+}
+
+/// The publish fast path: fresh deliveries whose webhook has room on this instance are
+/// stored already leased to it (`in_flight` until `until`, as a claim would) and handed
+/// to its dispatcher after the commit. If the process dies first, the lease expires and
+/// any instance claims them, so nothing is lost.
+pub struct FastLease<'a> {
+    pub token: String,
+    pub until: chrono::DateTime<chrono::Utc>,
+    /// Takes one of this instance's slots for the webhook (with its partner maximum).
+    pub try_hold: &'a (dyn Fn(&str, Option<i64>) -> bool + Send + Sync),
 }
 
 /// Which events of the batch this insert stored: the first occurrence of each id the
@@ -68,13 +85,16 @@ pub(crate) fn tenants_of<'a>(events: &'a [NewEvent], created: &[bool]) -> Vec<&'
 }
 
 /// One event's deliveries: one per candidate webhook of its tenant whose event-type
-/// filter matches; a deactivated webhook's is held. Returns them with the event's summary.
+/// filter matches; a deactivated webhook's is held; with `lease`, those this instance has
+/// room for are leased to it. Returns them with the event's summary and the leased ones.
 pub(crate) fn fan_out(
     e: &NewEvent,
     candidates: &HashMap<String, Vec<FanoutRow>>,
-) -> Result<(Vec<NewDelivery>, EventSummary), StoreError> {
+    lease: Option<&FastLease<'_>>,
+) -> Result<(Vec<NewDelivery>, EventSummary, Vec<ClaimedDelivery>), StoreError> {
     let now = to_millis(e.received_at);
     let mut deliveries = Vec::new();
+    let mut leased = Vec::new();
     let mut by_app = BTreeMap::<String, i64>::new();
     for c in candidates
         .get(&e.tenant_id)
@@ -84,14 +104,25 @@ pub(crate) fn fan_out(
         if !filter::matches(&c.event_types()?, &e.event_type) {
             continue;
         }
-        let (state, due_at) = if c.state == WebhookState::Active.as_str() {
-            (DeliveryState::Pending, Some(now))
+        let id = uuid::Uuid::now_v7().to_string();
+        let (state, due_at, lease_token) = if c.state != WebhookState::Active.as_str() {
+            (DeliveryState::Held, None, None)
         } else {
-            (DeliveryState::Held, None)
+            match lease.filter(|l| (l.try_hold)(&c.webhook_id, c.max_concurrency)) {
+                Some(l) => {
+                    leased.push(c.leased(e, &id, &l.token)?);
+                    (
+                        DeliveryState::InFlight,
+                        Some(to_millis(l.until)),
+                        Some(l.token.clone()),
+                    )
+                }
+                None => (DeliveryState::Pending, Some(now), None),
+            }
         };
         *by_app.entry(c.app_id.clone()).or_default() += 1;
         deliveries.push(NewDelivery {
-            id: uuid::Uuid::now_v7().to_string(),
+            id,
             event_id: e.id.clone(),
             webhook_id: c.webhook_id.clone(),
             installation_id: c.installation_id.clone(),
@@ -101,6 +132,7 @@ pub(crate) fn fan_out(
             state,
             due_at,
             created_at: now,
+            lease_token,
         });
     }
     let summary = EventSummary {
@@ -111,8 +143,9 @@ pub(crate) fn fan_out(
         received_at: e.received_at,
         deliveries: deliveries.len() as i64,
         deliveries_by_app: by_app.into_iter().collect(),
+        leased: leased.len() as i64,
     };
-    Ok((deliveries, summary))
+    Ok((deliveries, summary, leased))
 }
 
 macro_rules! publish_fns {
@@ -123,7 +156,8 @@ macro_rules! publish_fns {
         async fn publish_all(
             tx: &mut $crate::store::WriteTx<$db>,
             events: &[NewEvent],
-        ) -> StoreResult<Vec<PublishOutcome>> {
+            lease: Option<&$crate::store::publish::FastLease<'_>>,
+        ) -> StoreResult<(Vec<PublishOutcome>, Vec<ClaimedDelivery>)> {
             use $crate::store::publish::*;
             // The events first, so that on SQLite the transaction holds the write lock
             // from its first statement.
@@ -173,10 +207,12 @@ macro_rules! publish_fns {
 
             let mut outcomes: Vec<Option<PublishOutcome>> = Vec::with_capacity(events.len());
             let mut deliveries = Vec::new();
+            let mut leased = Vec::new();
             for (e, created) in events.iter().zip(&created) {
                 if *created {
-                    let (planned, summary) = fan_out(e, &candidates)?;
+                    let (planned, summary, fast) = fan_out(e, &candidates, lease)?;
                     deliveries.extend(planned);
+                    leased.extend(fast);
                     outcomes.push(Some(PublishOutcome::Created(summary)));
                 } else {
                     outcomes.push(None);
@@ -195,7 +231,8 @@ macro_rules! publish_fns {
                         .push_bind(d.state.as_str())
                         .push_bind(d.due_at)
                         .push_bind(d.created_at)
-                        .push_bind(d.created_at);
+                        .push_bind(d.created_at)
+                        .push_bind(d.lease_token.clone());
                 });
                 insert.build().execute(&mut **tx).await?;
             }
@@ -203,7 +240,7 @@ macro_rules! publish_fns {
             // Replays are looked up last, so that one of an event created earlier in this
             // batch counts that event's deliveries.
             if outcomes.iter().all(Option::is_some) {
-                return Ok(outcomes.into_iter().flatten().collect());
+                return Ok((outcomes.into_iter().flatten().collect(), leased));
             }
             let sql = format!(
                 "SELECT {EVENT_SUMMARY_COLUMNS} FROM events \
@@ -228,7 +265,7 @@ macro_rules! publish_fns {
                     )),
                 };
             }
-            Ok(outcomes.into_iter().flatten().collect())
+            Ok((outcomes.into_iter().flatten().collect(), leased))
         }
     };
 }
@@ -260,6 +297,17 @@ mod tests {
             event_types: types.into(),
             state: state.into(),
             installation_id: format!("inst-{tenant}-{app}"),
+            tenant_name: format!("{tenant} Inc."),
+            url: "https://hooks.example.com/".into(),
+            secret: "whsec_c2VjcmV0".into(),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            headers: "{}".into(),
+            timeout_ms: 10_000,
+            retry_policy: serde_json::to_string(&crate::delivery::retry::RetryPolicy::hibob())
+                .unwrap(),
+            rate_limit_per_second: None,
+            max_concurrency: None,
         }
     }
 
@@ -296,8 +344,9 @@ mod tests {
                 candidate("t", "w4", "app2", r#"["*"]"#, "deactivated"),
             ],
         )]);
-        let (deliveries, summary) =
-            fan_out(&event("e", "t", "employee.created"), &candidates).unwrap();
+        let (deliveries, summary, leased) =
+            fan_out(&event("e", "t", "employee.created"), &candidates, None).unwrap();
+        assert!(leased.is_empty());
         let planned: Vec<_> = deliveries
             .iter()
             .map(|d| (d.webhook_id.as_str(), d.state, d.due_at.is_some()))
@@ -315,8 +364,59 @@ mod tests {
             summary.deliveries_by_app,
             [("app1".to_string(), 2), ("app2".to_string(), 1)]
         );
-        let (none, summary) = fan_out(&event("e", "other", "x"), &candidates).unwrap();
+        let (none, summary, _) = fan_out(&event("e", "other", "x"), &candidates, None).unwrap();
         assert!(none.is_empty());
         assert_eq!(summary.deliveries, 0);
+    }
+
+    #[test]
+    fn the_fast_path_leases_what_has_room_and_never_a_held_delivery() {
+        let candidates = HashMap::from([(
+            "t".to_string(),
+            vec![
+                candidate("t", "w1", "app1", r#"["*"]"#, "active"),
+                candidate("t", "w2", "app2", r#"["*"]"#, "active"),
+                candidate("t", "w3", "app3", r#"["*"]"#, "deactivated"),
+            ],
+        )]);
+        let asked = std::sync::Mutex::new(Vec::new());
+        let room_for_w1 = |webhook: &str, _: Option<i64>| {
+            asked.lock().unwrap().push(webhook.to_string());
+            webhook == "w1"
+        };
+        let until = Utc::now() + chrono::TimeDelta::minutes(5);
+        let lease = FastLease {
+            token: "tok".into(),
+            until,
+            try_hold: &room_for_w1,
+        };
+        let (deliveries, summary, leased) =
+            fan_out(&event("e", "t", "a.b"), &candidates, Some(&lease)).unwrap();
+        let planned: Vec<_> = deliveries
+            .iter()
+            .map(|d| (d.webhook_id.as_str(), d.state, d.lease_token.as_deref()))
+            .collect();
+        assert_eq!(
+            planned,
+            [
+                ("w1", DeliveryState::InFlight, Some("tok")),
+                ("w2", DeliveryState::Pending, None),
+                ("w3", DeliveryState::Held, None),
+            ]
+        );
+        assert_eq!(
+            deliveries[0].due_at,
+            Some(to_millis(until)),
+            "due again when the lease ends"
+        );
+        assert_eq!(
+            *asked.lock().unwrap(),
+            ["w1", "w2"],
+            "a held delivery takes no slot"
+        );
+        assert_eq!(summary.leased, 1);
+        assert_eq!(leased.len(), 1);
+        assert_eq!(leased[0].delivery_id, deliveries[0].id);
+        assert_eq!(leased[0].tenant_name, "t Inc.");
     }
 }

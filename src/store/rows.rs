@@ -321,11 +321,56 @@ pub struct FanoutRow {
     pub event_types: String,
     pub state: String,
     pub installation_id: String,
+    // What sending needs, for deliveries the publish leases to this instance.
+    pub tenant_name: String,
+    pub url: String,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<i64>,
+    pub headers: String,
+    pub timeout_ms: i64,
+    pub retry_policy: String,
+    pub rate_limit_per_second: Option<i64>,
+    pub max_concurrency: Option<i64>,
 }
 
 impl FanoutRow {
     pub fn event_types(&self) -> Result<Vec<String>, StoreError> {
         parse_json("event_types", &self.event_types)
+    }
+
+    /// The delivery `d` of `event`, leased under `lease_token`, ready to send.
+    pub fn leased(
+        &self,
+        event: &crate::model::NewEvent,
+        delivery_id: &str,
+        lease_token: &str,
+    ) -> Result<ClaimedDelivery, StoreError> {
+        Ok(ClaimedDelivery {
+            delivery_id: delivery_id.to_string(),
+            lease_token: lease_token.to_string(),
+            attempt_count: 0,
+            retry_base: 0,
+            first_failure_at: None,
+            event_id: event.id.clone(),
+            event_type: event.event_type.clone(),
+            occurred_at: event.occurred_at,
+            data: event.data.clone(),
+            tenant_id: event.tenant_id.clone(),
+            tenant_name: self.tenant_name.clone(),
+            installation_id: self.installation_id.clone(),
+            app_id: self.app_id.clone(),
+            webhook_id: self.webhook_id.clone(),
+            url: self.url.clone(),
+            secret: self.secret.clone(),
+            previous_secret: self.previous_secret.clone(),
+            previous_secret_expires_at: opt_time(self.previous_secret_expires_at),
+            headers: parse_json("headers", &self.headers)?,
+            timeout_ms: self.timeout_ms,
+            retry_policy: parse_json("retry_policy", &self.retry_policy)?,
+            rate_limit_per_second: self.rate_limit_per_second,
+            max_concurrency: self.max_concurrency,
+        })
     }
 }
 
@@ -353,6 +398,7 @@ impl From<EventSummaryRow> for crate::model::EventSummary {
             received_at: from_millis(r.received_at),
             deliveries: r.deliveries,
             deliveries_by_app: Vec::new(),
+            leased: 0,
         }
     }
 }

@@ -85,4 +85,44 @@ async fn concurrent_publishes_share_transactions_and_answer_alone(backend: Backe
     );
 }
 
-on_both_backends!(concurrent_publishes_share_transactions_and_answer_alone);
+/// With the dispatcher running, a publish leases its delivery to it and the claim never
+/// sees it: sent at once, recorded once.
+async fn a_publish_hands_its_deliveries_to_the_running_dispatcher(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.dispatcher = true).await;
+    let receiver = TestReceiver::start(None).await;
+    let (_, _) = app.partner_setup(&receiver.url(), json!({})).await;
+    // The dispatcher opens the fast path when its loop starts.
+    for _ in 0..100 {
+        if app.dispatcher.fast_path_open() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let r = app
+        .publish(json!({"type": "a.b", "tenant_id": "acme"}))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let got = receiver
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(app.dispatcher.fast_pathed(), 1);
+    let delivery_id = got[0].header("webhook-id").to_string();
+    let mut state = None;
+    for _ in 0..250 {
+        let d = app.delivery(&delivery_id).await;
+        if d.state == hookgate::model::DeliveryState::Delivered {
+            state = Some(d);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let d = state.expect("the attempt is recorded");
+    assert_eq!(d.attempt_count, 1);
+    assert_eq!(receiver.received().len(), 1, "sent once");
+}
+
+on_both_backends!(
+    concurrent_publishes_share_transactions_and_answer_alone,
+    a_publish_hands_its_deliveries_to_the_running_dispatcher,
+);

@@ -182,7 +182,57 @@ async fn claims_are_fair_across_webhooks(backend: Backend) {
     assert!(roomed.iter().all(|d| d.webhook_id == busy));
 }
 
+/// A publish leased a delivery to its instance (the fast path), and the instance died
+/// before sending it: the delivery is in flight under that lease, nobody takes it until
+/// the lease expires, then a claim does. Nothing is lost.
+async fn a_fast_path_lease_of_a_dead_instance_expires_and_is_claimed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = TestReceiver::start(None).await;
+    app.partner_setup(&receiver.url(), json!({})).await;
+    let always = |_: &str, _: Option<i64>| true;
+    let lease = hookgate::store::publish::FastLease {
+        token: "dead-instance".into(),
+        until: app.clock.now() + Duration::minutes(5),
+        try_hold: &always,
+    };
+    let event = hookgate::model::NewEvent {
+        id: "evt-1".into(),
+        idempotency_key: None,
+        request_hash: "h".into(),
+        tenant_id: "acme".into(),
+        event_type: "a.b".into(),
+        occurred_at: app.clock.now(),
+        received_at: app.clock.now(),
+        data: "{}".into(),
+    };
+    let (_, leased) = app
+        .store
+        .publish_leasing(std::slice::from_ref(&event), &lease)
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 1);
+    let delivery_id = leased[0].delivery_id.clone();
+    assert_eq!(
+        app.delivery(&delivery_id).await.state,
+        DeliveryState::InFlight
+    );
+    // The instance dies here: `leased` is never sent.
+    drop(leased);
+    assert!(
+        app.dispatcher.run_once().await.unwrap().is_empty(),
+        "leased"
+    );
+    app.clock.advance(Duration::minutes(5));
+    assert_eq!(app.dispatcher.run_once().await.unwrap().len(), 1);
+    assert_eq!(
+        app.delivery(&delivery_id).await.state,
+        DeliveryState::Delivered
+    );
+    assert_eq!(receiver.received().len(), 1);
+}
+
 on_both_backends!(
+    a_fast_path_lease_of_a_dead_instance_expires_and_is_claimed,
     claims_are_fair_across_webhooks,
     an_expired_lease_makes_a_delivery_claimable_again,
     concurrent_claims_never_share_a_delivery,
