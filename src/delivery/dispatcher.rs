@@ -144,21 +144,38 @@ impl Dispatcher {
     }
 
     /// Sends deliveries a committed publish leased to this instance, each in a task of
-    /// its own like a claimed one. Past shutdown they are left to their lease: it
-    /// expires and any instance claims them.
-    pub fn dispatch_leased(self: &Arc<Self>, leased: Vec<ClaimedDelivery>) {
-        let fast_path = self.fast_path.read().expect("fast path lock poisoned");
-        let Some((records, attempts)) = fast_path.as_ref() else {
+    /// its own like a claimed one. Past shutdown (the publish committed while the
+    /// dispatcher stopped) their leases are given back at once, so that any instance
+    /// claims them now; if even that fails, the leases expire as after a crash.
+    pub async fn dispatch_leased(self: &Arc<Self>, leased: Vec<ClaimedDelivery>) {
+        if let Err(leased) = self.send_leased(leased) {
             for d in &leased {
                 self.slots.release(&d.webhook_id);
             }
-            if !leased.is_empty() {
-                tracing::warn!(
-                    deliveries = leased.len(),
-                    "shutting down: leased deliveries wait for their lease to expire"
-                );
+            let tokens: std::collections::BTreeSet<&str> =
+                leased.iter().map(|d| d.lease_token.as_str()).collect();
+            for token in tokens {
+                let now = self.clock.now();
+                match self.store.release_leases(token, now).await {
+                    Ok(n) => tracing::info!(deliveries = n, "shutting down: leases given back"),
+                    Err(e) => tracing::warn!(error = %e,
+                        "shutting down: leases could not be given back; they will expire"),
+                }
             }
-            return;
+        }
+    }
+
+    /// Spawns the attempts of leased deliveries, unless the dispatcher is not running.
+    fn send_leased(
+        self: &Arc<Self>,
+        leased: Vec<ClaimedDelivery>,
+    ) -> Result<(), Vec<ClaimedDelivery>> {
+        if leased.is_empty() {
+            return Ok(());
+        }
+        let fast_path = self.fast_path.read().expect("fast path lock poisoned");
+        let Some((records, attempts)) = fast_path.as_ref() else {
+            return Err(leased);
         };
         self.fast_pathed
             .fetch_add(leased.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -169,6 +186,7 @@ impl Dispatcher {
                 let _ = records.send(record).await;
             });
         }
+        Ok(())
     }
 
     /// This instance's current in-flight limit for a webhook.

@@ -140,7 +140,9 @@ impl Slots {
         if let Some(slot) = self.lock().get_mut(webhook_id) {
             slot.held = slot.held.saturating_sub(1);
         }
-        self.held_total.fetch_sub(1, Ordering::Relaxed);
+        let _ = self
+            .held_total
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
         self.finished.notify_waiters();
     }
 

@@ -494,6 +494,20 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn release_leases(&self, token: &str, now: DateTime<Utc>) -> StoreResult<u64> {
+                let mut tx = self.write_tx().await?;
+                let done = sqlx::query(
+                    "UPDATE deliveries SET state = 'pending', due_at = $1, lease_token = NULL, \
+                     updated_at = $1 WHERE lease_token = $2 AND state = 'in_flight'",
+                )
+                .bind(to_millis(now))
+                .bind(token)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(done.rows_affected())
+            }
+
             async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
                 let due = sqlx::query_scalar::<$db, Option<i64>>(Self::NEXT_DUE)
                     .fetch_one(&self.pool)

@@ -157,7 +157,7 @@ async fn publish_group(
     };
     match store.publish_leasing(events, &lease).await {
         Ok((outcomes, leased)) => {
-            dispatcher.dispatch_leased(leased);
+            dispatcher.dispatch_leased(leased).await;
             Ok(outcomes)
         }
         Err(e) => {

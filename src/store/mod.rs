@@ -147,6 +147,9 @@ pub trait Store: HealthStore + LogStore + RetentionStore + Send + Sync + 'static
     async fn record_attempts(&self, records: &[AttemptRecord]) -> StoreResult<()>;
     /// When the earliest pending delivery (or lease) falls due.
     async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Gives back deliveries still leased under `token` (never attempted): pending and
+    /// due at `now`, so any instance claims them at once.
+    async fn release_leases(&self, token: &str, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 pub type SharedStore = Arc<dyn Store>;

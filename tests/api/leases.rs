@@ -229,6 +229,26 @@ async fn a_fast_path_lease_of_a_dead_instance_expires_and_is_claimed(backend: Ba
         DeliveryState::Delivered
     );
     assert_eq!(receiver.received().len(), 1);
+
+    // Leases handed to a dispatcher that is not running (it was stopping when the
+    // publish committed) are given back at once: due now, no wait for the lease.
+    let event = hookgate::model::NewEvent {
+        id: "evt-2".into(),
+        ..event
+    };
+    let (_, leased) = app
+        .store
+        .publish_leasing(std::slice::from_ref(&event), &lease)
+        .await
+        .unwrap();
+    let delivery_id = leased[0].delivery_id.clone();
+    app.dispatcher.dispatch_leased(leased).await;
+    assert_eq!(
+        app.delivery(&delivery_id).await.state,
+        DeliveryState::Pending
+    );
+    assert_eq!(app.dispatcher.run_once().await.unwrap().len(), 1);
+    assert_eq!(receiver.received().len(), 2);
 }
 
 on_both_backends!(
