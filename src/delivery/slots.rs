@@ -23,6 +23,13 @@ pub struct SlotSettings {
     pub total: usize,
 }
 
+/// Room a claim in progress may fill, counted as held meanwhile.
+#[derive(Debug)]
+pub struct Reservation {
+    webhooks: Vec<(String, i64)>,
+    total: usize,
+}
+
 #[derive(Debug)]
 struct Slot {
     held: usize,
@@ -97,6 +104,48 @@ impl Slots {
             }
         }
         claim
+    }
+
+    /// `claim_limits`, with the room it gives counted as held until `settle`: the publish
+    /// fast path, which takes slots meanwhile, cannot fill the same room.
+    pub fn reserve(&self, limit: i64) -> (ClaimLimits, Reservation) {
+        let limit = limit.min(self.capacity() as i64).max(0);
+        let claim = self.claim_limits(limit);
+        let mut map = self.lock();
+        for (id, room) in &claim.remaining {
+            if let Some(slot) = map.get_mut(id) {
+                slot.held += *room as usize;
+            }
+        }
+        self.held_total.fetch_add(limit as usize, Ordering::Relaxed);
+        let reservation = Reservation {
+            webhooks: claim.remaining.clone(),
+            total: limit as usize,
+        };
+        (claim, reservation)
+    }
+
+    /// Ends a reservation: what the claim got is held, the rest of the room is free.
+    pub fn settle<'a>(
+        &self,
+        reservation: Reservation,
+        claimed: impl Iterator<Item = (&'a str, Option<i64>)>,
+    ) {
+        {
+            let mut map = self.lock();
+            for (id, room) in &reservation.webhooks {
+                if let Some(slot) = map.get_mut(id) {
+                    slot.held = slot.held.saturating_sub(*room as usize);
+                }
+            }
+        }
+        let _ = self
+            .held_total
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(reservation.total))
+            });
+        self.hold(claimed);
+        self.finished.notify_waiters();
     }
 
     /// Counts claimed deliveries as held, each with its webhook's partner maximum (which
@@ -221,6 +270,21 @@ mod tests {
         assert!(!slots.try_hold("c", None), "the global cap of 6 is reached");
         slots.release("a");
         assert!(slots.try_hold("c", None));
+    }
+
+    #[test]
+    fn a_claim_in_progress_keeps_its_room_from_the_fast_path() {
+        let slots = slots();
+        slots.hold([("a", None)].into_iter());
+        let (claim, reservation) = slots.reserve(10);
+        assert_eq!(claim.limit, 5, "the global cap of 6 leaves 5");
+        assert_eq!(claim.remaining, [("a".to_string(), 3)]);
+        assert!(!slots.try_hold("a", None), "a's room is the claim's");
+        assert!(!slots.try_hold("b", None), "so is the global room");
+        slots.settle(reservation, [("a", None)].into_iter());
+        assert_eq!(slots.capacity(), 4);
+        assert!(slots.try_hold("a", None) && slots.try_hold("a", None));
+        assert!(!slots.try_hold("a", None), "a holds its limit of 4");
     }
 
     #[test]
