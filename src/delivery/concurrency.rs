@@ -255,48 +255,30 @@ mod tests {
         }
     }
 
+    /// `n` successes of `latency_ms`, each while the whole limit is in flight.
+    fn busy_successes(mut state: LimitState, n: usize, latency_ms: u64) -> LimitState {
+        for _ in 0..n {
+            let s = sample(AttemptClass::Success, Some(200), latency_ms, state.limit);
+            state = next(state, &s, BOUNDS);
+        }
+        state
+    }
+
     #[test]
     fn a_busy_fast_listener_grows_to_the_ceiling() {
-        let mut state = LimitState::new(16);
-        for _ in 0..300 {
-            state = next(
-                state,
-                &sample(AttemptClass::Success, Some(200), 2, state.limit),
-                BOUNDS,
-            );
-        }
-        assert_eq!(state.limit, 256);
+        assert_eq!(busy_successes(LimitState::new(16), 300, 2).limit, 256);
     }
 
     #[test]
     fn a_listener_that_turns_slow_sheds_then_grows_again_at_its_new_pace() {
-        let mut state = LimitState::new(16);
-        for _ in 0..300 {
-            state = next(
-                state,
-                &sample(AttemptClass::Success, Some(200), 2, state.limit),
-                BOUNDS,
-            );
-        }
+        let state = busy_successes(LimitState::new(16), 300, 2);
         assert_eq!(state.limit, 256);
         // Answers now take 200 ms: the first few cut the limit.
-        for _ in 0..10 {
-            state = next(
-                state,
-                &sample(AttemptClass::Success, Some(200), 200, state.limit),
-                BOUNDS,
-            );
-        }
+        let state = busy_successes(state, 10, 200);
         assert!(state.limit < 256 * 9 / 10 * 9 / 10, "{state:?}");
         let low = state.limit;
         // Once 200 ms is the listener's usual pace, it grows again.
-        for _ in 0..500 {
-            state = next(
-                state,
-                &sample(AttemptClass::Success, Some(200), 200, state.limit),
-                BOUNDS,
-            );
-        }
+        let state = busy_successes(state, 500, 200);
         assert!(state.limit > low, "{state:?}");
     }
 
