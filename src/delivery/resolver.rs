@@ -125,6 +125,39 @@ mod tests {
         );
     }
 
+    /// A DNS answer can carry an IPv6 form of a private IPv4 address: each is refused
+    /// when the name is resolved for a send (no connection is attempted).
+    #[tokio::test]
+    async fn answers_embedding_private_ipv4_addresses_are_refused() {
+        let forms = [
+            "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::a9fe:a9fe",
+            "2002:7f00:1::",
+            "2001:0:7f00:1::ffff:fffe",
+            "fec0::1",
+            "100.64.0.1",
+            "192.0.0.8",
+            "198.18.0.1",
+            "240.0.0.1",
+        ];
+        let pairs: Vec<String> = forms
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| format!("h{i}.example.com={ip}"))
+            .collect();
+        let guarded = GuardedResolver::new(false, parse_overrides(&pairs).unwrap());
+        for (i, ip) in forms.iter().enumerate() {
+            let err = guarded.lookup(&format!("h{i}.example.com")).await;
+            assert!(
+                matches!(err, Err(ResolveError::PrivateTarget { .. })),
+                "{ip}: {err:?}"
+            );
+        }
+    }
+
     #[test]
     fn overrides_parse() {
         assert!(parse_overrides(&["a=1.2.3.4".into(), "b=::1".into()]).is_ok());

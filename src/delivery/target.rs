@@ -14,14 +14,31 @@ pub struct TargetPolicy {
 pub const MAX_URL_LEN: usize = 2048;
 
 /// Loopback, private, link-local (cloud metadata), unique-local, unspecified, multicast
-/// and other non-public ranges.
+/// and other non-public ranges. An IPv6 address that carries an IPv4 one (mapped,
+/// compatible, NAT64, 6to4, Teredo) is judged by the IPv4 address too: a NAT64 form of
+/// 169.254.169.254 reaches the metadata service as surely as the address itself.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_private_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_private_v4(v4),
-            None => is_private_v6(v6),
-        },
+        IpAddr::V6(v6) => is_private_v6(v6) || embedded_ipv4(v6).into_iter().any(is_private_v4),
+    }
+}
+
+/// The IPv4 addresses an IPv6 address embeds, by the ranges that embed one.
+fn embedded_ipv4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    let last = v4(s[6], s[7]);
+    match s {
+        // IPv4-mapped ::ffff:0:0/96 and IPv4-compatible ::/96.
+        [0, 0, 0, 0, 0, 0xffff, ..] | [0, 0, 0, 0, 0, 0, ..] => vec![last],
+        // NAT64, well-known prefix 64:ff9b::/96.
+        [0x64, 0xff9b, 0, 0, 0, 0, ..] => vec![last],
+        // 6to4 2002::/16: the IPv4 address follows the prefix.
+        [0x2002, hi, lo, ..] => vec![v4(hi, lo)],
+        // Teredo 2001::/32: the server's address, and the client's, inverted.
+        [0x2001, 0, hi, lo, ..] => vec![v4(hi, lo), v4(!s[6], !s[7])],
+        _ => Vec::new(),
     }
 }
 
@@ -36,6 +53,7 @@ fn is_private_v4(ip: Ipv4Addr) -> bool {
         || ip.is_documentation()
         || a == 0
         || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
         || (a == 198 && (b == 18 || b == 19)) // benchmarking
         || a >= 240
 }
@@ -47,6 +65,8 @@ fn is_private_v6(ip: Ipv6Addr) -> bool {
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00 // unique local
         || (first & 0xffc0) == 0xfe80 // link local
+        || (first & 0xffc0) == 0xfec0 // site local (deprecated)
+        || (ip.segments()[..3] == [0x64, 0xff9b, 1]) // local-use NAT64 64:ff9b:1::/48
 }
 
 /// Checks a listener URL as written. Hostnames are checked again when resolved at send time.
@@ -66,6 +86,9 @@ pub fn validate_url(raw: &str, policy: TargetPolicy) -> Result<Url, String> {
     }
     if url.fragment().is_some() {
         return Err("url must not have a fragment".into());
+    }
+    if url.port() == Some(0) {
+        return Err("url port 0 is never a valid target".into());
     }
     let private = match url.host() {
         None => return Err("url has no host".into()),
@@ -100,6 +123,23 @@ mod tests {
             "https://[::1]/",
             "https://[fd00::1]/",
             "https://[::ffff:127.0.0.1]/",
+            "https://[::127.0.0.1]/",
+            "https://[64:ff9b::7f00:1]/",
+            "https://[64:ff9b::a9fe:a9fe]/",
+            "https://[64:ff9b:1::a9fe:a9fe]/",
+            "https://[2002:7f00:1::]/",
+            "https://[2002:a9fe:a9fe::1]/",
+            "https://[2001:0:7f00:1::ffff:fffe]/",
+            "https://[2001:0:5db8:d822::80ff:f5fe]/",
+            "https://[fec0::1]/",
+            "https://[ff02::1]/",
+            "https://100.64.0.1/",
+            "https://192.0.0.8/",
+            "https://198.18.0.1/",
+            "https://224.0.0.1/",
+            "https://255.255.255.255/",
+            "https://240.0.0.1/",
+            "https://example.com:0/",
             "https://0.0.0.0/",
             "https://localhost/",
             "https://api.localhost/",
@@ -117,10 +157,23 @@ mod tests {
     fn accepts_public_https_and_dev_overrides() {
         assert!(validate_url("https://hooks.example.com/bob?x=1", STRICT).is_ok());
         assert!(validate_url("https://93.184.216.34/", STRICT).is_ok());
-        let dev = TargetPolicy {
+        // Embedding public IPv4 addresses is fine: NAT64, 6to4 and Teredo forms.
+        assert!(validate_url("https://[64:ff9b::5db8:d822]/", STRICT).is_ok());
+        assert!(validate_url("https://[2002:5db8:d822::1]/", STRICT).is_ok());
+        assert!(validate_url("https://[2001:0:5db8:d822::a247:2dcb]/", STRICT).is_ok());
+        assert!(validate_url("https://[2606:4700::1111]/", STRICT).is_ok());
+        assert!(validate_url("https://example.com:8443/", STRICT).is_ok());
+        assert!(
+            validate_url("http://127.0.0.1:0/hook", dev_policy()).is_err(),
+            "port 0"
+        );
+        assert!(validate_url("http://127.0.0.1:9000/hook", dev_policy()).is_ok());
+    }
+
+    fn dev_policy() -> TargetPolicy {
+        TargetPolicy {
             allow_insecure: true,
             allow_private: true,
-        };
-        assert!(validate_url("http://127.0.0.1:9000/hook", dev).is_ok());
+        }
     }
 }
