@@ -180,13 +180,23 @@ impl Dispatcher {
         self.fast_pathed
             .fetch_add(leased.len() as u64, std::sync::atomic::Ordering::Relaxed);
         for d in leased {
-            let (this, records) = (self.clone(), records.clone());
-            attempts.spawn(async move {
-                let record = this.attempt_held(d).await;
-                let _ = records.send(record).await;
-            });
+            self.spawn_attempt(attempts, records, d);
         }
         Ok(())
+    }
+
+    /// Attempts a held delivery in a task of its own and hands the record to the recorder.
+    fn spawn_attempt(
+        self: &Arc<Self>,
+        attempts: &TaskTracker,
+        records: &mpsc::Sender<AttemptRecord>,
+        d: ClaimedDelivery,
+    ) {
+        let (this, records) = (self.clone(), records.clone());
+        attempts.spawn(async move {
+            let record = this.attempt_held(d).await;
+            let _ = records.send(record).await;
+        });
     }
 
     /// This instance's current in-flight limit for a webhook.
@@ -207,9 +217,8 @@ impl Dispatcher {
             self.slots.settle(reservation, std::iter::empty());
             return Ok(Vec::new());
         }
-        let now = self.clock.now();
-        let lease = TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::minutes(5));
-        let claimed = self.store.claim_due(now, now + lease, &limits).await;
+        let (now, until) = (self.clock.now(), self.lease_until());
+        let claimed = self.store.claim_due(now, until, &limits).await;
         let got = claimed.as_deref().unwrap_or_default();
         self.slots.settle(
             reservation,
@@ -304,11 +313,7 @@ impl Dispatcher {
             let idle = match self.claim(limit).await {
                 Ok(claimed) if !claimed.is_empty() => {
                     for d in claimed {
-                        let (this, records) = (self.clone(), records.clone());
-                        attempts.spawn(async move {
-                            let record = this.attempt_held(d).await;
-                            let _ = records.send(record).await;
-                        });
+                        self.spawn_attempt(&attempts, &records, d);
                     }
                     continue;
                 }
