@@ -66,7 +66,7 @@ fn describe() {
     );
     describe_counter!(
         ATTEMPTS,
-        "Delivery attempts by outcome: success, http_4xx, http_5xx, timeout, connect, other."
+        "Delivery attempts by outcome: success, http_4xx, http_5xx, timeout, connect, aborted, other."
     );
     describe_histogram!(
         ATTEMPT_DURATION,
@@ -155,6 +155,7 @@ pub fn outcome_label(class: AttemptClass, status: Option<u16>) -> &'static str {
         (AttemptClass::HttpError, Some(500..=599)) => "http_5xx",
         (AttemptClass::Timeout, _) => "timeout",
         (AttemptClass::Connect, _) => "connect",
+        (AttemptClass::Aborted, _) => "aborted",
         _ => "other",
     }
 }

@@ -175,11 +175,14 @@ pub struct Attempt {
     pub started_at: DateTime<Utc>,
     pub latency_ms: i64,
     #[serde(serialize_with = "serialize_class")]
+    /// success, http_error, timeout, connect, network or aborted.
     #[schema(value_type = String, example = "http_error")]
     pub outcome: AttemptClass,
     pub status_code: Option<i64>,
     pub error: Option<String>,
     pub response_excerpt: Option<String>,
+    /// When the receiver's `Retry-After` (on a 429 or 503) asked the next attempt to wait until.
+    pub retry_after_at: Option<DateTime<Utc>>,
 }
 
 fn serialize_class<S: serde::Serializer>(c: &AttemptClass, s: S) -> Result<S::Ok, S::Error> {

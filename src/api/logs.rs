@@ -152,7 +152,9 @@ async fn attempts(
     let outcome = match q.outcome.as_deref() {
         None => None,
         Some(o) => Some(AttemptClass::parse(o).ok_or_else(|| {
-            ApiError::invalid("outcome must be success, http_error, timeout, connect or network")
+            ApiError::invalid(
+                "outcome must be success, http_error, timeout, connect, network or aborted",
+            )
         })?),
     };
     let filter = AttemptFilter {

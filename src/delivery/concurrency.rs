@@ -107,7 +107,8 @@ pub enum Verdict {
 pub fn verdict(sample: &Sample, limit: usize, baseline_ms: Option<f64>) -> Verdict {
     match sample.class {
         AttemptClass::Timeout | AttemptClass::Connect | AttemptClass::Network => Verdict::Shrink,
-        AttemptClass::HttpError => match sample.status {
+        // An abort is an answer like any status: only an overload status shrinks.
+        AttemptClass::HttpError | AttemptClass::Aborted => match sample.status {
             Some(429) | Some(500..) => Verdict::Shrink,
             _ => Verdict::Hold,
         },
@@ -184,6 +185,7 @@ mod tests {
             AttemptClass::Timeout,
             AttemptClass::Connect,
             AttemptClass::Network,
+            AttemptClass::Aborted,
         ])
     }
 
@@ -229,7 +231,7 @@ mod tests {
             let after = next(state, &s, BOUNDS);
             prop_assert!(after.limit <= start + 1);
             let overload = matches!(s.class, AttemptClass::Timeout | AttemptClass::Connect | AttemptClass::Network)
-                || matches!(s.status, Some(429) | Some(500..)) && s.class == AttemptClass::HttpError;
+                || matches!(s.status, Some(429) | Some(500..)) && matches!(s.class, AttemptClass::HttpError | AttemptClass::Aborted);
             if overload {
                 prop_assert!(after.limit < start || after.limit == BOUNDS.floor);
             }

@@ -525,13 +525,7 @@ fn signing_keys(
 }
 
 fn internal_failure(error: String) -> SendOutcome {
-    SendOutcome {
-        class: AttemptClass::Network,
-        status: None,
-        error: Some(error),
-        excerpt: None,
-        latency: Duration::ZERO,
-    }
+    SendOutcome::unanswered(AttemptClass::Network, error, Duration::ZERO)
 }
 
 /// The attempt row and the delivery's next state under its webhook's retry policy.
@@ -545,11 +539,15 @@ fn record_for(
         AttemptClass::Success => d.first_failure_at,
         _ => Some(d.first_failure_at.unwrap_or(started_at)),
     };
+    let answered_at = started_at
+        + chrono::Duration::from_std(outcome.latency).unwrap_or(chrono::TimeDelta::zero());
+    let retry_after_at = outcome.retry_after.map(|r| r.not_before(answered_at));
     let step = next_step(
         &d.retry_policy,
         u32::try_from(attempt_number - d.retry_base).unwrap_or(u32::MAX),
         outcome.class,
         first_failure_at.unwrap_or(started_at),
+        retry_after_at,
     );
     let (new_state, next_attempt_at) = match step {
         NextStep::Delivered => (DeliveryState::Delivered, None),
@@ -571,6 +569,7 @@ fn record_for(
             status_code: outcome.status.map(i64::from),
             error: outcome.error,
             response_excerpt: outcome.excerpt,
+            retry_after_at,
         },
         lease_token: d.lease_token.clone(),
         new_state,

@@ -17,6 +17,9 @@ pub enum AttemptClass {
     Connect,
     /// Reset, TLS or protocol error after connecting.
     Network,
+    /// The receiver answered with `webhook-delivery: abort-message` (Svix's convention):
+    /// it wants no more attempts of this delivery, whatever the status.
+    Aborted,
 }
 
 impl AttemptClass {
@@ -27,6 +30,7 @@ impl AttemptClass {
             Self::Timeout => "timeout",
             Self::Connect => "connect",
             Self::Network => "network",
+            Self::Aborted => "aborted",
         }
     }
 
@@ -37,6 +41,7 @@ impl AttemptClass {
             "timeout" => Self::Timeout,
             "connect" => Self::Connect,
             "network" => Self::Network,
+            "aborted" => Self::Aborted,
             _ => return None,
         })
     }
@@ -155,12 +160,16 @@ pub enum NextStep {
 
 /// `attempt_number` is 1-based: the first attempt is not a retry, attempt `n` is retry `n-1`.
 /// `first_failure_at` is when the first failed attempt of this delivery started (for the
-/// first attempt failing, that is this attempt's own start).
+/// first attempt failing, that is this attempt's own start). `not_before` is what the
+/// receiver asked for with `Retry-After`: it can push the next retry later than the
+/// policy's offset, never earlier, and never past the policy's last offset, so neither
+/// the number of retries nor the schedule's end moves.
 pub fn next_step(
     policy: &RetryPolicy,
     attempt_number: u32,
     class: AttemptClass,
     first_failure_at: DateTime<Utc>,
+    not_before: Option<DateTime<Utc>>,
 ) -> NextStep {
     if class == AttemptClass::Success {
         return NextStep::Delivered;
@@ -168,12 +177,50 @@ pub fn next_step(
     if !policy.is_retryable(class) {
         return NextStep::Failed;
     }
-    match policy
+    let at_offset = |offset: u64| first_failure_at + Duration::seconds(offset as i64);
+    let Some(&offset) = policy
         .offsets_seconds
         .get(attempt_number.saturating_sub(1) as usize)
-    {
-        Some(&offset) => NextStep::RetryAt(first_failure_at + Duration::seconds(offset as i64)),
-        None => NextStep::Failed,
+    else {
+        return NextStep::Failed;
+    };
+    let due = at_offset(offset);
+    let last = policy.offsets_seconds.last().map_or(due, |&o| at_offset(o));
+    NextStep::RetryAt(match not_before {
+        Some(asked) if asked > due => asked.min(last),
+        _ => due,
+    })
+}
+
+/// A `Retry-After` value (RFC 9110 §10.2.3): a number of seconds or an HTTP date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    Seconds(u64),
+    At(DateTime<Utc>),
+}
+
+impl RetryAfter {
+    /// `None` for anything that is neither form: a malformed header is ignored.
+    pub fn parse(value: &str) -> Option<Self> {
+        let value = value.trim();
+        if let Ok(seconds) = value.parse::<u64>() {
+            return Some(Self::Seconds(seconds));
+        }
+        httpdate::parse_http_date(value)
+            .ok()
+            .map(|t| Self::At(DateTime::<Utc>::from(t)))
+    }
+
+    /// The earliest time the receiver accepts another attempt, for an answer at `answered_at`.
+    pub fn not_before(self, answered_at: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            // Clamped so that absurd values cannot overflow the date arithmetic; the
+            // policy's last offset bounds the result anyway.
+            Self::Seconds(s) => {
+                answered_at + Duration::seconds(s.min(MAX_OFFSET_SECONDS * 2) as i64)
+            }
+            Self::At(t) => t,
+        }
     }
 }
 
@@ -196,7 +243,7 @@ mod tests {
         let t0 = from_millis(1_700_000_000_000);
         let policy = RetryPolicy::hibob();
         let due: Vec<_> = (1..=7)
-            .map(|n| next_step(&policy, n, AttemptClass::HttpError, t0))
+            .map(|n| next_step(&policy, n, AttemptClass::HttpError, t0, None))
             .collect();
         let minutes = |m| NextStep::RetryAt(t0 + Duration::minutes(m));
         assert_eq!(
@@ -218,15 +265,15 @@ mod tests {
         let t0 = from_millis(0);
         let policy = RetryPolicy::bindbee();
         assert_eq!(
-            next_step(&policy, 1, AttemptClass::HttpError, t0),
+            next_step(&policy, 1, AttemptClass::HttpError, t0, None),
             NextStep::Failed
         );
         assert_eq!(
-            next_step(&policy, 1, AttemptClass::Connect, t0),
+            next_step(&policy, 1, AttemptClass::Connect, t0, None),
             NextStep::RetryAt(t0 + Duration::seconds(5))
         );
         assert_eq!(
-            next_step(&policy, 5, AttemptClass::Timeout, t0),
+            next_step(&policy, 5, AttemptClass::Timeout, t0, None),
             NextStep::Failed
         );
     }
@@ -255,6 +302,66 @@ mod tests {
         assert!(RetryPolicy::from_spec(&RetryPolicySpec::Preset("nope".into())).is_err());
     }
 
+    #[test]
+    fn an_aborted_delivery_fails_at_once_under_every_policy() {
+        for policy in [
+            RetryPolicy::hibob(),
+            RetryPolicy::bindbee(),
+            RetryPolicy::exponential(),
+        ] {
+            assert_eq!(
+                next_step(&policy, 1, AttemptClass::Aborted, from_millis(0), None),
+                NextStep::Failed
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_delays_within_the_policy_bounds() {
+        let t0 = from_millis(1_700_000_000_000);
+        let hibob = RetryPolicy::hibob();
+        let retry = |n, asked| next_step(&hibob, n, AttemptClass::HttpError, t0, Some(asked));
+        // Later than the policy's 1 minute: honoured.
+        assert_eq!(
+            retry(1, t0 + Duration::minutes(5)),
+            NextStep::RetryAt(t0 + Duration::minutes(5))
+        );
+        // Earlier than the policy: the policy's offset stands.
+        assert_eq!(
+            retry(2, t0 + Duration::minutes(2)),
+            NextStep::RetryAt(t0 + Duration::minutes(10))
+        );
+        // Past the policy's last offset: capped at it.
+        assert_eq!(
+            retry(1, t0 + Duration::days(3)),
+            NextStep::RetryAt(t0 + Duration::minutes(160))
+        );
+        // Out of retries stays out of retries.
+        assert_eq!(retry(7, t0 + Duration::minutes(5)), NextStep::Failed);
+    }
+
+    #[test]
+    fn retry_after_parses_seconds_and_http_dates() {
+        assert_eq!(RetryAfter::parse(" 120 "), Some(RetryAfter::Seconds(120)));
+        assert_eq!(
+            RetryAfter::parse("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(RetryAfter::At(
+                chrono::DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z")
+                    .unwrap()
+                    .into()
+            ))
+        );
+        for bad in ["", "-5", "1.5", "soon", "Wed, 32 Oct 2015 07:28:00 GMT"] {
+            assert_eq!(RetryAfter::parse(bad), None, "{bad:?}");
+        }
+        let t = from_millis(0);
+        assert_eq!(
+            RetryAfter::Seconds(30).not_before(t),
+            t + Duration::seconds(30)
+        );
+        assert!(RetryAfter::Seconds(u64::MAX).not_before(t) > t);
+    }
+
     fn any_policy() -> impl Strategy<Value = RetryPolicy> {
         (
             proptest::collection::btree_set(1..MAX_OFFSET_SECONDS, 0..MAX_RETRIES),
@@ -276,7 +383,7 @@ mod tests {
             let class = FAILURES[class_idx];
             let mut attempts = 1u32;
             let mut last = t0;
-            while let NextStep::RetryAt(at) = next_step(&policy, attempts, class, t0) {
+            while let NextStep::RetryAt(at) = next_step(&policy, attempts, class, t0, None) {
                 prop_assert!(at > last, "retries move strictly forward");
                 last = at;
                 attempts += 1;
@@ -290,8 +397,36 @@ mod tests {
         }
 
         #[test]
+        fn retry_after_never_moves_a_retry_earlier_nor_past_the_last_offset_nor_adds_one(
+            policy in any_policy(), class_idx in 0usize..4,
+            asked in proptest::collection::vec(0i64..2 * MAX_OFFSET_SECONDS as i64, MAX_RETRIES + 1),
+        ) {
+            let t0 = from_millis(1_700_000_000_000);
+            let class = FAILURES[class_idx];
+            let mut attempts = 1u32;
+            loop {
+                let not_before = t0 + Duration::seconds(asked[attempts as usize - 1]);
+                let with = next_step(&policy, attempts, class, t0, Some(not_before));
+                let without = next_step(&policy, attempts, class, t0, None);
+                match (with, without) {
+                    (NextStep::RetryAt(at), NextStep::RetryAt(policy_at)) => {
+                        let last = t0 + Duration::seconds(*policy.offsets_seconds.last().unwrap() as i64);
+                        prop_assert!(at >= policy_at && at <= last);
+                        prop_assert!(at == policy_at || at == not_before || at == last);
+                    }
+                    (with, without) => {
+                        prop_assert_eq!(with, without);
+                        break;
+                    }
+                }
+                attempts += 1;
+            }
+            prop_assert!(attempts as usize <= policy.offsets_seconds.len() + 1);
+        }
+
+        #[test]
         fn success_always_ends_the_delivery(policy in any_policy(), n in 1u32..30) {
-            prop_assert_eq!(next_step(&policy, n, AttemptClass::Success, from_millis(0)), NextStep::Delivered);
+            prop_assert_eq!(next_step(&policy, n, AttemptClass::Success, from_millis(0), None), NextStep::Delivered);
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
 use super::resolver::GuardedResolver;
-use super::retry::AttemptClass;
+use super::retry::{AttemptClass, RetryAfter};
 use super::target::is_private;
 
 #[derive(Debug, Clone)]
@@ -18,7 +18,36 @@ pub struct SendOutcome {
     pub error: Option<String>,
     pub excerpt: Option<String>,
     pub latency: Duration,
+    /// The receiver's `Retry-After`, read only on a 429 or a 503.
+    pub retry_after: Option<RetryAfter>,
 }
+
+impl SendOutcome {
+    /// An attempt that never got an answer.
+    pub fn unanswered(class: AttemptClass, error: String, latency: Duration) -> Self {
+        Self {
+            class,
+            status: None,
+            error: Some(error),
+            excerpt: None,
+            latency,
+            retry_after: None,
+        }
+    }
+}
+
+/// What the receiver said, beyond its body.
+struct Answer {
+    status: u16,
+    excerpt: String,
+    abort: bool,
+    retry_after: Option<RetryAfter>,
+}
+
+/// Svix's convention for "stop retrying this message", which partners migrating from
+/// Svix already send.
+const ABORT_HEADER: &str = "webhook-delivery";
+const ABORT_VALUE: &str = "abort-message";
 
 /// Everything of one attempt that is not the body.
 pub struct OutboundRequest<'a> {
@@ -62,45 +91,39 @@ impl Sender {
     pub async fn send(&self, req: OutboundRequest<'_>, body: Vec<u8>) -> SendOutcome {
         let started = Instant::now();
         if let Some(refusal) = self.refuse_private_literal(req.url) {
-            return SendOutcome {
-                class: AttemptClass::Connect,
-                status: None,
-                error: Some(refusal),
-                excerpt: None,
-                latency: started.elapsed(),
-            };
+            return SendOutcome::unanswered(AttemptClass::Connect, refusal, started.elapsed());
         }
         let result = tokio::time::timeout(req.timeout, self.exchange(&req, body)).await;
         let latency = started.elapsed();
         match result {
-            Err(_elapsed) => SendOutcome {
-                class: AttemptClass::Timeout,
-                status: None,
-                error: Some(format!(
-                    "no complete answer within {} ms",
-                    req.timeout.as_millis()
-                )),
-                excerpt: None,
+            Err(_elapsed) => SendOutcome::unanswered(
+                AttemptClass::Timeout,
+                format!("no complete answer within {} ms", req.timeout.as_millis()),
                 latency,
-            },
-            Ok(Err(e)) => SendOutcome {
-                class: classify_error(&e),
-                status: None,
-                error: Some(describe_error(&e)),
-                excerpt: None,
-                latency,
-            },
-            Ok(Ok((status, excerpt))) => SendOutcome {
-                class: if (200..300).contains(&status) {
-                    AttemptClass::Success
+            ),
+            Ok(Err(e)) => SendOutcome::unanswered(classify_error(&e), describe_error(&e), latency),
+            Ok(Ok(answer)) => {
+                let (class, error) = if answer.abort {
+                    (
+                        AttemptClass::Aborted,
+                        Some(format!(
+                            "the receiver answered {ABORT_HEADER}: {ABORT_VALUE}; no more attempts"
+                        )),
+                    )
+                } else if (200..300).contains(&answer.status) {
+                    (AttemptClass::Success, None)
                 } else {
-                    AttemptClass::HttpError
-                },
-                status: Some(status),
-                error: None,
-                excerpt: Some(excerpt),
-                latency,
-            },
+                    (AttemptClass::HttpError, None)
+                };
+                SendOutcome {
+                    class,
+                    status: Some(answer.status),
+                    error,
+                    excerpt: Some(answer.excerpt),
+                    latency,
+                    retry_after: answer.retry_after,
+                }
+            }
         }
     }
 
@@ -122,7 +145,7 @@ impl Sender {
         &self,
         req: &OutboundRequest<'_>,
         body: Vec<u8>,
-    ) -> Result<(u16, String), reqwest::Error> {
+    ) -> Result<Answer, reqwest::Error> {
         let mut response = self
             .client
             .post(req.url)
@@ -131,6 +154,16 @@ impl Sender {
             .send()
             .await?;
         let status = response.status().as_u16();
+        let headers = response.headers();
+        let abort = headers.get_all(ABORT_HEADER).iter().any(|v| {
+            v.as_bytes()
+                .trim_ascii()
+                .eq_ignore_ascii_case(ABORT_VALUE.as_bytes())
+        });
+        let retry_after = matches!(status, 429 | 503)
+            .then(|| headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok())
+            .flatten()
+            .and_then(RetryAfter::parse);
         // Read no more than the excerpt: a huge or endless body costs nothing extra.
         let mut excerpt = Vec::new();
         while excerpt.len() < self.excerpt_limit {
@@ -140,7 +173,12 @@ impl Sender {
             }
         }
         excerpt.truncate(self.excerpt_limit);
-        Ok((status, String::from_utf8_lossy(&excerpt).into_owned()))
+        Ok(Answer {
+            status,
+            excerpt: String::from_utf8_lossy(&excerpt).into_owned(),
+            abort,
+            retry_after,
+        })
     }
 }
 

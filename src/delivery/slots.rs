@@ -239,13 +239,7 @@ mod tests {
     }
 
     fn outcome(class: AttemptClass) -> SendOutcome {
-        SendOutcome {
-            class,
-            status: None,
-            error: None,
-            excerpt: None,
-            latency: Duration::from_millis(5),
-        }
+        SendOutcome::unanswered(class, String::new(), Duration::from_millis(5))
     }
 
     #[test]

@@ -459,7 +459,8 @@ macro_rules! sql_store {
                         .push_bind(a.outcome.as_str())
                         .push_bind(a.status_code)
                         .push_bind(a.error.clone())
-                        .push_bind(a.response_excerpt.clone());
+                        .push_bind(a.response_excerpt.clone())
+                        .push_bind(a.retry_after_at.map(to_millis));
                 });
                 insert.build().execute(&mut *tx).await?;
 

@@ -191,7 +191,7 @@ impl TryFrom<DeliveryRow> for Delivery {
 }
 
 pub const ATTEMPT_COLUMNS: &str = "id, delivery_id, webhook_id, attempt_number, started_at, \
-     latency_ms, outcome, status_code, error, response_excerpt";
+     latency_ms, outcome, status_code, error, response_excerpt, retry_after_at";
 
 #[derive(sqlx::FromRow)]
 pub struct AttemptRow {
@@ -205,6 +205,7 @@ pub struct AttemptRow {
     status_code: Option<i64>,
     error: Option<String>,
     response_excerpt: Option<String>,
+    retry_after_at: Option<i64>,
 }
 
 impl TryFrom<AttemptRow> for Attempt {
@@ -221,6 +222,7 @@ impl TryFrom<AttemptRow> for Attempt {
             status_code: r.status_code,
             error: r.error,
             response_excerpt: r.response_excerpt,
+            retry_after_at: opt_time(r.retry_after_at),
         })
     }
 }

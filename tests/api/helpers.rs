@@ -329,6 +329,8 @@ struct ReceiverInner {
     /// How long each answer takes.
     delay: Duration,
     default_status: u16,
+    /// Headers sent with every answer.
+    answer_headers: HeaderMap,
 }
 
 /// A real HTTP listener on 127.0.0.1 that records what it receives.
@@ -372,6 +374,16 @@ impl TestReceiver {
         self.inner.lock().unwrap().cycle = statuses.to_vec();
     }
 
+    /// Sends these headers with every answer from now on (unused by tests/faults).
+    #[allow(dead_code)]
+    pub fn answer_headers(&self, headers: &[(&'static str, &str)]) {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, value.parse().unwrap());
+        }
+        self.inner.lock().unwrap().answer_headers = map;
+    }
+
     /// Delays every answer (tests/faults shares this file and does not call it).
     #[allow(dead_code)]
     pub fn delay(&self, delay: Duration) {
@@ -395,7 +407,11 @@ impl TestReceiver {
     }
 }
 
-async fn receive(State(r): State<TestReceiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(r): State<TestReceiver>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, HeaderMap) {
     let delay = r.inner.lock().unwrap().delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -412,5 +428,8 @@ async fn receive(State(r): State<TestReceiver>, headers: HeaderMap, body: Bytes)
         inner.script.extend(cycle);
     }
     let status = inner.script.pop_front().unwrap_or(inner.default_status);
-    StatusCode::from_u16(status).unwrap()
+    (
+        StatusCode::from_u16(status).unwrap(),
+        inner.answer_headers.clone(),
+    )
 }

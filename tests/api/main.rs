@@ -17,6 +17,7 @@ mod moto;
 mod openapi;
 mod partner;
 mod properties;
+mod receiver_signals;
 mod retention;
 mod schedule;
 mod ssrf;
