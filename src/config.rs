@@ -38,6 +38,21 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Open client connections at most. At the cap, the oldest connection with no request
+    /// in flight is closed to make room; if all are busy, newcomers wait in the backlog.
+    #[arg(long, env = "HOOKGATE_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Time a client has to send a request's head (line and headers); also how long an
+    /// idle keep-alive connection is kept waiting for its next request.
+    #[arg(long, env = "HOOKGATE_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Time the request body may go without sending anything before the request is
+    /// answered 408 and the connection closed.
+    #[arg(long, env = "HOOKGATE_BODY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub body_timeout: Duration,
+
     /// Accept `http://` listener URLs (development only).
     #[arg(long, env = "HOOKGATE_ALLOW_INSECURE_TARGETS", action = ArgAction::Set, default_value_t = false)]
     pub allow_insecure_targets: bool,
@@ -235,6 +250,12 @@ impl Settings {
         }
         if self.health_warn_after >= self.health_deactivate_after {
             return fail("the warning must come before the deactivation");
+        }
+        if self.max_connections == 0
+            || self.header_read_timeout.is_zero()
+            || self.body_timeout.is_zero()
+        {
+            return fail("max connections and the header and body timeouts must not be zero");
         }
         if self.health_window.is_zero() {
             return fail("the health window must not be empty");

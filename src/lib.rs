@@ -10,6 +10,7 @@ pub mod model;
 pub mod notify;
 pub mod receiver;
 pub mod retention;
+pub mod server;
 pub mod startup;
 pub mod store;
 

@@ -37,6 +37,7 @@ pub struct Application {
     health_schedule: Option<String>,
     retention_schedule: String,
     shutdown_grace: std::time::Duration,
+    connection_limits: crate::server::ConnectionLimits,
 }
 
 impl Application {
@@ -147,6 +148,11 @@ impl Application {
                 .then(|| settings.health_schedule.clone()),
             retention_schedule: settings.retention_schedule.clone(),
             shutdown_grace: settings.shutdown_grace,
+            connection_limits: crate::server::ConnectionLimits {
+                max_connections: settings.max_connections,
+                header_read_timeout: settings.header_read_timeout,
+                body_timeout: settings.body_timeout,
+            },
         })
     }
 
@@ -201,9 +207,14 @@ impl Application {
             }
         });
         let app = api::router(self.state);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .await?;
+        crate::server::serve(
+            self.listener,
+            app,
+            self.connection_limits,
+            shutdown.clone(),
+            self.shutdown_grace,
+        )
+        .await;
         upkeep.abort();
         let _ = scheduler.shutdown().await;
         if let Some(relay) = relay {

@@ -60,6 +60,14 @@ impl ApiError {
         )
     }
 
+    fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body stopped arriving before it was complete",
+        )
+    }
+
     /// Axum's own rejections carry the right status; give them our body and a code.
     fn from_rejection(status: StatusCode, text: String) -> Self {
         let code = match status {
@@ -82,7 +90,7 @@ pub struct ErrorBody {
 #[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable and machine-readable: `bad_request`, `malformed_json`, `unauthorized`,
-    /// `forbidden`, `not_found`, `conflict`, `payload_too_large`, `invalid`,
+    /// `forbidden`, `not_found`, `request_timeout`, `conflict`, `payload_too_large`, `invalid`,
     /// `unknown_reference`, `unavailable`, `internal`…
     pub code: String,
     pub message: String,
@@ -96,7 +104,19 @@ impl IntoResponse for ApiError {
                 message: self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        // The body of such a request was not read to its end: the connection cannot
+        // carry another request.
+        if matches!(
+            self.status,
+            StatusCode::REQUEST_TIMEOUT | StatusCode::PAYLOAD_TOO_LARGE
+        ) {
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        response
     }
 }
 
@@ -135,9 +155,25 @@ macro_rules! from_axum_rejection {
     ($($rejection:ty),+) => {$(
         impl From<$rejection> for ApiError {
             fn from(r: $rejection) -> Self {
+                if is_body_timeout(&r) {
+                    return Self::body_timeout();
+                }
                 Self::from_rejection(r.status(), r.body_text())
             }
         }
     )+};
 }
 from_axum_rejection!(JsonRejection, PathRejection, QueryRejection, BytesRejection);
+
+/// Whether reading the body failed because the client stopped sending it (the server's
+/// body timeout, `server.rs`).
+fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}

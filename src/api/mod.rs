@@ -112,6 +112,10 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            max_body,
+            refuse_oversized_bodies,
+        ))
         .layer(axum::middleware::from_fn(track_requests))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -215,6 +219,29 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+/// A body announced longer than the limit is refused before a byte of it is read (the
+/// body limit alone would wait for the bytes, which a stalled client never sends).
+async fn refuse_oversized_bodies(
+    State(max_body): State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|len| len > max_body as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body is larger than the limit of {max_body} bytes"),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Counts API requests by method, route template (never the raw path) and status.

@@ -20,4 +20,5 @@ mod properties;
 mod receiver_signals;
 mod retention;
 mod schedule;
+mod slow_clients;
 mod ssrf;
