@@ -82,6 +82,7 @@ impl Application {
             EvaluatorSettings {
                 window: chrono::TimeDelta::from_std(settings.health_window)?,
                 rules: settings.health_rules(),
+                schedule: crate::health::schedule::TickSchedule::parse(&settings.health_schedule)?,
             },
         ));
         let pruner = (!settings.retention.is_zero()).then(|| {

@@ -1,10 +1,14 @@
 //! Every tick (tokio-cron-scheduler, every 30 minutes by default) the evaluator computes
 //! each active webhook's failure rate over the window and applies the health rules. In a
-//! cluster every instance schedules the job, and the first to record the tick evaluates it.
+//! cluster every instance schedules the job, and the first to record the tick's slot (the
+//! schedule's fire time) evaluates it.
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
 
 use super::rules::{self, HealthRules, Severity};
+use super::schedule::TickSchedule;
 use super::HealthChange;
 use crate::clock::SharedClock;
 use crate::notify::message;
@@ -15,12 +19,17 @@ pub struct EvaluatorSettings {
     /// How far back attempts count (30 minutes).
     pub window: Duration,
     pub rules: HealthRules,
+    /// The schedule the ticks follow; a tick evaluates the slot it fired for.
+    pub schedule: TickSchedule,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TickOutcome {
     /// Another instance already evaluated this tick.
     Skipped,
+    /// This instance was still evaluating an earlier slot: the schedule fires faster than
+    /// an evaluation takes. Logged as a warning.
+    Overrun,
     Evaluated {
         webhooks: usize,
         notifications: Vec<Severity>,
@@ -32,6 +41,9 @@ pub struct Evaluator {
     clock: SharedClock,
     settings: EvaluatorSettings,
     instance: String,
+    /// Held while evaluating: one evaluation at a time in this instance.
+    evaluating: tokio::sync::Mutex<()>,
+    evaluations: AtomicU64,
 }
 
 impl Evaluator {
@@ -41,20 +53,51 @@ impl Evaluator {
             clock,
             settings,
             instance: uuid::Uuid::new_v4().to_string(),
+            evaluating: tokio::sync::Mutex::new(()),
+            evaluations: AtomicU64::new(0),
         }
     }
 
-    /// One tick: claims it (ticks are keyed by the minute they fire in, so instances
+    /// Evaluations this instance has completed since it started.
+    pub fn evaluations(&self) -> u64 {
+        self.evaluations.load(Ordering::Relaxed)
+    }
+
+    /// One tick: claims its slot (the schedule's fire time it belongs to, so instances
     /// firing on the same schedule agree) and, if this instance won, evaluates.
     #[tracing::instrument(skip_all)]
     pub async fn tick(&self) -> Result<TickOutcome, StoreError> {
         let now = self.clock.now();
-        let tick_at = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
-        if !self.store.claim_tick(tick_at, &self.instance, now).await? {
-            tracing::debug!(%tick_at, "tick evaluated by another instance");
+        let slot = self.settings.schedule.slot_at(now);
+        let Ok(_evaluating) = self.evaluating.try_lock() else {
+            tracing::warn!(
+                %slot,
+                "health schedule fires faster than an evaluation takes: this slot is not \
+                 evaluated while the previous one still is; choose a slower schedule"
+            );
+            return Ok(TickOutcome::Overrun);
+        };
+        if !self.store.claim_tick(slot, &self.instance, now).await? {
+            tracing::debug!(%slot, "tick evaluated by another instance");
             return Ok(TickOutcome::Skipped);
         }
-        self.evaluate(now).await
+        let started = std::time::Instant::now();
+        let outcome = self.evaluate(now).await;
+        if outcome.is_ok() {
+            self.evaluations.fetch_add(1, Ordering::Relaxed);
+        }
+        let interval = self.settings.schedule.interval_at(now);
+        if let Some(interval) = interval.and_then(|i| i.to_std().ok()) {
+            if started.elapsed() > interval {
+                tracing::warn!(
+                    took_ms = started.elapsed().as_millis() as u64,
+                    interval_ms = interval.as_millis() as u64,
+                    "health evaluation took longer than the schedule's interval; the next \
+                     slot will be skipped; choose a slower schedule"
+                );
+            }
+        }
+        outcome
     }
 
     async fn evaluate(&self, now: DateTime<Utc>) -> Result<TickOutcome, StoreError> {

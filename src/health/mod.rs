@@ -8,6 +8,7 @@ use crate::notify::Notification;
 
 pub mod evaluator;
 pub mod rules;
+pub mod schedule;
 
 pub use evaluator::Evaluator;
 use rules::{HealthState, Status, WindowFigures};

@@ -1,7 +1,7 @@
 //! Health monitoring end to end: a manual clock, a real receiver that fails, the
 //! evaluator every 30 minutes, and notifications read back from a real SQS server (moto).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use hookgate::clock::Clock;
 use hookgate::health::evaluator::TickOutcome;
 use hookgate::model::DeliveryState;
@@ -337,9 +337,14 @@ async fn two_instances_evaluate_each_tick_once(backend: Backend) {
         .publish(json!({"type": "a.b", "tenant_id": "acme"}))
         .await;
     first.dispatcher.run_once().await.unwrap();
-    let t0 = first.clock.now();
+    // The default schedule fires at :00 and :30; each instance's scheduler a little late.
+    let t0 = first
+        .clock
+        .now()
+        .duration_trunc(Duration::minutes(30))
+        .unwrap();
     for tick in 1..=4 {
-        let at = t0 + Duration::minutes(30 * tick);
+        let at = t0 + Duration::minutes(30 * tick) + Duration::milliseconds(10);
         first.clock.set(at);
         second.clock.set(at + Duration::milliseconds(250));
         let (a, b) = tokio::join!(first.evaluator.tick(), second.evaluator.tick());
@@ -352,6 +357,16 @@ async fn two_instances_evaluate_each_tick_once(backend: Backend) {
             "tick {tick} evaluated by exactly one instance"
         );
     }
+}
+
+/// A tick that fires while this instance still evaluates the previous one is not
+/// silently folded into it: it is reported as an overrun (and logged as a warning).
+async fn a_tick_during_an_evaluation_is_an_overrun(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let (a, b) = tokio::join!(app.evaluator.tick(), app.evaluator.tick());
+    assert!(matches!(a.unwrap(), TickOutcome::Evaluated { .. }));
+    assert_eq!(b.unwrap(), TickOutcome::Overrun);
+    assert_eq!(app.evaluator.evaluations(), 1);
 }
 
 /// The embedded default has no SQS: notifications wait in the outbox, readable by API.
@@ -433,4 +448,5 @@ on_both_backends!(
     reactivation_replays_or_skips_held_deliveries,
     reactivation_without_replay_skips,
     two_instances_evaluate_each_tick_once,
+    a_tick_during_an_evaluation_is_an_overrun,
 );

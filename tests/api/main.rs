@@ -11,6 +11,7 @@ mod fanout;
 mod faults;
 mod group_commit;
 mod health;
+mod health_ticks;
 mod idempotency;
 mod leases;
 mod moto;
