@@ -38,6 +38,10 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_MAX_BODY_BYTES", default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Refuse (422) events whose type is not in the event-type catalogue.
+    #[arg(long, env = "HOOKGATE_STRICT_EVENT_TYPES", action = ArgAction::Set, default_value_t = false)]
+    pub strict_event_types: bool,
+
     /// Open client connections at most. At the cap, the oldest connection with no request
     /// in flight is closed to make room; if all are busy, newcomers wait in the backlog.
     #[arg(long, env = "HOOKGATE_MAX_CONNECTIONS", default_value_t = 1024)]

@@ -228,3 +228,18 @@ pub struct AttemptRecord {
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub first_failure_at: Option<DateTime<Utc>>,
 }
+
+/// One type of the platform's event-type catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct EventType {
+    /// As events carry it in `type`: `employee.created`.
+    pub name: String,
+    pub description: String,
+    /// An example of the event's `data`.
+    #[schema(value_type = Option<Object>)]
+    pub example: Option<serde_json::Value>,
+    /// Still published, but partners should move off it.
+    pub deprecated: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

@@ -75,6 +75,7 @@ async fn publish(
 ) -> Result<Response, ApiError> {
     let req: PublishRequest = parse_json(&body, false)?;
     let event = new_event(req, idempotency_key(&headers)?, &body, state.clock.now())?;
+    require_declared(&state, std::slice::from_ref(&event)).await?;
     let outcome = state.publisher.publish(event).await?;
     count_and_wake(&state, std::slice::from_ref(&outcome));
     Ok(match outcome {
@@ -119,6 +120,24 @@ fn new_event(
         received_at: now,
         data,
     })
+}
+
+/// With `HOOKGATE_STRICT_EVENT_TYPES`, a type missing from the catalogue is refused.
+async fn require_declared(state: &AppState, events: &[NewEvent]) -> Result<(), ApiError> {
+    if !state.settings.strict_event_types {
+        return Ok(());
+    }
+    let types: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e.event_type.as_str()).collect();
+    for event_type in types {
+        if state.store.get_event_type(event_type).await?.is_none() {
+            return Err(ApiError::invalid(format!(
+                "type {event_type:?} is not in the event-type catalogue \
+                 (HOOKGATE_STRICT_EVENT_TYPES is on): declare it with POST /v1/event-types"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn count_and_wake(state: &AppState, outcomes: &[PublishOutcome]) {
@@ -200,6 +219,7 @@ async fn publish_batch(
         let req: PublishRequest = parse_json(raw.get().as_bytes(), false).map_err(at)?;
         events.push(new_event(req, None, raw.get().as_bytes(), now).map_err(at)?);
     }
+    require_declared(&state, &events).await?;
     let outcomes = state.store.publish_batch(&events).await?;
     count_and_wake(&state, &outcomes);
     let data = outcomes

@@ -17,6 +17,7 @@ use crate::store::SharedStore;
 
 mod apps;
 pub mod error;
+pub mod event_types;
 mod events;
 pub use events::MAX_BATCH;
 pub mod extract;
@@ -84,6 +85,7 @@ pub fn routes_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(health::router())
         .merge(events::router())
         .merge(notifications::router())
+        .merge(event_types::router())
         .split_for_parts()
 }
 

@@ -14,6 +14,8 @@ use crate::model::{
 };
 
 #[macro_use]
+pub mod catalogue;
+#[macro_use]
 mod common;
 pub mod group_commit;
 #[macro_use]
@@ -51,12 +53,15 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+pub use catalogue::CatalogueStore;
 pub use health::HealthStore;
 pub use logs::{AttemptFilter, DeliveryFilter, LogStore};
 pub use retention::{Pruned, RetentionStore};
 
 #[async_trait]
-pub trait Store: HealthStore + LogStore + RetentionStore + Send + Sync + 'static {
+pub trait Store:
+    HealthStore + LogStore + RetentionStore + CatalogueStore + Send + Sync + 'static
+{
     fn backend(&self) -> &'static str;
     async fn migrate(&self) -> StoreResult<()>;
     async fn ping(&self) -> StoreResult<()>;

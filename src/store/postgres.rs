@@ -100,4 +100,5 @@ impl PgStore {
 sql_store!(PgStore, Postgres, "postgres");
 health_store!(PgStore, Postgres);
 retention_store!(PgStore);
+catalogue_store!(PgStore, Postgres);
 log_store!(PgStore, Postgres);

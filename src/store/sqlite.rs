@@ -138,4 +138,5 @@ impl SqliteStore {
 sql_store!(SqliteStore, Sqlite, "sqlite");
 health_store!(SqliteStore, Sqlite);
 retention_store!(SqliteStore);
+catalogue_store!(SqliteStore, Sqlite);
 log_store!(SqliteStore, Sqlite);

@@ -7,6 +7,7 @@ mod bad_input;
 mod concurrency;
 mod corpus;
 mod delivery;
+mod event_types;
 mod fanout;
 mod faults;
 mod group_commit;

@@ -12,6 +12,12 @@ use crate::helpers::{spawn_app, Backend};
 /// makes a route silently dropped from either side fail too.
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/tenants"),
+    ("get", "/v1/event-types"),
+    ("post", "/v1/event-types"),
+    ("get", "/v1/event-types/{name}"),
+    ("patch", "/v1/event-types/{name}"),
+    ("delete", "/v1/event-types/{name}"),
+    ("get", "/v1/apps/{app}/event-types"),
     ("post", "/v1/tenants"),
     ("get", "/v1/tenants/{id}"),
     ("patch", "/v1/tenants/{id}"),

@@ -1,0 +1,9 @@
+-- The event-type catalogue: what the platform publishes, for partners to pick from.
+CREATE TABLE event_types (
+    name        TEXT PRIMARY KEY,
+    description TEXT NOT NULL DEFAULT '',
+    example     TEXT,
+    deprecated  INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
