@@ -75,3 +75,13 @@ ensure_promtool() {
   fi
   echo "$(promtool --version 2>&1 | head -n 1)"
 }
+
+# Debian's Chromium and its WebDriver, for the portal's browser tests (tests/browser).
+ensure_chromium() {
+  if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+    echo "installing chromium and chromium-driver"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-dejavu-core >/dev/null
+  fi
+  echo "$(chromium --version 2>/dev/null | head -n 1); $(chromedriver --version 2>/dev/null | head -n 1)"
+}

@@ -8,6 +8,7 @@ source scripts/services.sh
 ensure_postgres
 ensure_moto
 ensure_promtool
+ensure_chromium
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

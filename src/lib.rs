@@ -8,6 +8,7 @@ pub mod health;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod portal;
 pub mod receiver;
 pub mod retention;
 pub mod server;

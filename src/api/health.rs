@@ -47,13 +47,21 @@ async fn health(
     ApiPath((app_id, id)): ApiPath<(String, String)>,
 ) -> Result<Json<HealthResponse>, ApiError> {
     let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
-    let health = state
+    let health = webhook_health(&state, &webhook.id).await?;
+    Ok(Json(HealthResponse {
+        concurrency_limit: state.dispatcher.concurrency_limit(&webhook.id),
+        health,
+    }))
+}
+
+/// The webhook's health as last evaluated; healthy when it was never evaluated.
+pub async fn webhook_health(state: &AppState, webhook_id: &str) -> Result<WebhookHealth, ApiError> {
+    Ok(state
         .store
-        .get_health(&webhook.id)
+        .get_health(webhook_id)
         .await?
         .unwrap_or(WebhookHealth {
-            // Not evaluated yet.
-            webhook_id: webhook.id.clone(),
+            webhook_id: webhook_id.to_string(),
             state: Status::Healthy,
             failure_since: None,
             warned: false,
@@ -61,11 +69,7 @@ async fn health(
             window_attempts: 0,
             window_failures: 0,
             window_failure_rate: None,
-        });
-    Ok(Json(HealthResponse {
-        concurrency_limit: state.dispatcher.concurrency_limit(&webhook.id),
-        health,
-    }))
+        }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -21,11 +21,12 @@ pub mod event_types;
 mod events;
 pub use events::MAX_BATCH;
 pub mod extract;
-mod health;
+pub mod health;
 mod installations;
 mod keys;
 mod logs;
 mod notifications;
+pub mod portal_links;
 mod tenants;
 pub mod webhooks;
 
@@ -86,6 +87,7 @@ pub fn routes_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(events::router())
         .merge(notifications::router())
         .merge(event_types::router())
+        .merge(portal_links::router())
         .split_for_parts()
 }
 
@@ -105,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .merge(api)
+        .merge(crate::portal::router())
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

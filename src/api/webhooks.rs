@@ -53,21 +53,21 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The fields a partner sets; on update every field is optional.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct WebhookFields {
-    url: Option<String>,
-    description: Option<String>,
-    environment: Option<Environment>,
-    event_types: Option<Vec<String>>,
-    headers: Option<BTreeMap<String, String>>,
-    timeout_seconds: Option<u64>,
-    retry_policy: Option<RetryPolicySpec>,
+pub struct WebhookFields {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub environment: Option<Environment>,
+    pub event_types: Option<Vec<String>>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub timeout_seconds: Option<u64>,
+    pub retry_policy: Option<RetryPolicySpec>,
     /// At most this many attempts per second (1–10000); `0` removes the cap.
-    rate_limit_per_second: Option<i64>,
+    pub rate_limit_per_second: Option<i64>,
     /// At most this many attempts in flight at once (1–1000), below the gateway's
     /// adaptive limit; `0` removes it.
-    max_concurrency: Option<i64>,
+    pub max_concurrency: Option<i64>,
     /// A `whsec_…` secret of the partner's choosing; generated when absent.
-    secret: Option<String>,
+    pub secret: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -191,7 +191,7 @@ fn target_policy(state: &AppState) -> TargetPolicy {
 }
 
 /// The app must exist and belong to the caller; its webhook must exist within it.
-pub(super) async fn owned_webhook(
+pub async fn owned_webhook(
     state: &AppState,
     caller: &Caller,
     app_id: &str,
@@ -229,6 +229,22 @@ async fn create(
     ApiPath(app_id): ApiPath<String>,
     ApiJson(fields): ApiJson<WebhookFields>,
 ) -> Result<(StatusCode, Json<WebhookWithSecret>), ApiError> {
+    let webhook = create_webhook(&state, &caller, app_id, fields).await?;
+    let secret = webhook.secret.clone();
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookWithSecret { webhook, secret }),
+    ))
+}
+
+/// Validates `fields` and stores a new webhook of `app_id`: the API's and the portal's
+/// one path. Nothing is stored on an error.
+pub async fn create_webhook(
+    state: &AppState,
+    caller: &Caller,
+    app_id: String,
+    fields: WebhookFields,
+) -> Result<Webhook, ApiError> {
     caller.require_app(&app_id)?;
     if state.store.get_app(&app_id).await?.is_none() {
         return Err(ApiError::not_found("app"));
@@ -257,16 +273,12 @@ async fn create(
         created_at: now,
         updated_at: now,
     };
-    fields.apply(&mut webhook, target_policy(&state))?;
+    fields.apply(&mut webhook, target_policy(state))?;
     state
         .store
         .create_webhook(&webhook, state.settings.max_webhooks_per_app)
         .await?;
-    let secret = webhook.secret.clone();
-    Ok((
-        StatusCode::CREATED,
-        Json(WebhookWithSecret { webhook, secret }),
-    ))
+    Ok(webhook)
 }
 
 #[utoipa::path(

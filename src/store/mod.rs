@@ -27,6 +27,8 @@ pub mod retention;
 mod outage;
 #[macro_use]
 pub mod publish;
+#[macro_use]
+pub mod portal;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
@@ -56,11 +58,12 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub use catalogue::CatalogueStore;
 pub use health::HealthStore;
 pub use logs::{AttemptFilter, DeliveryFilter, LogStore};
+pub use portal::{PortalSession, PortalStore};
 pub use retention::{Pruned, RetentionStore};
 
 #[async_trait]
 pub trait Store:
-    HealthStore + LogStore + RetentionStore + CatalogueStore + Send + Sync + 'static
+    HealthStore + LogStore + RetentionStore + CatalogueStore + PortalStore + Send + Sync + 'static
 {
     fn backend(&self) -> &'static str;
     async fn migrate(&self) -> StoreResult<()>;

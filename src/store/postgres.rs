@@ -101,4 +101,5 @@ sql_store!(PgStore, Postgres, "postgres");
 health_store!(PgStore, Postgres);
 retention_store!(PgStore);
 catalogue_store!(PgStore, Postgres);
+portal_store!(PgStore, Postgres);
 log_store!(PgStore, Postgres);

@@ -139,4 +139,5 @@ sql_store!(SqliteStore, Sqlite, "sqlite");
 health_store!(SqliteStore, Sqlite);
 retention_store!(SqliteStore);
 catalogue_store!(SqliteStore, Sqlite);
+portal_store!(SqliteStore, Sqlite);
 log_store!(SqliteStore, Sqlite);

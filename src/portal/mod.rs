@@ -1,0 +1,156 @@
+//! The partner portal under `/portal/`, served by the gateway itself: server-rendered
+//! pages (maud), no JavaScript needed, no asset from outside the binary. Each page calls
+//! the same store and validation code as the API (`crate::api`), with the signed-in
+//! app as the caller, so a partner sees in the portal exactly what its key sees.
+
+mod pages;
+mod session;
+mod webhooks;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::cookie::{Cookie, CookieJar};
+use axum_extra::extract::Form;
+use maud::html;
+use serde::Deserialize;
+
+use crate::api::extract::hash_key;
+use crate::api::portal_links::generate_token;
+use crate::api::AppState;
+use pages::{api_error_page, error_page, layout};
+use session::{
+    cookie, csrf_ok, csrf_refused, open_session, Partner, LOGIN_CSRF_COOKIE, SESSION_COOKIE,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/portal",
+            get(|| async { Redirect::to("/portal/webhooks") }),
+        )
+        .route(
+            "/portal/",
+            get(|| async { Redirect::to("/portal/webhooks") }),
+        )
+        .route("/portal/login", get(sign_in_form).post(sign_in))
+        .route("/portal/logout", post(sign_out))
+        .route("/portal/link/{token}", get(redeem_link))
+        .route(
+            "/portal/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route("/portal/webhooks/new", get(webhooks::new_form))
+        .route("/portal/webhooks/{id}", get(webhooks::detail))
+}
+
+fn sign_in_page(csrf: &str, error: Option<&str>) -> maud::Markup {
+    layout(
+        "Sign in",
+        None,
+        html! {
+            form.card method="post" action="/portal/login" {
+                p.muted { "Sign in with one of your app's partner keys (hg_app_…), or open the portal link your platform gave you." }
+                @if let Some(error) = error { p.error role="alert" { (error) } }
+                input type="hidden" name="csrf" value=(csrf);
+                label for="key" { "Partner key" }
+                input #key type="password" name="key" autocomplete="off" required;
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+async fn sign_in_form(headers: HeaderMap, jar: CookieJar) -> impl IntoResponse {
+    let csrf = generate_token();
+    let jar = jar.add(cookie(LOGIN_CSRF_COOKIE, csrf.clone(), &headers));
+    (jar, sign_in_page(&csrf, None))
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<SignIn>,
+) -> Response {
+    let expected = jar
+        .get(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    if !csrf_ok(&expected, &form.csrf) {
+        return csrf_refused();
+    }
+    let key_hash = hash_key(form.key.trim());
+    let app = match state.store.app_for_key(&key_hash).await {
+        Ok(app) => app,
+        Err(e) => return api_error_page(e.into()),
+    };
+    let Some(app_id) = app else {
+        let page = sign_in_page(&expected, Some("That key is not a valid partner key."));
+        return (StatusCode::UNAUTHORIZED, page).into_response();
+    };
+    match open_session(&state, &headers, &app_id, Some(key_hash)).await {
+        Ok(session) => {
+            let jar = jar
+                .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/portal"))
+                .add(session);
+            (jar, Redirect::to("/portal/webhooks")).into_response()
+        }
+        Err(page) => page,
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    partner: Partner,
+    jar: CookieJar,
+    Form(form): Form<CsrfOnly>,
+) -> Response {
+    if !partner.csrf_ok(&form.csrf) {
+        return csrf_refused();
+    }
+    partner.sign_out(&state).await;
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/portal"));
+    (jar, Redirect::to("/portal/login")).into_response()
+}
+
+/// A one-time link minted by the platform (`POST /v1/apps/{app}/portal-links`).
+async fn redeem_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Path(token): Path<String>,
+) -> Response {
+    let redeemed = state
+        .store
+        .redeem_portal_link(&hash_key(&token), state.clock.now())
+        .await;
+    let app_id = match redeemed {
+        Ok(Some(app_id)) => app_id,
+        Ok(None) => return error_page(
+            StatusCode::GONE,
+            "This portal link has expired or was already used. Ask your platform for a new one.",
+        ),
+        Err(e) => return api_error_page(e.into()),
+    };
+    match open_session(&state, &headers, &app_id, None).await {
+        Ok(session) => (jar.add(session), Redirect::to("/portal/webhooks")).into_response(),
+        Err(page) => page,
+    }
+}

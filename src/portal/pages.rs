@@ -1,0 +1,88 @@
+//! Page layout and the pieces every page shares, as maud templates: escaped by
+//! construction, no asset outside the binary, usable without JavaScript.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup, DOCTYPE};
+
+use crate::api::ApiError;
+
+/// Small and self-contained: readable at 360 px, a visible focus ring.
+const STYLE: &str = r#"
+*{box-sizing:border-box}
+body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
+header{background:#1d2430;color:#fff;padding:.75rem 1rem;display:flex;flex-wrap:wrap;gap:1rem;align-items:center}
+header a{color:#fff}
+header .who{margin-left:auto}
+main{max-width:60rem;margin:0 auto;padding:1rem}
+a{color:#1a56c4}
+a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible,textarea:focus-visible{outline:3px solid #f5a623;outline-offset:2px}
+table{border-collapse:collapse;width:100%;background:#fff}
+.scroll{overflow-x:auto}
+th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #dde1e7;vertical-align:top}
+.badge{display:inline-block;padding:0 .5rem;border-radius:1rem;font-size:.85rem;font-weight:600}
+.healthy{background:#d9f2e3;color:#135c32}.unavailable{background:#fdebd0;color:#7a4a00}.deactivated{background:#f9d6d5;color:#8a1c17}
+form.card,.card{background:#fff;padding:1rem;border:1px solid #dde1e7;border-radius:.4rem;margin:1rem 0}
+label{display:block;font-weight:600;margin-top:.75rem}
+input[type=text],input[type=url],input[type=password],input[type=number],select,textarea{width:100%;padding:.45rem;border:1px solid #9aa4b2;border-radius:.3rem;font:inherit}
+fieldset{border:1px solid #dde1e7;margin-top:.75rem}
+fieldset label{font-weight:normal;display:flex;gap:.4rem;align-items:baseline;margin:.2rem 0}
+button{margin-top:1rem;padding:.5rem 1rem;border:0;border-radius:.3rem;background:#1a56c4;color:#fff;font:inherit;cursor:pointer}
+button.link{background:none;color:#fff;text-decoration:underline;margin:0;padding:0}
+.error{color:#8a1c17;font-weight:600}
+.field-error{color:#8a1c17;display:block}
+.muted{color:#5b6573}
+code{word-break:break-all}
+"#;
+
+/// A whole page. `nav` is the signed-in app with its sign-out form, when there is one.
+pub fn layout(title: &str, nav: Option<(&str, &str)>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · hookgate portal" }
+                style { (maud::PreEscaped(STYLE)) }
+            }
+            // A fresh id per rendering: lets a browser test know a new page arrived.
+            body data-render=(uuid::Uuid::new_v4().simple()) {
+                header {
+                    strong { "hookgate" }
+                    @if let Some((app_id, csrf)) = nav {
+                        a href="/portal/webhooks" { "Webhooks" }
+                        span.who {
+                            "App " code { (app_id) } " · "
+                            form method="post" action="/portal/logout" style="display:inline" {
+                                input type="hidden" name="csrf" value=(csrf);
+                                button.link type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main { h1 { (title) } (body) }
+            }
+        }
+    }
+}
+
+/// An error as a page with its status: the API's message, never a stack or a 500 for a
+/// client's mistake.
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let page = layout(
+        title,
+        None,
+        html! {
+            p.error { (message) }
+            p { a href="/portal/webhooks" { "Back to your webhooks" } }
+        },
+    );
+    (status, page).into_response()
+}
+
+/// The API's error (same code, same message) as a page.
+pub fn api_error_page(e: ApiError) -> Response {
+    error_page(e.status, &e.message)
+}

@@ -1,0 +1,132 @@
+//! Portal sessions: a random token in an HttpOnly, SameSite=Strict cookie (Secure behind
+//! https), stored hashed with its app, its CSRF token and its end. A session opened with
+//! a partner key ends when that key is revoked; any session ends with its app.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use subtle::ConstantTimeEq;
+
+use super::pages::{api_error_page, error_page};
+use crate::api::extract::hash_key;
+use crate::api::portal_links::generate_token;
+use crate::api::AppState;
+use crate::store::PortalSession;
+
+pub const SESSION_COOKIE: &str = "hg_portal";
+/// The sign-in form's CSRF token, before there is a session (double submit).
+pub const LOGIN_CSRF_COOKIE: &str = "hg_portal_login";
+pub const SESSION_TTL: chrono::Duration = chrono::Duration::hours(8);
+
+/// The signed-in partner of a portal request.
+pub struct Partner {
+    pub app_id: String,
+    pub csrf: String,
+    token_hash: String,
+}
+
+impl FromRequestParts<AppState> for Partner {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let to_sign_in = || Redirect::to("/portal/login").into_response();
+        let jar = CookieJar::from_headers(&parts.headers);
+        let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+            return Err(to_sign_in());
+        };
+        let token_hash = hash_key(&token);
+        let store = &state.store;
+        let found = store
+            .get_portal_session(&token_hash)
+            .await
+            .map_err(|e| api_error_page(e.into()))?;
+        let Some(session) = found else {
+            return Err(to_sign_in());
+        };
+        let key_still_valid = match &session.key_hash {
+            Some(key_hash) => {
+                let app = store
+                    .app_for_key(key_hash)
+                    .await
+                    .map_err(|e| api_error_page(e.into()))?;
+                app.as_deref() == Some(session.app_id.as_str())
+            }
+            None => true,
+        };
+        if session.expires_at <= state.clock.now() || !key_still_valid {
+            let _ = store.delete_portal_session(&token_hash).await;
+            return Err(to_sign_in());
+        }
+        Ok(Self {
+            app_id: session.app_id,
+            csrf: session.csrf_token,
+            token_hash,
+        })
+    }
+}
+
+impl Partner {
+    /// Whether a form's CSRF token is this session's; if not, answer [`csrf_refused`].
+    pub fn csrf_ok(&self, given: &str) -> bool {
+        csrf_ok(&self.csrf, given)
+    }
+
+    pub async fn sign_out(&self, state: &AppState) {
+        let _ = state.store.delete_portal_session(&self.token_hash).await;
+    }
+}
+
+/// Compared in constant time; an empty expectation (no cookie) never matches.
+pub fn csrf_ok(expected: &str, given: &str) -> bool {
+    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
+}
+
+/// The answer to a form without its session's CSRF token: nothing was done.
+pub fn csrf_refused() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "This form is missing its security token or it has expired. Reload the page and try again.",
+    )
+}
+
+/// Opens a session for `app_id` and returns the cookie that carries it.
+pub async fn open_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    app_id: &str,
+    key_hash: Option<String>,
+) -> Result<Cookie<'static>, Response> {
+    let token = generate_token();
+    let now = state.clock.now();
+    let session = PortalSession {
+        app_id: app_id.to_string(),
+        key_hash,
+        csrf_token: generate_token(),
+        created_at: now,
+        expires_at: now + SESSION_TTL,
+    };
+    state
+        .store
+        .create_portal_session(&hash_key(&token), &session)
+        .await
+        .map_err(|e| api_error_page(e.into()))?;
+    Ok(cookie(SESSION_COOKIE, token, headers))
+}
+
+/// HttpOnly, SameSite=Strict, scoped to the portal; Secure when the request came over
+/// https (directly or through a proxy that says so).
+pub fn cookie(name: &'static str, value: String, headers: &HeaderMap) -> Cookie<'static> {
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    Cookie::build((name, value))
+        .path("/portal")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(https)
+        .max_age(time::Duration::seconds(SESSION_TTL.num_seconds()))
+        .build()
+}

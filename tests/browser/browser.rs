@@ -1,0 +1,155 @@
+//! A real headless Chromium driven over WebDriver (Debian's `chromium` and
+//! `chromium-driver`, which `scripts/test.sh` installs), with a screenshot helper.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Browser {
+    /// `width` is the window's: 1100 for a desk, 360 for a phone.
+    pub async fn start(width: u32) -> Self {
+        let port = free_port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs: scripts/test.sh installs chromium and chromium-driver");
+        let profile = tempfile::tempdir().unwrap();
+        let mut options = json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                format!("--window-size={},900", width.max(500)),
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        });
+        // A window is at least 500 px wide; a phone is emulated instead.
+        if width < 500 {
+            options["mobileEmulation"] =
+                json!({"deviceMetrics": {"width": width, "height": 740, "pixelRatio": 1}});
+        }
+        let capabilities = json!({ "goog:chromeOptions": options });
+        let serde_json::Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            // Plain HTTP to the local chromedriver: no TLS stack needed.
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            let connected = ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await;
+            match connected {
+                Ok(client) => break client,
+                Err(e) if tokio::time::Instant::now() > deadline => {
+                    panic!("no WebDriver session from chromedriver: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        Self {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    /// The id the portal gives each page it renders (`body[data-render]`).
+    async fn render_id(&self) -> Option<String> {
+        let script = "return document.readyState === 'complete' && document.body \
+                      ? document.body.getAttribute('data-render') : null";
+        match self.client.execute(script, vec![]).await {
+            Ok(serde_json::Value::String(id)) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// Clicks what submits a form or follows a link, and waits for the next page.
+    pub async fn submit(&self, css: &str) {
+        let before = self.render_id().await;
+        self.click(css).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let now = self.render_id().await;
+            if now.is_some() && now != before {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no new page after clicking {css}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn text(&self) -> String {
+        self.client
+            .find(Locator::Css("body"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_string()
+    }
+
+    pub async fn fill(&self, css: &str, value: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Saves the page as `target/screenshots/<name>.png`, to look at.
+    pub async fn shot(&self, name: &str) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
