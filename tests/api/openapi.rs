@@ -18,6 +18,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/v1/event-types/{name}"),
     ("delete", "/v1/event-types/{name}"),
     ("get", "/v1/apps/{app}/event-types"),
+    ("post", "/v1/apps/{app}/portal-links"),
     ("post", "/v1/tenants"),
     ("get", "/v1/tenants/{id}"),
     ("patch", "/v1/tenants/{id}"),
