@@ -150,7 +150,7 @@ async fn redeem_link(
         Err(e) => return api_error_page(e.into()),
     };
     match open_session(&state, &headers, &app_id, None).await {
-        Ok(session) => (jar.add(session), Redirect::to("/portal/webhooks")).into_response(),
+        Ok(session) => (jar.add(session), pages::continue_to("/portal/webhooks")).into_response(),
         Err(page) => page,
     }
 }

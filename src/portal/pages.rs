@@ -37,12 +37,32 @@ code{word-break:break-all}
 
 /// A whole page. `nav` is the signed-in app with its sign-out form, when there is one.
 pub fn layout(title: &str, nav: Option<(&str, &str)>, body: Markup) -> Markup {
+    page(title, nav, None, body)
+}
+
+/// A page that moves on to `next` at once. Arriving from another site (a portal link in
+/// the platform's dashboard), the browser withholds the SameSite=Strict session cookie
+/// from every request of that navigation, redirects included; the navigation this page
+/// starts is the portal's own, so the cookie goes with it.
+pub fn continue_to(next: &str) -> Markup {
+    page(
+        "Signed in",
+        None,
+        Some(next),
+        html! { p { a href=(next) { "Continue to your webhooks" } } },
+    )
+}
+
+fn page(title: &str, nav: Option<(&str, &str)>, refresh: Option<&str>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(next) = refresh {
+                    meta http-equiv="refresh" content={ "0;url=" (next) };
+                }
                 title { (title) " · hookgate portal" }
                 style { (maud::PreEscaped(STYLE)) }
             }

@@ -97,6 +97,19 @@ impl Browser {
         }
     }
 
+    /// Waits (bounded) until the browser is at `path`.
+    pub async fn wait_for_path(&self, path: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while self.path().await != path || self.render_id().await.is_none() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still at {} instead of {path}",
+                self.path().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Clicks what submits a form or follows a link, and waits for the next page.
     pub async fn submit(&self, css: &str) {
         let before = self.render_id().await;
