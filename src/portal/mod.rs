@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/portal/webhooks/new", get(webhooks::new_form))
         .route("/portal/webhooks/{id}", get(webhooks::detail))
+        .route("/portal/webhooks/{id}/test", post(webhooks::send_test))
 }
 
 fn sign_in_page(csrf: &str, error: Option<&str>) -> maud::Markup {

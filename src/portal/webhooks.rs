@@ -13,6 +13,7 @@ use crate::api::extract::Caller;
 use crate::api::health::webhook_health;
 use crate::api::webhooks::{create_webhook, owned_webhook, WebhookFields};
 use crate::api::{ApiError, AppState};
+use crate::delivery::sender::SendOutcome;
 use crate::health::WebhookHealth;
 use crate::model::{Attempt, Environment, EventType, Webhook};
 use crate::store::AttemptFilter;
@@ -295,13 +296,63 @@ pub async fn detail(
     partner: Partner,
     Path(id): Path<String>,
 ) -> Response {
-    match detail_page(&state, &partner, &id).await {
+    match detail_page(&state, &partner, &id, None).await {
         Ok(page) => page.into_response(),
         Err(e) => api_error_page(e),
     }
 }
 
-async fn detail_page(state: &AppState, partner: &Partner, id: &str) -> Result<Markup, ApiError> {
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// "Send a test": a signed `webhook.test` event now, through the API's own path
+/// (`Dispatcher::send_test`); its outcome is shown on the page, not logged.
+pub async fn send_test(
+    State(state): State<AppState>,
+    partner: Partner,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !partner.csrf_ok(&form.csrf) {
+        return super::session::csrf_refused();
+    }
+    let webhook = match owned_webhook(&state, &caller(&partner), &partner.app_id, &id).await {
+        Ok(webhook) => webhook,
+        Err(e) => return api_error_page(e),
+    };
+    let (_, outcome) = state.dispatcher.send_test(&webhook, "{}").await;
+    match detail_page(&state, &partner, &id, Some(&outcome)).await {
+        Ok(page) => page.into_response(),
+        Err(e) => api_error_page(e),
+    }
+}
+
+fn test_result(outcome: &SendOutcome) -> Markup {
+    html! {
+        div.card role="status" {
+            h2 { "Test sent" }
+            p {
+                "Outcome: " strong { (outcome.class.as_str()) }
+                @if let Some(status) = outcome.status { " · status " strong { (status) } }
+                " · " (outcome.latency.as_millis()) " ms"
+            }
+            @if let Some(error) = &outcome.error { p.error { (error) } }
+            @if let Some(excerpt) = outcome.excerpt.as_deref().filter(|e| !e.is_empty()) {
+                p { "Answer: " code { (excerpt) } }
+            }
+        }
+    }
+}
+
+async fn detail_page(
+    state: &AppState,
+    partner: &Partner,
+    id: &str,
+    tested: Option<&SendOutcome>,
+) -> Result<Markup, ApiError> {
     let webhook: Webhook = owned_webhook(state, &caller(partner), &partner.app_id, id).await?;
     let health = webhook_health(state, &webhook.id).await?;
     let attempts = latest_attempts(state, &webhook.id, 20).await?;
@@ -317,7 +368,12 @@ async fn detail_page(state: &AppState, partner: &Partner, id: &str) -> Result<Ma
                 @if let Some(since) = health.failure_since {
                     p { "Failing since " (since.format("%Y-%m-%d %H:%M UTC")) }
                 }
+                form method="post" action={ "/portal/webhooks/" (webhook.id) "/test" } {
+                    input type="hidden" name="csrf" value=(partner.csrf);
+                    button type="submit" { "Send a test" }
+                }
             }
+            @if let Some(outcome) = tested { (test_result(outcome)) }
             h2 { "Recent attempts" }
             @if attempts.is_empty() {
                 p.muted { "No attempt yet." }

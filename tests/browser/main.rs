@@ -87,6 +87,19 @@ async fn a_partner_signs_in_adds_a_webhook_and_sees_its_attempts(backend: Backen
         format!("/portal/webhooks/{webhook_id}")
     );
 
+    // "Send a test" reaches the loopback listener and shows its answer.
+    receiver.always(200);
+    browser.submit("main form[action$='/test'] button").await;
+    let page = browser.text().await;
+    assert!(
+        page.contains("Test sent") && page.contains("status 200"),
+        "{page}"
+    );
+    assert_eq!(receiver.received().len(), 1);
+    assert_eq!(receiver.received()[0].json()["type"], "webhook.test");
+    browser.shot("portal-webhook-test-sent").await;
+    receiver.always(500);
+
     // A failing listener's attempt appears on the webhook's page with its status.
     app.publish(json!({"type": "employee.created", "tenant_id": "acme"}))
         .await;
