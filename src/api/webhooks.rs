@@ -446,9 +446,23 @@ async fn rotate_secret(
     ApiPath((app_id, id)): ApiPath<(String, String)>,
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<Rotated>, ApiError> {
-    let mut webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
+    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
     let request: RotateRequest = parse_json(&body, true)?;
-    let new_secret = match request.secret {
+    let webhook = rotate_webhook_secret(&state, webhook, request.secret).await?;
+    Ok(Json(Rotated {
+        secret: webhook.secret,
+        previous_secret_expires_at: webhook.previous_secret_expires_at,
+    }))
+}
+
+/// A new secret (the caller's, or generated); the old one keeps signing beside it for
+/// the rotation overlap. The API's and the portal's one path.
+pub async fn rotate_webhook_secret(
+    state: &AppState,
+    mut webhook: Webhook,
+    secret: Option<String>,
+) -> Result<Webhook, ApiError> {
+    let new_secret = match secret {
         Some(secret) => {
             signing::secret_key(&secret).map_err(|e| ApiError::invalid(e.to_string()))?;
             secret
@@ -464,10 +478,7 @@ async fn rotate_secret(
     if !state.store.update_webhook(&webhook).await? {
         return Err(ApiError::not_found("webhook"));
     }
-    Ok(Json(Rotated {
-        secret: webhook.secret,
-        previous_secret_expires_at: webhook.previous_secret_expires_at,
-    }))
+    Ok(webhook)
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]

@@ -45,6 +45,14 @@ pub fn router() -> Router<AppState> {
         .route("/portal/webhooks/new", get(webhooks::new_form))
         .route("/portal/webhooks/{id}", get(webhooks::detail))
         .route("/portal/webhooks/{id}/test", post(webhooks::send_test))
+        .route(
+            "/portal/webhooks/{id}/secret",
+            post(webhooks::reveal_secret),
+        )
+        .route(
+            "/portal/webhooks/{id}/rotate",
+            post(webhooks::rotate_secret),
+        )
 }
 
 fn sign_in_page(csrf: &str, error: Option<&str>) -> maud::Markup {

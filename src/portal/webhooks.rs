@@ -11,7 +11,7 @@ use super::pages::{api_error_page, layout};
 use super::session::Partner;
 use crate::api::extract::Caller;
 use crate::api::health::webhook_health;
-use crate::api::webhooks::{create_webhook, owned_webhook, WebhookFields};
+use crate::api::webhooks::{create_webhook, owned_webhook, rotate_webhook_secret, WebhookFields};
 use crate::api::{ApiError, AppState};
 use crate::delivery::sender::SendOutcome;
 use crate::health::WebhookHealth;
@@ -296,7 +296,11 @@ pub async fn detail(
     partner: Partner,
     Path(id): Path<String>,
 ) -> Response {
-    match detail_page(&state, &partner, &id, None).await {
+    respond(detail_page(&state, &partner, &id, None).await)
+}
+
+fn respond(page: Result<Markup, ApiError>) -> Response {
+    match page {
         Ok(page) => page.into_response(),
         Err(e) => api_error_page(e),
     }
@@ -308,6 +312,30 @@ pub struct CsrfForm {
     csrf: String,
 }
 
+/// What an action on a webhook's page shows above its attempts.
+enum Notice {
+    Tested(SendOutcome),
+    Secret {
+        secret: String,
+        previous_until: Option<chrono::DateTime<chrono::Utc>>,
+    },
+}
+
+/// The signed-in app's webhook for an action's form, once its CSRF token is checked.
+async fn for_action(
+    state: &AppState,
+    partner: &Partner,
+    id: &str,
+    form: &CsrfForm,
+) -> Result<Webhook, Response> {
+    if !partner.csrf_ok(&form.csrf) {
+        return Err(super::session::csrf_refused());
+    }
+    owned_webhook(state, &caller(partner), &partner.app_id, id)
+        .await
+        .map_err(api_error_page)
+}
+
 /// "Send a test": a signed `webhook.test` event now, through the API's own path
 /// (`Dispatcher::send_test`); its outcome is shown on the page, not logged.
 pub async fn send_test(
@@ -316,34 +344,85 @@ pub async fn send_test(
     Path(id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if !partner.csrf_ok(&form.csrf) {
-        return super::session::csrf_refused();
-    }
-    let webhook = match owned_webhook(&state, &caller(&partner), &partner.app_id, &id).await {
+    let webhook = match for_action(&state, &partner, &id, &form).await {
         Ok(webhook) => webhook,
-        Err(e) => return api_error_page(e),
+        Err(refused) => return refused,
     };
     let (_, outcome) = state.dispatcher.send_test(&webhook, "{}").await;
-    match detail_page(&state, &partner, &id, Some(&outcome)).await {
-        Ok(page) => page.into_response(),
-        Err(e) => api_error_page(e),
-    }
+    respond(detail_page(&state, &partner, &id, Some(Notice::Tested(outcome))).await)
 }
 
-fn test_result(outcome: &SendOutcome) -> Markup {
-    html! {
-        div.card role="status" {
-            h2 { "Test sent" }
-            p {
-                "Outcome: " strong { (outcome.class.as_str()) }
-                @if let Some(status) = outcome.status { " · status " strong { (status) } }
-                " · " (outcome.latency.as_millis()) " ms"
+/// The signing secret, shown on request (a POST, so it never sits in a URL or a cache).
+pub async fn reveal_secret(
+    State(state): State<AppState>,
+    partner: Partner,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let webhook = match for_action(&state, &partner, &id, &form).await {
+        Ok(webhook) => webhook,
+        Err(refused) => return refused,
+    };
+    let notice = Notice::Secret {
+        previous_until: webhook
+            .previous_secret_expires_at
+            .filter(|until| *until > state.clock.now()),
+        secret: webhook.secret,
+    };
+    respond(detail_page(&state, &partner, &id, Some(notice)).await)
+}
+
+/// A new secret; the old one keeps signing until the overlap's end, shown.
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    partner: Partner,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let webhook = match for_action(&state, &partner, &id, &form).await {
+        Ok(webhook) => webhook,
+        Err(refused) => return refused,
+    };
+    let rotated = match rotate_webhook_secret(&state, webhook, None).await {
+        Ok(rotated) => rotated,
+        Err(e) => return api_error_page(e),
+    };
+    let notice = Notice::Secret {
+        secret: rotated.secret,
+        previous_until: rotated.previous_secret_expires_at,
+    };
+    respond(detail_page(&state, &partner, &id, Some(notice)).await)
+}
+
+fn notice(notice: &Notice) -> Markup {
+    match notice {
+        Notice::Tested(outcome) => html! {
+            div.card role="status" {
+                h2 { "Test sent" }
+                p {
+                    "Outcome: " strong { (outcome.class.as_str()) }
+                    @if let Some(status) = outcome.status { " · status " strong { (status) } }
+                    " · " (outcome.latency.as_millis()) " ms"
+                }
+                @if let Some(error) = &outcome.error { p.error { (error) } }
+                @if let Some(excerpt) = outcome.excerpt.as_deref().filter(|e| !e.is_empty()) {
+                    p { "Answer: " code { (excerpt) } }
+                }
             }
-            @if let Some(error) = &outcome.error { p.error { (error) } }
-            @if let Some(excerpt) = outcome.excerpt.as_deref().filter(|e| !e.is_empty()) {
-                p { "Answer: " code { (excerpt) } }
+        },
+        Notice::Secret {
+            secret,
+            previous_until,
+        } => html! {
+            div.card role="status" {
+                h2 { "Signing secret" }
+                p { code #secret { (secret) } }
+                @if let Some(until) = previous_until {
+                    p { "The previous secret also signs every delivery until "
+                        strong { (until.format("%Y-%m-%d %H:%M UTC")) } "." }
+                }
             }
-        }
+        },
     }
 }
 
@@ -351,7 +430,7 @@ async fn detail_page(
     state: &AppState,
     partner: &Partner,
     id: &str,
-    tested: Option<&SendOutcome>,
+    shown: Option<Notice>,
 ) -> Result<Markup, ApiError> {
     let webhook: Webhook = owned_webhook(state, &caller(partner), &partner.app_id, id).await?;
     let health = webhook_health(state, &webhook.id).await?;
@@ -368,12 +447,14 @@ async fn detail_page(
                 @if let Some(since) = health.failure_since {
                     p { "Failing since " (since.format("%Y-%m-%d %H:%M UTC")) }
                 }
-                form method="post" action={ "/portal/webhooks/" (webhook.id) "/test" } {
-                    input type="hidden" name="csrf" value=(partner.csrf);
-                    button type="submit" { "Send a test" }
+                @for (action, label) in [("test", "Send a test"), ("secret", "Show the signing secret"), ("rotate", "Rotate the secret")] {
+                    form method="post" action={ "/portal/webhooks/" (webhook.id) "/" (action) } style="display:inline-block;margin-right:.5rem" {
+                        input type="hidden" name="csrf" value=(partner.csrf);
+                        button type="submit" { (label) }
+                    }
                 }
             }
-            @if let Some(outcome) = tested { (test_result(outcome)) }
+            @if let Some(shown) = &shown { (notice(shown)) }
             h2 { "Recent attempts" }
             @if attempts.is_empty() {
                 p.muted { "No attempt yet." }

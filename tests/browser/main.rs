@@ -100,6 +100,25 @@ async fn a_partner_signs_in_adds_a_webhook_and_sees_its_attempts(backend: Backen
     browser.shot("portal-webhook-test-sent").await;
     receiver.always(500);
 
+    // The secret on request, then rotated: the page shows the new one and when the old
+    // one stops signing.
+    browser.submit("main form[action$='/secret'] button").await;
+    let shown = |browser: &Browser| {
+        let client = browser.client.clone();
+        async move {
+            let secret = client.find(fantoccini::Locator::Css("#secret")).await;
+            secret.unwrap().text().await.unwrap()
+        }
+    };
+    let stored = app.store.list_webhooks("bob-app").await.unwrap().remove(0);
+    assert_eq!(shown(&browser).await, stored.secret);
+    browser.submit("main form[action$='/rotate'] button").await;
+    let rotated = app.store.list_webhooks("bob-app").await.unwrap().remove(0);
+    assert_ne!(rotated.secret, stored.secret);
+    assert_eq!(shown(&browser).await, rotated.secret);
+    assert!(browser.text().await.contains("previous secret also signs"));
+    browser.shot("portal-webhook-secret-rotated").await;
+
     // A failing listener's attempt appears on the webhook's page with its status.
     app.publish(json!({"type": "employee.created", "tenant_id": "acme"}))
         .await;
