@@ -72,6 +72,33 @@ pub async fn webhook_health(state: &AppState, webhook_id: &str) -> Result<Webhoo
         }))
 }
 
+/// Re-activates a deactivated webhook: `replay` releases its held deliveries (and with
+/// `include_failed` those that failed for good since the streak began), otherwise they
+/// are skipped. The API's and the portal's one path.
+pub async fn reactivate_webhook(
+    state: &AppState,
+    webhook: &Webhook,
+    replay: bool,
+    include_failed: bool,
+) -> Result<Reactivated, ApiError> {
+    if webhook.state != WebhookState::Deactivated {
+        return Err(ApiError::conflict(
+            "the webhook is active; only a deactivated webhook can be reactivated",
+        ));
+    }
+    let deliveries = state
+        .store
+        .reactivate(&webhook.id, replay, include_failed, state.clock.now())
+        .await?
+        .ok_or_else(|| ApiError::conflict("the webhook was reactivated meanwhile"))?;
+    if deliveries.released > 0 {
+        state.dispatcher_wake.notify_one();
+    }
+    tracing::info!(webhook_id = %webhook.id, released = deliveries.released,
+        skipped = deliveries.skipped, "webhook reactivated");
+    Ok(deliveries)
+}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReactivateRequest {
@@ -113,26 +140,7 @@ async fn reactivate(
     ApiJson(req): ApiJson<ReactivateRequest>,
 ) -> Result<Json<ReactivateResponse>, ApiError> {
     let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
-    if webhook.state != WebhookState::Deactivated {
-        return Err(ApiError::conflict(
-            "the webhook is active; only a deactivated webhook can be reactivated",
-        ));
-    }
-    let deliveries = state
-        .store
-        .reactivate(
-            &webhook.id,
-            req.replay,
-            req.include_failed,
-            state.clock.now(),
-        )
-        .await?
-        .ok_or_else(|| ApiError::conflict("the webhook was reactivated meanwhile"))?;
-    if deliveries.released > 0 {
-        state.dispatcher_wake.notify_one();
-    }
-    tracing::info!(webhook_id = %webhook.id, released = deliveries.released,
-        skipped = deliveries.skipped, "webhook reactivated");
+    let deliveries = reactivate_webhook(&state, &webhook, req.replay, req.include_failed).await?;
     let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
     Ok(Json(ReactivateResponse {
         webhook,

@@ -3,6 +3,7 @@
 //! the same store and validation code as the API (`crate::api`), with the signed-in
 //! app as the caller, so a partner sees in the portal exactly what its key sees.
 
+mod chart;
 mod pages;
 mod session;
 mod webhooks;
@@ -52,6 +53,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/portal/webhooks/{id}/rotate",
             post(webhooks::rotate_secret),
+        )
+        .route(
+            "/portal/webhooks/{id}/reactivate",
+            post(webhooks::reactivate),
         )
 }
 

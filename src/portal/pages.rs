@@ -19,6 +19,7 @@ a{color:#1a56c4}
 a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible,textarea:focus-visible{outline:3px solid #f5a623;outline-offset:2px}
 table{border-collapse:collapse;width:100%;background:#fff}
 .scroll{overflow-x:auto}
+svg.chart{background:#fff;max-width:100%;height:auto}
 th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #dde1e7;vertical-align:top}
 .badge{display:inline-block;padding:0 .5rem;border-radius:1rem;font-size:.85rem;font-weight:600}
 .healthy{background:#d9f2e3;color:#135c32}.unavailable{background:#fdebd0;color:#7a4a00}.deactivated{background:#f9d6d5;color:#8a1c17}

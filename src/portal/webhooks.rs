@@ -10,12 +10,12 @@ use serde::Deserialize;
 use super::pages::{api_error_page, layout};
 use super::session::Partner;
 use crate::api::extract::Caller;
-use crate::api::health::webhook_health;
+use crate::api::health::{reactivate_webhook, webhook_health};
 use crate::api::webhooks::{create_webhook, owned_webhook, rotate_webhook_secret, WebhookFields};
 use crate::api::{ApiError, AppState};
 use crate::delivery::sender::SendOutcome;
-use crate::health::WebhookHealth;
-use crate::model::{Attempt, Environment, EventType, Webhook};
+use crate::health::{Reactivated, WebhookHealth};
+use crate::model::{Attempt, Environment, EventType, Webhook, WebhookState};
 use crate::store::AttemptFilter;
 
 fn caller(partner: &Partner) -> Caller {
@@ -315,6 +315,7 @@ pub struct CsrfForm {
 /// What an action on a webhook's page shows above its attempts.
 enum Notice {
     Tested(SendOutcome),
+    Reactivated(Reactivated),
     Secret {
         secret: String,
         previous_until: Option<chrono::DateTime<chrono::Utc>>,
@@ -394,8 +395,69 @@ pub async fn rotate_secret(
     respond(detail_page(&state, &partner, &id, Some(notice)).await)
 }
 
+#[derive(Deserialize)]
+pub struct ReactivateForm {
+    #[serde(default)]
+    csrf: String,
+    /// `replay`, `replay_failed` or `skip`.
+    #[serde(default)]
+    held: String,
+}
+
+/// Reactivation with the API's three choices, through its `reactivate_webhook`.
+pub async fn reactivate(
+    State(state): State<AppState>,
+    partner: Partner,
+    Path(id): Path<String>,
+    Form(form): Form<ReactivateForm>,
+) -> Response {
+    let csrf = CsrfForm { csrf: form.csrf };
+    let webhook = match for_action(&state, &partner, &id, &csrf).await {
+        Ok(webhook) => webhook,
+        Err(refused) => return refused,
+    };
+    let (replay, include_failed) = match form.held.as_str() {
+        "replay" => (true, false),
+        "replay_failed" => (true, true),
+        "skip" => (false, false),
+        _ => {
+            return api_error_page(ApiError::invalid(
+                "choose what happens to the held deliveries",
+            ))
+        }
+    };
+    match reactivate_webhook(&state, &webhook, replay, include_failed).await {
+        Ok(done) => {
+            respond(detail_page(&state, &partner, &id, Some(Notice::Reactivated(done))).await)
+        }
+        Err(e) => api_error_page(e),
+    }
+}
+
+/// Evaluation windows over the last day, for the chart.
+async fn day_of_windows(
+    state: &AppState,
+    webhook_id: &str,
+) -> Result<Vec<crate::store::AttemptWindow>, ApiError> {
+    let window = chrono::Duration::from_std(state.settings.health_window)
+        .unwrap_or(chrono::Duration::minutes(30))
+        .max(chrono::Duration::minutes(1));
+    let count = (chrono::Duration::hours(24).num_seconds() / window.num_seconds()).clamp(1, 96);
+    let since = state.clock.now() - window * count as i32;
+    Ok(state
+        .store
+        .attempt_windows(webhook_id, since, window, count as usize)
+        .await?)
+}
+
 fn notice(notice: &Notice) -> Markup {
     match notice {
+        Notice::Reactivated(done) => html! {
+            div.card role="status" {
+                h2 { "Reactivated" }
+                p { (done.released) " held deliveries released, " (done.skipped) " skipped." }
+            }
+        },
         Notice::Tested(outcome) => html! {
             div.card role="status" {
                 h2 { "Test sent" }
@@ -435,6 +497,8 @@ async fn detail_page(
     let webhook: Webhook = owned_webhook(state, &caller(partner), &partner.app_id, id).await?;
     let health = webhook_health(state, &webhook.id).await?;
     let attempts = latest_attempts(state, &webhook.id, 20).await?;
+    let windows = day_of_windows(state, &webhook.id).await?;
+    let threshold = state.settings.health_threshold;
     Ok(layout(
         "Webhook",
         nav(partner),
@@ -444,9 +508,6 @@ async fn detail_page(
                 @if !webhook.description.is_empty() { p { (webhook.description) } }
                 p { "Environment: " (webhook.environment.as_str()) " · event types: " (webhook.event_types.join(", ")) " · timeout: " (webhook.timeout_ms / 1000) " s" }
                 p { "Last window: " (rate(&health)) }
-                @if let Some(since) = health.failure_since {
-                    p { "Failing since " (since.format("%Y-%m-%d %H:%M UTC")) }
-                }
                 @for (action, label) in [("test", "Send a test"), ("secret", "Show the signing secret"), ("rotate", "Rotate the secret")] {
                     form method="post" action={ "/portal/webhooks/" (webhook.id) "/" (action) } style="display:inline-block;margin-right:.5rem" {
                         input type="hidden" name="csrf" value=(partner.csrf);
@@ -455,6 +516,33 @@ async fn detail_page(
                 }
             }
             @if let Some(shown) = &shown { (notice(shown)) }
+            h2 { "Health" }
+            div.card {
+                p {
+                    (badge(&health))
+                    @if let Some(since) = health.failure_since {
+                        " failing since " (since.format("%Y-%m-%d %H:%M UTC"))
+                    }
+                    @if health.warned { " · a warning was sent" }
+                    @if let Some(at) = health.last_evaluated_at {
+                        " · evaluated " (at.format("%Y-%m-%d %H:%M UTC"))
+                    }
+                }
+                p.muted { "Attempts (bars) and failure rate (line) per evaluation window, last 24 hours." }
+                (super::chart::health_chart(&windows, threshold))
+                @if webhook.state == WebhookState::Deactivated {
+                    form method="post" action={ "/portal/webhooks/" (webhook.id) "/reactivate" } {
+                        input type="hidden" name="csrf" value=(partner.csrf);
+                        fieldset {
+                            legend { "Reactivate: what happens to the deliveries held meanwhile?" }
+                            label { input type="radio" name="held" value="replay" checked; "Send them" }
+                            label { input type="radio" name="held" value="replay_failed"; "Send them, and retry those that failed for good since the failures began" }
+                            label { input type="radio" name="held" value="skip"; "Skip them" }
+                        }
+                        button type="submit" { "Reactivate" }
+                    }
+                }
+            }
             h2 { "Recent attempts" }
             @if attempts.is_empty() {
                 p.muted { "No attempt yet." }

@@ -72,6 +72,23 @@ pub trait LogStore: Send + Sync {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<u64>;
+    /// The webhook's attempts in `[since, since + count × window)`, counted per window:
+    /// one entry per window, oldest first, empty windows included.
+    async fn attempt_windows(
+        &self,
+        webhook_id: &str,
+        since: DateTime<Utc>,
+        window: chrono::Duration,
+        count: usize,
+    ) -> StoreResult<Vec<AttemptWindow>>;
+}
+
+/// Attempts of one window, for the health chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptWindow {
+    pub start: DateTime<Utc>,
+    pub attempts: i64,
+    pub failures: i64,
 }
 
 macro_rules! log_store {
@@ -177,6 +194,45 @@ macro_rules! log_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected())
+            }
+
+            async fn attempt_windows(
+                &self,
+                webhook_id: &str,
+                since: DateTime<Utc>,
+                window: chrono::Duration,
+                count: usize,
+            ) -> StoreResult<Vec<$crate::store::logs::AttemptWindow>> {
+                let window_ms = window.num_milliseconds().max(1);
+                let start = to_millis(since);
+                let end = start + window_ms * count as i64;
+                // Integer division on both backends: the window each attempt falls in.
+                let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+                    "SELECT (started_at - $2) / $4 AS slot, COUNT(*) AS attempts, \
+                     SUM(CASE WHEN outcome <> 'success' THEN 1 ELSE 0 END) AS failures \
+                     FROM attempts WHERE webhook_id = $1 AND started_at >= $2 AND started_at < $3 \
+                     GROUP BY slot",
+                )
+                .bind(webhook_id)
+                .bind(start)
+                .bind(end)
+                .bind(window_ms)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut windows: Vec<_> = (0..count)
+                    .map(|i| $crate::store::logs::AttemptWindow {
+                        start: since + window * i as i32,
+                        attempts: 0,
+                        failures: 0,
+                    })
+                    .collect();
+                for (slot, attempts, failures) in rows {
+                    if let Some(w) = usize::try_from(slot).ok().and_then(|i| windows.get_mut(i)) {
+                        w.attempts = attempts;
+                        w.failures = failures;
+                    }
+                }
+                Ok(windows)
             }
         }
     };

@@ -57,7 +57,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 pub use catalogue::CatalogueStore;
 pub use health::HealthStore;
-pub use logs::{AttemptFilter, DeliveryFilter, LogStore};
+pub use logs::{AttemptFilter, AttemptWindow, DeliveryFilter, LogStore};
 pub use portal::{PortalSession, PortalStore};
 pub use retention::{Pruned, RetentionStore};
 

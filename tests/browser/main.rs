@@ -225,7 +225,168 @@ async fn a_portal_link_signs_in_once_and_sign_out_ends_the_session(backend: Back
     browser.client.clone().close().await.unwrap();
 }
 
+/// The mission's end to end: a listener failing for three hours is deactivated; its
+/// partner sees the state and the chart in the portal, reactivates with replay, and the
+/// deliveries held meanwhile reach the listener.
+async fn a_deactivated_webhook_is_shown_with_its_chart_and_reactivated(backend: Backend) {
+    use hookgate::clock::Clock;
+    let app = spawn_app(backend).await;
+    let key = platform(&app).await;
+    let receiver = TestReceiver::start(Some(app.clock.clone())).await;
+    receiver.always(500);
+    let webhook = app
+        .create_webhook("bob-app", &key, &receiver.url(), json!({}))
+        .await;
+    let webhook_id = webhook["id"].as_str().unwrap().to_string();
+    let t0 = app.clock.now();
+    for minute in (0..=210).step_by(30) {
+        app.clock.set(t0 + chrono::Duration::minutes(minute));
+        app.publish(json!({"type": "employee.created", "tenant_id": "acme"}))
+            .await;
+        while !app.dispatcher.run_once().await.unwrap().is_empty() {}
+        if minute > 0 {
+            app.evaluator.tick().await.unwrap();
+        }
+    }
+    let stored = app.store.list_webhooks("bob-app").await.unwrap().remove(0);
+    assert_eq!(stored.state, hookgate::model::WebhookState::Deactivated);
+    let before = receiver.received().len();
+
+    let browser = Browser::start(1100).await;
+    browser.goto(&format!("{}/portal/login", app.base)).await;
+    browser.fill("#key", &key).await;
+    browser.submit("main button[type=submit]").await;
+    browser
+        .goto(&format!("{}/portal/webhooks/{webhook_id}", app.base))
+        .await;
+    let page = browser.text().await;
+    assert!(
+        page.contains("deactivated") && page.contains("a warning was sent"),
+        "{page}"
+    );
+    let bars = browser
+        .client
+        .find_all(fantoccini::Locator::Css("svg.chart rect.attempts"))
+        .await
+        .unwrap();
+    assert!(
+        bars.len() >= 6,
+        "one bar per window with attempts: {}",
+        bars.len()
+    );
+    assert!(browser
+        .client
+        .find(fantoccini::Locator::Css("svg.chart line.threshold"))
+        .await
+        .is_ok());
+    browser
+        .client
+        .execute(
+            "document.querySelector('svg.chart').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.shot("portal-health-deactivated").await;
+
+    receiver.always(200);
+    browser
+        .submit("main form[action$='/reactivate'] button")
+        .await;
+    let page = browser.text().await;
+    assert!(page.contains("Reactivated"), "{page}");
+    browser.shot("portal-reactivated").await;
+    while !app.dispatcher.run_once().await.unwrap().is_empty() {}
+    let after = receiver.received();
+    assert!(after.len() > before, "the held deliveries arrived");
+    let released: usize = page
+        .split(" held deliveries released")
+        .next()
+        .and_then(|s| s.rsplit(char::is_whitespace).next())
+        .and_then(|n| n.parse().ok())
+        .expect("the page says how many were released");
+    assert_eq!(after.len() - before, released, "{page}");
+    browser.client.clone().close().await.unwrap();
+}
+
+/// The value of `name="csrf"` in a page.
+fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let at = html.find(marker).expect("a form with its token") + marker.len();
+    html[at..].split('"').next().unwrap().to_string()
+}
+
+/// The `name=value` of a `Set-Cookie` answer.
+fn cookie_of(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+}
+
+/// Without a browser: a partner's session reaches none of another app's webhooks through
+/// any portal action, with a valid CSRF token and all.
+async fn a_portal_session_cannot_act_on_another_apps_webhook(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let key = platform(&app).await;
+    let eve_key = app.create_app("eve-app").await;
+    let eve_hook = app
+        .create_webhook("eve-app", &eve_key, "http://127.0.0.1:9/x", json!({}))
+        .await;
+    let eve_id = eve_hook["id"].as_str().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = &app.base;
+    let login = http
+        .get(format!("{base}/portal/login"))
+        .send()
+        .await
+        .unwrap();
+    let login_cookie = cookie_of(&login, "hg_portal_login");
+    let csrf = csrf_in(&login.text().await.unwrap());
+    let signed_in = http
+        .post(format!("{base}/portal/login"))
+        .header("cookie", &login_cookie)
+        .form(&[("key", key.as_str()), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let session = cookie_of(&signed_in, "hg_portal");
+    let page = http
+        .get(format!("{base}/portal/webhooks"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    let csrf = csrf_in(&page.text().await.unwrap());
+    let before = app.store.list_webhooks("eve-app").await.unwrap();
+    for action in ["test", "secret", "rotate", "reactivate"] {
+        let r = http
+            .post(format!("{base}/portal/webhooks/{eve_id}/{action}"))
+            .header("cookie", &session)
+            .form(&[("csrf", csrf.as_str()), ("held", "replay")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{action}");
+        let body = r.text().await.unwrap();
+        assert!(
+            !body.contains(&before[0].secret),
+            "{action} leaked the secret"
+        );
+    }
+    assert_eq!(app.store.list_webhooks("eve-app").await.unwrap(), before);
+}
+
 on_both_backends!(
+    a_portal_session_cannot_act_on_another_apps_webhook,
+    a_deactivated_webhook_is_shown_with_its_chart_and_reactivated,
     a_partner_signs_in_adds_a_webhook_and_sees_its_attempts,
     a_portal_link_signs_in_once_and_sign_out_ends_the_session,
 );
