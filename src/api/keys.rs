@@ -57,16 +57,46 @@ async fn create(
     State(state): State<AppState>,
     ApiPath(app_id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
-    caller.require_app(&app_id)?;
-    if state.store.get_app(&app_id).await?.is_none() {
+    let (key, partner_key) = create_app_key(&state, &caller, &app_id).await?;
+    Ok((StatusCode::CREATED, Json(CreatedKey { key, partner_key })))
+}
+
+/// A new partner key for the app: the stored record, and the key itself, shown once.
+/// The API's and the portal's one path.
+pub async fn create_app_key(
+    state: &AppState,
+    caller: &Caller,
+    app_id: &str,
+) -> Result<(AppKey, String), ApiError> {
+    caller.require_app(app_id)?;
+    if state.store.get_app(app_id).await?.is_none() {
         return Err(ApiError::not_found("app"));
     }
     let (hash, prefix, partner_key) = generate_partner_key();
     let key = state
         .store
-        .add_app_key(&app_id, &hash, &prefix, state.clock.now())
+        .add_app_key(app_id, &hash, &prefix, state.clock.now())
         .await?;
-    Ok((StatusCode::CREATED, Json(CreatedKey { key, partner_key })))
+    Ok((key, partner_key))
+}
+
+/// Revokes one of the app's keys; not found when it is not the app's.
+pub async fn revoke_app_key(
+    state: &AppState,
+    caller: &Caller,
+    app_id: &str,
+    key_id: &str,
+) -> Result<(), ApiError> {
+    caller.require_app(app_id)?;
+    if state
+        .store
+        .revoke_app_key(app_id, key_id, state.clock.now())
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("key"))
+    }
 }
 
 #[utoipa::path(
@@ -114,14 +144,6 @@ async fn revoke(
     State(state): State<AppState>,
     ApiPath((app_id, key_id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_app(&app_id)?;
-    if state
-        .store
-        .revoke_app_key(&app_id, &key_id, state.clock.now())
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("key"))
-    }
+    revoke_app_key(&state, &caller, &app_id, &key_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -23,7 +23,7 @@ pub use events::MAX_BATCH;
 pub mod extract;
 pub mod health;
 mod installations;
-mod keys;
+pub mod keys;
 mod logs;
 mod notifications;
 pub mod portal_links;

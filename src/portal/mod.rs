@@ -4,6 +4,7 @@
 //! app as the caller, so a partner sees in the portal exactly what its key sees.
 
 mod chart;
+mod keys;
 mod pages;
 mod session;
 mod webhooks;
@@ -44,6 +45,8 @@ pub fn router() -> Router<AppState> {
             get(webhooks::list).post(webhooks::create),
         )
         .route("/portal/webhooks/new", get(webhooks::new_form))
+        .route("/portal/keys", get(keys::list).post(keys::create))
+        .route("/portal/keys/{id}/revoke", post(keys::revoke))
         .route("/portal/webhooks/{id}", get(webhooks::detail))
         .route("/portal/webhooks/{id}/test", post(webhooks::send_test))
         .route(
@@ -124,17 +127,11 @@ async fn sign_in(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
-}
-
 async fn sign_out(
     State(state): State<AppState>,
     partner: Partner,
     jar: CookieJar,
-    Form(form): Form<CsrfOnly>,
+    Form(form): Form<session::CsrfForm>,
 ) -> Response {
     if !partner.csrf_ok(&form.csrf) {
         return csrf_refused();

@@ -73,6 +73,7 @@ fn page(title: &str, nav: Option<(&str, &str)>, refresh: Option<&str>, body: Mar
                     strong { "hookgate" }
                     @if let Some((app_id, csrf)) = nav {
                         a href="/portal/webhooks" { "Webhooks" }
+                        a href="/portal/keys" { "Keys" }
                         span.who {
                             "App " code { (app_id) } " · "
                             form method="post" action="/portal/logout" style="display:inline" {

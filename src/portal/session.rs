@@ -20,6 +20,13 @@ pub const SESSION_COOKIE: &str = "hg_portal";
 pub const LOGIN_CSRF_COOKIE: &str = "hg_portal_login";
 pub const SESSION_TTL: chrono::Duration = chrono::Duration::hours(8);
 
+/// A form that carries nothing but its CSRF token.
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
 /// The signed-in partner of a portal request.
 pub struct Partner {
     pub app_id: String,

@@ -8,7 +8,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::pages::{api_error_page, layout};
-use super::session::Partner;
+use super::session::{CsrfForm, Partner};
 use crate::api::extract::Caller;
 use crate::api::health::{reactivate_webhook, webhook_health};
 use crate::api::webhooks::{create_webhook, owned_webhook, rotate_webhook_secret, WebhookFields};
@@ -304,12 +304,6 @@ fn respond(page: Result<Markup, ApiError>) -> Response {
         Ok(page) => page.into_response(),
         Err(e) => api_error_page(e),
     }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// What an action on a webhook's page shows above its attempts.

@@ -168,9 +168,37 @@ async fn a_partner_signs_in_adds_a_webhook_and_sees_its_attempts(backend: Backen
     let page = browser.text().await;
     assert!(page.contains("Not Found"), "{page}");
 
+    // Keys: a new one is shown once and works; revoked from its row, it stops working.
+    browser.goto(&format!("{base}/portal/keys")).await;
+    browser
+        .submit("main form[action='/portal/keys'] button")
+        .await;
+    let new_key = browser
+        .client
+        .find(fantoccini::Locator::Css("#new-key"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(app.get("/v1/apps/bob-app", &new_key).await.status, 200);
+    browser.shot("portal-keys").await;
+    let prefix: String = new_key.chars().take(11).collect();
+    browser
+        .submit(&format!("main button[aria-label='Revoke {prefix}']"))
+        .await;
+    assert!(browser.text().await.contains("revoked"));
+    assert_eq!(app.get("/v1/apps/bob-app", &new_key).await.status, 401);
+
     // Revoking the key the session was opened with ends the session.
     let keys = app.get("/v1/apps/bob-app/keys", PLATFORM_KEY).await;
-    let key_id = keys.body["data"][0]["id"].as_str().unwrap().to_string();
+    let signed_in_with = keys.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| key.starts_with(k["prefix"].as_str().unwrap()))
+        .unwrap();
+    let key_id = signed_in_with["id"].as_str().unwrap().to_string();
     let revoked = app
         .call(
             Method::DELETE,
