@@ -118,11 +118,9 @@ async fn delivery(
     ApiPath((app_id, id, delivery_id)): ApiPath<(String, String, String)>,
 ) -> Result<Json<Delivery>, ApiError> {
     let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
-    let delivery = state.store.get_delivery(&delivery_id).await?;
-    delivery
-        .filter(|d| d.webhook_id == webhook.id)
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("delivery"))
+    Ok(Json(
+        webhook_delivery(&state, &webhook.id, &delivery_id).await?,
+    ))
 }
 
 /// Newest first.
@@ -149,14 +147,7 @@ async fn attempts(
 ) -> Result<Json<Page<Attempt>>, ApiError> {
     let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
     let limit = page_limit(q.limit)?;
-    let outcome = match q.outcome.as_deref() {
-        None => None,
-        Some(o) => Some(AttemptClass::parse(o).ok_or_else(|| {
-            ApiError::invalid(
-                "outcome must be success, http_error, timeout, connect, network or aborted",
-            )
-        })?),
-    };
+    let outcome = parse_outcome(q.outcome.as_deref())?;
     let filter = AttemptFilter {
         delivery_id: q.delivery_id,
         outcome,
@@ -190,15 +181,49 @@ async fn resend(
     ApiPath((app_id, id, delivery_id)): ApiPath<(String, String, String)>,
 ) -> Result<Json<Delivery>, ApiError> {
     let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
-    let current = state
+    Ok(Json(
+        resend_delivery(&state, &webhook.id, &delivery_id).await?,
+    ))
+}
+
+/// An attempt outcome from a query, as the API and the portal filter by it.
+pub fn parse_outcome(outcome: Option<&str>) -> Result<Option<AttemptClass>, ApiError> {
+    outcome
+        .map(|o| {
+            AttemptClass::parse(o).ok_or_else(|| {
+                ApiError::invalid(
+                    "outcome must be success, http_error, timeout, connect, network or aborted",
+                )
+            })
+        })
+        .transpose()
+}
+
+/// The webhook's delivery, or not found (also when it is another webhook's).
+pub async fn webhook_delivery(
+    state: &AppState,
+    webhook_id: &str,
+    delivery_id: &str,
+) -> Result<Delivery, ApiError> {
+    state
         .store
-        .get_delivery(&delivery_id)
+        .get_delivery(delivery_id)
         .await?
-        .filter(|d| d.webhook_id == webhook.id)
-        .ok_or_else(|| ApiError::not_found("delivery"))?;
+        .filter(|d| d.webhook_id == webhook_id)
+        .ok_or_else(|| ApiError::not_found("delivery"))
+}
+
+/// Queues one delivered, failed or skipped delivery again, due now, with a fresh retry
+/// schedule. The API's and the portal's one path.
+pub async fn resend_delivery(
+    state: &AppState,
+    webhook_id: &str,
+    delivery_id: &str,
+) -> Result<Delivery, ApiError> {
+    let current = webhook_delivery(state, webhook_id, delivery_id).await?;
     if !state
         .store
-        .resend_delivery(&webhook.id, &delivery_id, state.clock.now())
+        .resend_delivery(webhook_id, delivery_id, state.clock.now())
         .await?
     {
         return Err(ApiError::conflict(format!(
@@ -207,10 +232,7 @@ async fn resend(
         )));
     }
     state.dispatcher_wake.notify_one();
-    let updated = state.store.get_delivery(&delivery_id).await?;
-    updated
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("delivery"))
+    webhook_delivery(state, webhook_id, delivery_id).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

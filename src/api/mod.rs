@@ -24,7 +24,7 @@ pub mod extract;
 pub mod health;
 mod installations;
 pub mod keys;
-mod logs;
+pub mod logs;
 mod notifications;
 pub mod portal_links;
 mod tenants;

@@ -5,6 +5,7 @@
 
 mod chart;
 mod keys;
+mod logs;
 mod pages;
 mod session;
 mod webhooks;
@@ -46,6 +47,15 @@ pub fn router() -> Router<AppState> {
         )
         .route("/portal/webhooks/new", get(webhooks::new_form))
         .route("/portal/keys", get(keys::list).post(keys::create))
+        .route("/portal/webhooks/{id}/attempts", get(logs::attempts))
+        .route(
+            "/portal/webhooks/{id}/deliveries/{delivery}",
+            get(logs::delivery),
+        )
+        .route(
+            "/portal/webhooks/{id}/deliveries/{delivery}/resend",
+            post(logs::resend),
+        )
         .route("/portal/keys/{id}/revoke", post(keys::revoke))
         .route("/portal/webhooks/{id}", get(webhooks::detail))
         .route("/portal/webhooks/{id}/test", post(webhooks::send_test))

@@ -538,24 +538,8 @@ async fn detail_page(
                 }
             }
             h2 { "Recent attempts" }
-            @if attempts.is_empty() {
-                p.muted { "No attempt yet." }
-            } @else {
-                div.scroll { table {
-                    thead { tr { th { "When" } th { "Outcome" } th { "Status" } th { "Latency" } th { "Error or answer" } } }
-                    tbody {
-                        @for a in &attempts {
-                            tr {
-                                td { (a.started_at.format("%Y-%m-%d %H:%M:%S")) }
-                                td { (a.outcome.as_str()) }
-                                td { @if let Some(s) = a.status_code { (s) } }
-                                td { (a.latency_ms) " ms" }
-                                td { (a.error.as_deref().or(a.response_excerpt.as_deref()).unwrap_or("")) }
-                            }
-                        }
-                    }
-                } }
-            }
+            p { a href={ "/portal/webhooks/" (webhook.id) "/attempts" } { "All attempts, with filters" } }
+            (super::logs::attempt_table(&webhook, &attempts))
         },
     ))
 }

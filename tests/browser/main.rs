@@ -130,6 +130,16 @@ async fn a_partner_signs_in_adds_a_webhook_and_sees_its_attempts(backend: Backen
         "{page}"
     );
     browser.shot("portal-webhook").await;
+
+    // The attempt log filters by outcome; a bad filter is a clear error, not a 500.
+    let log = format!("{base}/portal/webhooks/{webhook_id}/attempts");
+    browser.goto(&format!("{log}?outcome=success")).await;
+    assert!(browser.text().await.contains("No attempt."));
+    browser.goto(&format!("{log}?outcome=http_error")).await;
+    assert!(browser.text().await.contains("500"));
+    browser.shot("portal-attempts").await;
+    browser.goto(&format!("{log}?outcome=nonsense")).await;
+    assert!(browser.text().await.contains("outcome must be"));
     browser.goto(&format!("{base}/portal/webhooks")).await;
     let page = browser.text().await;
     assert!(page.contains("employee.created, employee.updated") && page.contains("healthy"));
@@ -334,6 +344,21 @@ async fn a_deactivated_webhook_is_shown_with_its_chart_and_reactivated(backend: 
         .and_then(|n| n.parse().ok())
         .expect("the page says how many were released");
     assert_eq!(after.len() - before, released, "{page}");
+
+    // A delivered delivery's page, from the log: "Resend" sends it once more.
+    browser
+        .goto(&format!(
+            "{}/portal/webhooks/{webhook_id}/attempts?outcome=success",
+            app.base
+        ))
+        .await;
+    browser.submit("main table td a").await;
+    assert!(browser.text().await.contains("delivered"));
+    browser.submit("main form[action$='/resend'] button").await;
+    assert!(browser.text().await.contains("Queued again"));
+    browser.shot("portal-delivery-resent").await;
+    while !app.dispatcher.run_once().await.unwrap().is_empty() {}
+    assert_eq!(receiver.received().len(), after.len() + 1);
     browser.client.clone().close().await.unwrap();
 }
 

@@ -1,0 +1,218 @@
+//! The portal's logs: a webhook's attempts with filters and paging, and a delivery's
+//! page with its attempts and "Resend" — through the API's own filter parsing, store
+//! queries and `resend_delivery`.
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::Form;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::pages::{api_error_page, layout};
+use super::session::{csrf_refused, CsrfForm, Partner};
+use crate::api::extract::Caller;
+use crate::api::logs::{parse_outcome, resend_delivery, webhook_delivery};
+use crate::api::webhooks::owned_webhook;
+use crate::api::{ApiError, AppState};
+use crate::model::{Attempt, Delivery, DeliveryState, Webhook};
+use crate::store::AttemptFilter;
+
+const PAGE: i64 = 50;
+const OUTCOMES: [&str; 6] = [
+    "success",
+    "http_error",
+    "timeout",
+    "connect",
+    "network",
+    "aborted",
+];
+
+async fn own(state: &AppState, partner: &Partner, id: &str) -> Result<Webhook, ApiError> {
+    let caller = Caller::Partner {
+        app_id: partner.app_id.clone(),
+    };
+    owned_webhook(state, &caller, &partner.app_id, id).await
+}
+
+/// The query of the attempts page: a GET form, so a filtered page can be bookmarked.
+#[derive(Deserialize, Default)]
+pub struct AttemptsQuery {
+    #[serde(default)]
+    outcome: String,
+    /// `datetime-local` inputs, read as UTC.
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+    before: Option<String>,
+}
+
+fn parse_time(field: &str, value: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
+        .map(|t| Some(t.and_utc()))
+        .map_err(|_| ApiError::invalid(format!("{field} must be a date and time")))
+}
+
+pub async fn attempts(
+    State(state): State<AppState>,
+    partner: Partner,
+    Path(id): Path<String>,
+    Query(q): Query<AttemptsQuery>,
+) -> Response {
+    match attempts_page(&state, &partner, &id, &q).await {
+        Ok(page) => page.into_response(),
+        Err(e) => api_error_page(e),
+    }
+}
+
+async fn attempts_page(
+    state: &AppState,
+    partner: &Partner,
+    id: &str,
+    q: &AttemptsQuery,
+) -> Result<Markup, ApiError> {
+    let webhook = own(state, partner, id).await?;
+    let outcome = parse_outcome(Some(q.outcome.as_str()).filter(|o| !o.is_empty()))?;
+    let filter = AttemptFilter {
+        delivery_id: None,
+        outcome,
+        since: parse_time("since", &q.since)?,
+        until: parse_time("until", &q.until)?,
+        before: q.before.clone(),
+        limit: PAGE,
+    };
+    let attempts = state.store.list_attempts(&webhook.id, &filter).await?;
+    let older = (attempts.len() as i64 == PAGE)
+        .then(|| attempts.last().map(|a| a.id.clone()))
+        .flatten();
+    Ok(layout(
+        "Attempts",
+        Some((&partner.app_id, &partner.csrf)),
+        html! {
+            p { a href={ "/portal/webhooks/" (webhook.id) } { "← " code { (webhook.url) } } }
+            form.card method="get" action={ "/portal/webhooks/" (webhook.id) "/attempts" } {
+                label for="outcome" { "Outcome" }
+                select #outcome name="outcome" {
+                    option value="" { "any" }
+                    @for o in OUTCOMES { option value=(o) selected[q.outcome == o] { (o) } }
+                }
+                label for="since" { "From (UTC)" }
+                input #since type="datetime-local" name="since" value=(q.since);
+                label for="until" { "Until (UTC)" }
+                input #until type="datetime-local" name="until" value=(q.until);
+                button type="submit" { "Filter" }
+            }
+            (attempt_table(&webhook, &attempts))
+            @if let Some(before) = older {
+                p { a rel="next" href={ "/portal/webhooks/" (webhook.id) "/attempts?outcome=" (q.outcome) "&since=" (q.since) "&until=" (q.until) "&before=" (before) } { "Older attempts" } }
+            }
+        },
+    ))
+}
+
+/// Attempts, newest first; each links to its delivery.
+pub fn attempt_table(webhook: &Webhook, attempts: &[Attempt]) -> Markup {
+    html! {
+        @if attempts.is_empty() {
+            p.muted { "No attempt." }
+        } @else {
+            div.scroll { table {
+                thead { tr { th { "When" } th { "Outcome" } th { "Status" } th { "Latency" } th { "Error or answer" } th { "Delivery" } } }
+                tbody {
+                    @for a in attempts {
+                        tr {
+                            td { (a.started_at.format("%Y-%m-%d %H:%M:%S")) }
+                            td { (a.outcome.as_str()) }
+                            td { @if let Some(s) = a.status_code { (s) } }
+                            td { (a.latency_ms) " ms" }
+                            td { (a.error.as_deref().or(a.response_excerpt.as_deref()).unwrap_or("")) }
+                            td { a href={ "/portal/webhooks/" (webhook.id) "/deliveries/" (a.delivery_id) } { "#" (a.attempt_number) } }
+                        }
+                    }
+                }
+            } }
+        }
+    }
+}
+
+pub async fn delivery(
+    State(state): State<AppState>,
+    partner: Partner,
+    Path((id, delivery_id)): Path<(String, String)>,
+) -> Response {
+    match delivery_page(&state, &partner, &id, &delivery_id, None).await {
+        Ok(page) => page.into_response(),
+        Err(e) => api_error_page(e),
+    }
+}
+
+pub async fn resend(
+    State(state): State<AppState>,
+    partner: Partner,
+    Path((id, delivery_id)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !partner.csrf_ok(&form.csrf) {
+        return csrf_refused();
+    }
+    let resent = match own(&state, &partner, &id).await {
+        Ok(webhook) => resend_delivery(&state, &webhook.id, &delivery_id).await,
+        Err(e) => Err(e),
+    };
+    match resent {
+        Ok(d) => match delivery_page(&state, &partner, &id, &delivery_id, Some(&d)).await {
+            Ok(page) => page.into_response(),
+            Err(e) => api_error_page(e),
+        },
+        Err(e) => api_error_page(e),
+    }
+}
+
+async fn delivery_page(
+    state: &AppState,
+    partner: &Partner,
+    id: &str,
+    delivery_id: &str,
+    resent: Option<&Delivery>,
+) -> Result<Markup, ApiError> {
+    let webhook = own(state, partner, id).await?;
+    let d = webhook_delivery(state, &webhook.id, delivery_id).await?;
+    let filter = AttemptFilter {
+        delivery_id: Some(d.id.clone()),
+        limit: 100,
+        ..Default::default()
+    };
+    let attempts = state.store.list_attempts(&webhook.id, &filter).await?;
+    let resendable = matches!(
+        d.state,
+        DeliveryState::Delivered | DeliveryState::Failed | DeliveryState::Skipped
+    );
+    Ok(layout(
+        "Delivery",
+        Some((&partner.app_id, &partner.csrf)),
+        html! {
+            p { a href={ "/portal/webhooks/" (webhook.id) "/attempts" } { "← attempts of " code { (webhook.url) } } }
+            @if resent.is_some() {
+                div.card role="status" { p { "Queued again: it is sent now, with a fresh retry schedule." } }
+            }
+            div.card {
+                p { "Event " code { (d.event_id) } " · " code { (d.event_type) } " · tenant " code { (d.tenant_id) } }
+                p { "State: " strong { (d.state.as_str()) } " · attempts: " (d.attempt_count)
+                    @if let Some(next) = d.next_attempt_at { " · next at " (next.format("%Y-%m-%d %H:%M:%S UTC")) } }
+                p.muted { "Every attempt carries webhook-id " code { (d.id) } " and a signature; the secret is never shown here." }
+                @if resendable {
+                    form method="post" action={ "/portal/webhooks/" (webhook.id) "/deliveries/" (d.id) "/resend" } {
+                        input type="hidden" name="csrf" value=(partner.csrf);
+                        button type="submit" { "Resend" }
+                    }
+                }
+            }
+            h2 { "Attempts" }
+            (attempt_table(&webhook, &attempts))
+        },
+    ))
+}
