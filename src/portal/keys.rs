@@ -8,15 +8,8 @@ use maud::html;
 
 use super::pages::{api_error_page, layout};
 use super::session::{csrf_refused, CsrfForm, Partner};
-use crate::api::extract::Caller;
 use crate::api::keys::{create_app_key, revoke_app_key};
 use crate::api::{ApiError, AppState};
-
-fn caller(partner: &Partner) -> Caller {
-    Caller::Partner {
-        app_id: partner.app_id.clone(),
-    }
-}
 
 pub async fn list(State(state): State<AppState>, partner: Partner) -> Response {
     page(&state, &partner, None).await
@@ -30,7 +23,7 @@ pub async fn create(
     if !partner.csrf_ok(&form.csrf) {
         return csrf_refused();
     }
-    match create_app_key(&state, &caller(&partner), &partner.app_id).await {
+    match create_app_key(&state, &partner.caller(), &partner.app_id).await {
         Ok((_, key)) => page(&state, &partner, Some(key)).await,
         Err(e) => api_error_page(e),
     }
@@ -45,7 +38,7 @@ pub async fn revoke(
     if !partner.csrf_ok(&form.csrf) {
         return csrf_refused();
     }
-    match revoke_app_key(&state, &caller(&partner), &partner.app_id, &key_id).await {
+    match revoke_app_key(&state, &partner.caller(), &partner.app_id, &key_id).await {
         Ok(()) => page(&state, &partner, None).await,
         Err(e) => api_error_page(e),
     }
@@ -94,5 +87,5 @@ async fn page(state: &AppState, partner: &Partner, created: Option<String>) -> R
         } }
         p.muted { "Revoking the key you signed in with ends this session." }
     };
-    layout("Partner keys", Some((&partner.app_id, &partner.csrf)), body).into_response()
+    layout("Partner keys", partner.nav(), body).into_response()
 }

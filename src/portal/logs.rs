@@ -11,7 +11,6 @@ use serde::Deserialize;
 
 use super::pages::{api_error_page, layout};
 use super::session::{csrf_refused, CsrfForm, Partner};
-use crate::api::extract::Caller;
 use crate::api::logs::{parse_outcome, resend_delivery, webhook_delivery};
 use crate::api::webhooks::owned_webhook;
 use crate::api::{ApiError, AppState};
@@ -29,10 +28,7 @@ const OUTCOMES: [&str; 6] = [
 ];
 
 async fn own(state: &AppState, partner: &Partner, id: &str) -> Result<Webhook, ApiError> {
-    let caller = Caller::Partner {
-        app_id: partner.app_id.clone(),
-    };
-    owned_webhook(state, &caller, &partner.app_id, id).await
+    owned_webhook(state, &partner.caller(), &partner.app_id, id).await
 }
 
 /// The query of the attempts page: a GET form, so a filtered page can be bookmarked.
@@ -91,7 +87,7 @@ async fn attempts_page(
         .flatten();
     Ok(layout(
         "Attempts",
-        Some((&partner.app_id, &partner.csrf)),
+        partner.nav(),
         html! {
             p { a href={ "/portal/webhooks/" (webhook.id) } { "← " code { (webhook.url) } } }
             form.card method="get" action={ "/portal/webhooks/" (webhook.id) "/attempts" } {
@@ -193,7 +189,7 @@ async fn delivery_page(
     );
     Ok(layout(
         "Delivery",
-        Some((&partner.app_id, &partner.csrf)),
+        partner.nav(),
         html! {
             p { a href={ "/portal/webhooks/" (webhook.id) "/attempts" } { "← attempts of " code { (webhook.url) } } }
             @if resent.is_some() {

@@ -8,6 +8,7 @@ mod keys;
 mod logs;
 mod pages;
 mod session;
+mod webhook;
 mod webhooks;
 
 use axum::extract::{Path, State};
@@ -57,19 +58,13 @@ pub fn router() -> Router<AppState> {
             post(logs::resend),
         )
         .route("/portal/keys/{id}/revoke", post(keys::revoke))
-        .route("/portal/webhooks/{id}", get(webhooks::detail))
-        .route("/portal/webhooks/{id}/test", post(webhooks::send_test))
-        .route(
-            "/portal/webhooks/{id}/secret",
-            post(webhooks::reveal_secret),
-        )
-        .route(
-            "/portal/webhooks/{id}/rotate",
-            post(webhooks::rotate_secret),
-        )
+        .route("/portal/webhooks/{id}", get(webhook::detail))
+        .route("/portal/webhooks/{id}/test", post(webhook::send_test))
+        .route("/portal/webhooks/{id}/secret", post(webhook::reveal_secret))
+        .route("/portal/webhooks/{id}/rotate", post(webhook::rotate_secret))
         .route(
             "/portal/webhooks/{id}/reactivate",
-            post(webhooks::reactivate),
+            post(webhook::reactivate),
         )
 }
 

@@ -75,6 +75,18 @@ impl FromRequestParts<AppState> for Partner {
 }
 
 impl Partner {
+    /// The API's caller for this session: the partner of its app.
+    pub fn caller(&self) -> crate::api::extract::Caller {
+        crate::api::extract::Caller::Partner {
+            app_id: self.app_id.clone(),
+        }
+    }
+
+    /// The signed-in app and the sign-out form's token, for the page header.
+    pub fn nav(&self) -> Option<(&str, &str)> {
+        Some((self.app_id.as_str(), self.csrf.as_str()))
+    }
+
     /// Whether a form's CSRF token is this session's; if not, answer [`csrf_refused`].
     pub fn csrf_ok(&self, given: &str) -> bool {
         csrf_ok(&self.csrf, given)
