@@ -359,16 +359,6 @@ async fn two_instances_evaluate_each_tick_once(backend: Backend) {
     }
 }
 
-/// A tick that fires while this instance still evaluates the previous one is not
-/// silently folded into it: it is reported as an overrun (and logged as a warning).
-async fn a_tick_during_an_evaluation_is_an_overrun(backend: Backend) {
-    let app = spawn_app_with(backend, |_| {}).await;
-    let (a, b) = tokio::join!(app.evaluator.tick(), app.evaluator.tick());
-    assert!(matches!(a.unwrap(), TickOutcome::Evaluated { .. }));
-    assert_eq!(b.unwrap(), TickOutcome::Overrun);
-    assert_eq!(app.evaluator.evaluations(), 1);
-}
-
 /// The embedded default has no SQS: notifications wait in the outbox, readable by API.
 async fn without_sqs_notifications_stay_in_the_outbox(backend: Backend) {
     let app = spawn_app_with(backend, |_| {}).await;
@@ -448,5 +438,4 @@ on_both_backends!(
     reactivation_replays_or_skips_held_deliveries,
     reactivation_without_replay_skips,
     two_instances_evaluate_each_tick_once,
-    a_tick_during_an_evaluation_is_an_overrun,
 );
