@@ -41,7 +41,13 @@ async fn crash_and_restart(backend: Backend, events: usize, kills: usize) {
     let receiver = TestReceiver::start(None).await;
     receiver.delay(Duration::from_millis(5));
     // The shortest lease the settings allow (it must exceed the 30 s longest timeout).
-    let env = [("HOOKGATE_LEASE", "31s")];
+    // At most 8 in flight to the listener: 10,000 answers of 5 ms then take seconds, so
+    // each kill comes with work left (at the adaptive ceiling of 256 they all arrived
+    // within a fraction of a second, sometimes before the first kill).
+    let env = [
+        ("HOOKGATE_LEASE", "31s"),
+        ("HOOKGATE_MAX_IN_FLIGHT_PER_WEBHOOK", "8"),
+    ];
     let mut gateway = Gateway::start(&database_url, &env).await;
     gateway.setup(&receiver.url()).await;
     gateway.publish(0, events).await;
