@@ -3,6 +3,7 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod health;
 pub mod metrics;
@@ -14,6 +15,7 @@ pub mod retention;
 pub mod server;
 pub mod startup;
 pub mod store;
+pub mod web;
 
 /// Logs to stderr; JSON lines when `HOOKGATE_LOG_FORMAT=json`.
 pub fn init_tracing() {

@@ -19,17 +19,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateApp {
-    id: Option<String>,
-    name: String,
+pub struct CreateApp {
+    pub id: Option<String>,
+    pub name: String,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct CreatedApp {
+pub struct CreatedApp {
     #[serde(flatten)]
-    app: App,
+    pub app: App,
     /// Shown only here; hookgate keeps its hash.
-    partner_key: String,
+    pub partner_key: String,
 }
 
 #[utoipa::path(
@@ -53,6 +53,13 @@ async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateApp>,
 ) -> Result<(StatusCode, Json<CreatedApp>), ApiError> {
+    let created = create_app(&state, req).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Validates and stores an app with its first partner key: the API's and the console's
+/// path.
+pub async fn create_app(state: &AppState, req: CreateApp) -> Result<CreatedApp, ApiError> {
     let id = req.id.unwrap_or_else(new_id);
     validate_id("id", &id)?;
     validate_text("name", &req.name, 200, false)?;
@@ -63,7 +70,7 @@ async fn create(
     };
     let (hash, prefix, partner_key) = generate_partner_key();
     state.store.create_app(&app, &hash, &prefix).await?;
-    Ok((StatusCode::CREATED, Json(CreatedApp { app, partner_key })))
+    Ok(CreatedApp { app, partner_key })
 }
 
 #[utoipa::path(

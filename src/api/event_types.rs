@@ -187,9 +187,18 @@ async fn update(
     ApiPath(name): ApiPath<String>,
     ApiJson(req): ApiJson<UpdateEventType>,
 ) -> Result<Json<EventType>, ApiError> {
+    update_event_type(&state, &name, req).await.map(Json)
+}
+
+/// Validates and applies a change to a declared type: the API's and the console's path.
+pub async fn update_event_type(
+    state: &AppState,
+    name: &str,
+    req: UpdateEventType,
+) -> Result<EventType, ApiError> {
     let mut event_type = state
         .store
-        .get_event_type(&name)
+        .get_event_type(name)
         .await?
         .ok_or_else(|| ApiError::not_found("event type"))?;
     if let Some(description) = req.description {
@@ -207,7 +216,7 @@ async fn update(
     if !state.store.update_event_type(&event_type).await? {
         return Err(ApiError::not_found("event type"));
     }
-    Ok(Json(event_type))
+    Ok(event_type)
 }
 
 #[utoipa::path(
@@ -229,8 +238,13 @@ async fn remove(
     State(state): State<AppState>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.store.delete_event_type(&name).await? {
-        Ok(StatusCode::NO_CONTENT)
+    delete_event_type(&state, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete_event_type(state: &AppState, name: &str) -> Result<(), ApiError> {
+    if state.store.delete_event_type(name).await? {
+        Ok(())
     } else {
         Err(ApiError::not_found("event type"))
     }

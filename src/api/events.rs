@@ -73,11 +73,7 @@ async fn publish(
     headers: HeaderMap,
     ApiBytes(body): ApiBytes,
 ) -> Result<Response, ApiError> {
-    let req: PublishRequest = parse_json(&body, false)?;
-    let event = new_event(req, idempotency_key(&headers)?, &body, state.clock.now())?;
-    require_declared(&state, std::slice::from_ref(&event)).await?;
-    let outcome = state.publisher.publish(event).await?;
-    count_and_wake(&state, std::slice::from_ref(&outcome));
+    let outcome = publish_event(&state, &body, idempotency_key(&headers)?).await?;
     Ok(match outcome {
         PublishOutcome::Created(summary) => (StatusCode::ACCEPTED, Json(summary)).into_response(),
         PublishOutcome::Replayed(summary) => {
@@ -88,6 +84,21 @@ async fn publish(
             response
         }
     })
+}
+
+/// Validates and publishes one event from its JSON request body, as `POST /v1/events`
+/// takes it: the API's and the console's path.
+pub async fn publish_event(
+    state: &AppState,
+    body: &[u8],
+    idempotency_key: Option<String>,
+) -> Result<PublishOutcome, ApiError> {
+    let req: PublishRequest = parse_json(body, false)?;
+    let event = new_event(req, idempotency_key, body, state.clock.now())?;
+    require_declared(state, std::slice::from_ref(&event)).await?;
+    let outcome = state.publisher.publish(event).await?;
+    count_and_wake(state, std::slice::from_ref(&outcome));
+    Ok(outcome)
 }
 
 /// A validated event. `request` is the bytes the idempotency hash covers.

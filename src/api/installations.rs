@@ -53,21 +53,33 @@ async fn install(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<Install>,
 ) -> Result<(StatusCode, Json<Installation>), ApiError> {
-    let installation = Installation {
-        id: new_id(),
-        tenant_id: req.tenant_id,
-        app_id: req.app_id,
-        state: crate::model::InstallationState::Active,
-        created_at: state.clock.now(),
-        revoked_at: None,
-    };
-    let stored = state.store.install(&installation).await?;
-    let status = if stored.id == installation.id {
+    let (stored, created) = install_app(&state, req.tenant_id, req.app_id).await?;
+    let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(stored)))
+}
+
+/// Installs `app_id` for `tenant_id`, or re-activates the revoked installation (then
+/// `false`): the API's and the console's path.
+pub async fn install_app(
+    state: &AppState,
+    tenant_id: String,
+    app_id: String,
+) -> Result<(Installation, bool), ApiError> {
+    let installation = Installation {
+        id: new_id(),
+        tenant_id,
+        app_id,
+        state: crate::model::InstallationState::Active,
+        created_at: state.clock.now(),
+        revoked_at: None,
+    };
+    let stored = state.store.install(&installation).await?;
+    let created = stored.id == installation.id;
+    Ok((stored, created))
 }
 
 #[utoipa::path(
@@ -141,11 +153,13 @@ async fn uninstall(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Installation>, ApiError> {
+    uninstall_app(&state, &id).await.map(Json)
+}
+
+pub async fn uninstall_app(state: &AppState, id: &str) -> Result<Installation, ApiError> {
     let revoked = state
         .store
-        .revoke_installation(&id, state.clock.now())
+        .revoke_installation(id, state.clock.now())
         .await?;
-    revoked
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("installation"))
+    revoked.ok_or_else(|| ApiError::not_found("installation"))
 }

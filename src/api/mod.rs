@@ -15,19 +15,19 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::store::SharedStore;
 
-mod apps;
+pub mod apps;
 pub mod error;
 pub mod event_types;
-mod events;
+pub mod events;
 pub use events::MAX_BATCH;
 pub mod extract;
 pub mod health;
-mod installations;
+pub mod installations;
 pub mod keys;
 pub mod logs;
 mod notifications;
 pub mod portal_links;
-mod tenants;
+pub mod tenants;
 pub mod webhooks;
 
 pub use error::{ApiError, ErrorBody};
@@ -108,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .merge(api)
         .merge(crate::portal::router())
+        .merge(crate::console::router())
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

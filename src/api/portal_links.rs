@@ -33,10 +33,10 @@ struct MintRequest {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-struct PortalLink {
+pub struct PortalLink {
     /// Path on the gateway: `/portal/link/<token>`. Valid once.
-    url: String,
-    expires_at: DateTime<Utc>,
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 #[utoipa::path(
@@ -63,13 +63,23 @@ async fn mint(
     ApiBytes(body): ApiBytes,
 ) -> Result<(StatusCode, Json<PortalLink>), ApiError> {
     let req: MintRequest = parse_json(&body, true)?;
-    let ttl = req.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS);
+    let link = mint_portal_link(&state, &app_id, req.ttl_seconds).await?;
+    Ok((StatusCode::CREATED, Json(link)))
+}
+
+/// A one-time link into the portal for `app_id`: the API's and the console's path.
+pub async fn mint_portal_link(
+    state: &AppState,
+    app_id: &str,
+    ttl_seconds: Option<u64>,
+) -> Result<PortalLink, ApiError> {
+    let ttl = ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS);
     if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
         return Err(ApiError::invalid(format!(
             "ttl_seconds must be between 1 and {MAX_TTL_SECONDS}"
         )));
     }
-    if state.store.get_app(&app_id).await?.is_none() {
+    if state.store.get_app(app_id).await?.is_none() {
         return Err(ApiError::not_found("app"));
     }
     let token = generate_token();
@@ -77,13 +87,10 @@ async fn mint(
     let expires_at = now + chrono::Duration::seconds(ttl as i64);
     state
         .store
-        .create_portal_link(&hash_key(&token), &app_id, now, expires_at)
+        .create_portal_link(&hash_key(&token), app_id, now, expires_at)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(PortalLink {
-            url: format!("/portal/link/{token}"),
-            expires_at,
-        }),
-    ))
+    Ok(PortalLink {
+        url: format!("/portal/link/{token}"),
+        expires_at,
+    })
 }

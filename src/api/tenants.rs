@@ -18,10 +18,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateTenant {
-    id: Option<String>,
-    name: String,
-    environment: Environment,
+pub struct CreateTenant {
+    pub id: Option<String>,
+    pub name: String,
+    pub environment: Environment,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -53,6 +53,12 @@ async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateTenant>,
 ) -> Result<(StatusCode, Json<Tenant>), ApiError> {
+    let tenant = create_tenant(&state, req).await?;
+    Ok((StatusCode::CREATED, Json(tenant)))
+}
+
+/// Validates and stores a tenant: the API's and the console's path.
+pub async fn create_tenant(state: &AppState, req: CreateTenant) -> Result<Tenant, ApiError> {
     let id = req.id.unwrap_or_else(new_id);
     validate_id("id", &id)?;
     validate_text("name", &req.name, 200, false)?;
@@ -63,7 +69,7 @@ async fn create(
         created_at: state.clock.now(),
     };
     state.store.create_tenant(&tenant).await?;
-    Ok((StatusCode::CREATED, Json(tenant)))
+    Ok(tenant)
 }
 
 #[utoipa::path(

@@ -6,10 +6,10 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::Form;
 use maud::html;
 
-use super::pages::{api_error_page, layout};
 use super::session::{csrf_refused, CsrfForm, Partner};
 use crate::api::keys::{create_app_key, revoke_app_key};
 use crate::api::{ApiError, AppState};
+use crate::web::pages::{api_error_page, layout};
 
 pub async fn list(State(state): State<AppState>, partner: Partner) -> Response {
     page(&state, &partner, None).await

@@ -9,13 +9,13 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::pages::{api_error_page, layout};
 use super::session::{csrf_refused, CsrfForm, Partner};
 use crate::api::logs::{parse_outcome, resend_delivery, webhook_delivery};
 use crate::api::webhooks::owned_webhook;
 use crate::api::{ApiError, AppState};
 use crate::model::{Attempt, Delivery, DeliveryState, Webhook};
 use crate::store::AttemptFilter;
+use crate::web::pages::{api_error_page, layout};
 
 const PAGE: i64 = 50;
 const OUTCOMES: [&str; 6] = [

@@ -6,7 +6,6 @@
 mod chart;
 mod keys;
 mod logs;
-mod pages;
 mod session;
 mod webhook;
 mod webhooks;
@@ -24,7 +23,7 @@ use serde::Deserialize;
 use crate::api::extract::hash_key;
 use crate::api::portal_links::generate_token;
 use crate::api::AppState;
-use pages::{api_error_page, error_page, layout};
+use crate::web::pages::{self, api_error_page, error_page, Area};
 use session::{
     cookie, csrf_ok, csrf_refused, open_session, Partner, LOGIN_CSRF_COOKIE, SESSION_COOKIE,
 };
@@ -69,19 +68,13 @@ pub fn router() -> Router<AppState> {
 }
 
 fn sign_in_page(csrf: &str, error: Option<&str>) -> maud::Markup {
-    layout(
+    pages::sign_in_page(
+        Area::Portal,
         "Sign in",
-        None,
-        html! {
-            form.card method="post" action="/portal/login" {
-                p.muted { "Sign in with one of your app's partner keys (hg_app_…), or open the portal link your platform gave you." }
-                @if let Some(error) = error { p.error role="alert" { (error) } }
-                input type="hidden" name="csrf" value=(csrf);
-                label for="key" { "Partner key" }
-                input #key type="password" name="key" autocomplete="off" required;
-                button type="submit" { "Sign in" }
-            }
-        },
+        html! { "Sign in with one of your app's partner keys (hg_app_…), or open the portal link your platform gave you." },
+        "Partner key",
+        csrf,
+        error,
     )
 }
 

@@ -4,28 +4,22 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use subtle::ConstantTimeEq;
+use axum_extra::extract::cookie::{Cookie, CookieJar};
 
-use super::pages::{api_error_page, error_page};
 use crate::api::extract::hash_key;
 use crate::api::portal_links::generate_token;
 use crate::api::AppState;
 use crate::store::PortalSession;
+use crate::web::forms;
+pub use crate::web::forms::{csrf_ok, CsrfForm};
+use crate::web::pages::{api_error_page, Area, Nav};
 
 pub const SESSION_COOKIE: &str = "hg_portal";
 /// The sign-in form's CSRF token, before there is a session (double submit).
 pub const LOGIN_CSRF_COOKIE: &str = "hg_portal_login";
 pub const SESSION_TTL: chrono::Duration = chrono::Duration::hours(8);
-
-/// A form that carries nothing but its CSRF token.
-#[derive(serde::Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    pub csrf: String,
-}
 
 /// The signed-in partner of a portal request.
 pub struct Partner {
@@ -83,8 +77,12 @@ impl Partner {
     }
 
     /// The signed-in app and the sign-out form's token, for the page header.
-    pub fn nav(&self) -> Option<(&str, &str)> {
-        Some((self.app_id.as_str(), self.csrf.as_str()))
+    pub fn nav(&self) -> Option<Nav<'_>> {
+        Some(Nav {
+            area: Area::Portal,
+            who: &self.app_id,
+            csrf: &self.csrf,
+        })
     }
 
     /// Whether a form's CSRF token is this session's; if not, answer [`csrf_refused`].
@@ -97,17 +95,9 @@ impl Partner {
     }
 }
 
-/// Compared in constant time; an empty expectation (no cookie) never matches.
-pub fn csrf_ok(expected: &str, given: &str) -> bool {
-    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
-}
-
-/// The answer to a form without its session's CSRF token: nothing was done.
+/// The answer to a portal form without its session's CSRF token: nothing was done.
 pub fn csrf_refused() -> Response {
-    error_page(
-        StatusCode::FORBIDDEN,
-        "This form is missing its security token or it has expired. Reload the page and try again.",
-    )
+    forms::csrf_refused_in(Area::Portal)
 }
 
 /// Opens a session for `app_id` and returns the cookie that carries it.
@@ -134,18 +124,7 @@ pub async fn open_session(
     Ok(cookie(SESSION_COOKIE, token, headers))
 }
 
-/// HttpOnly, SameSite=Strict, scoped to the portal; Secure when the request came over
-/// https (directly or through a proxy that says so).
+/// A portal cookie: see [`forms::cookie`].
 pub fn cookie(name: &'static str, value: String, headers: &HeaderMap) -> Cookie<'static> {
-    let https = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
-    Cookie::build((name, value))
-        .path("/portal")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(https)
-        .max_age(time::Duration::seconds(SESSION_TTL.num_seconds()))
-        .build()
+    forms::cookie("/portal", name, value, headers, SESSION_TTL)
 }

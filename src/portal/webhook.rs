@@ -8,31 +8,15 @@ use axum_extra::extract::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::pages::{api_error_page, layout};
 use super::session::{CsrfForm, Partner};
 use crate::api::health::{reactivate_webhook, webhook_health};
 use crate::api::webhooks::{owned_webhook, rotate_webhook_secret};
 use crate::api::{ApiError, AppState};
 use crate::delivery::sender::SendOutcome;
-use crate::health::{Reactivated, WebhookHealth};
+use crate::health::Reactivated;
 use crate::model::{Attempt, Webhook, WebhookState};
 use crate::store::AttemptFilter;
-
-pub fn badge(health: &WebhookHealth) -> Markup {
-    let state = health.state.as_str();
-    html! { span.badge.(state) { (state) } }
-}
-
-pub fn rate(health: &WebhookHealth) -> String {
-    match health.window_failure_rate {
-        Some(r) => format!(
-            "{:.0} % of {} attempts failed",
-            r * 100.0,
-            health.window_attempts
-        ),
-        None => "no attempts in the last window".into(),
-    }
-}
+use crate::web::pages::{api_error_page, badge, layout, rate};
 
 pub async fn latest_attempts(
     state: &AppState,

@@ -7,13 +7,13 @@ use axum_extra::extract::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::pages::{api_error_page, layout};
 use super::session::Partner;
-use super::webhook::{badge, latest_attempts, rate};
+use super::webhook::latest_attempts;
 use crate::api::health::webhook_health;
 use crate::api::webhooks::{create_webhook, WebhookFields};
 use crate::api::{ApiError, AppState};
 use crate::model::{Environment, EventType};
+use crate::web::pages::{api_error_page, badge, layout, rate};
 
 pub async fn list(State(state): State<AppState>, partner: Partner) -> Response {
     match list_page(&state, &partner).await {

@@ -58,7 +58,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub use catalogue::CatalogueStore;
 pub use health::HealthStore;
 pub use logs::{AttemptFilter, AttemptWindow, DeliveryFilter, LogStore};
-pub use portal::{PortalSession, PortalStore};
+pub use portal::{ConsoleSession, PortalSession, PortalStore};
 pub use retention::{Pruned, RetentionStore};
 
 #[async_trait]

@@ -1,5 +1,5 @@
-//! Partner portal sessions and one-time portal links. Tokens are stored only as hashes,
-//! like partner keys. `portal_store!(Type, Db)` implements [`PortalStore`] for a backend
+//! Partner portal sessions, one-time portal links and platform console sessions. Tokens
+//! are stored only as hashes, like partner keys. `portal_store!(Type, Db)` implements [`PortalStore`] for a backend
 //! with a `pool`.
 
 use async_trait::async_trait;
@@ -12,6 +12,15 @@ pub struct PortalSession {
     pub app_id: String,
     /// The partner key the session was opened with; `None` for a portal link.
     pub key_hash: Option<String>,
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A platform console session: `key_hash` is the platform key's hash when it was opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub key_hash: String,
     pub csrf_token: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -36,6 +45,10 @@ pub trait PortalStore: Send + Sync {
         token_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<String>>;
+    async fn create_console_session(&self, token_hash: &str, s: &ConsoleSession)
+        -> StoreResult<()>;
+    async fn get_console_session(&self, token_hash: &str) -> StoreResult<Option<ConsoleSession>>;
+    async fn delete_console_session(&self, token_hash: &str) -> StoreResult<()>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -51,6 +64,25 @@ impl From<PortalSessionRow> for PortalSession {
     fn from(r: PortalSessionRow) -> Self {
         Self {
             app_id: r.app_id,
+            key_hash: r.key_hash,
+            csrf_token: r.csrf_token,
+            created_at: crate::clock::from_millis(r.created_at),
+            expires_at: crate::clock::from_millis(r.expires_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConsoleSessionRow {
+    key_hash: String,
+    csrf_token: String,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl From<ConsoleSessionRow> for ConsoleSession {
+    fn from(r: ConsoleSessionRow) -> Self {
+        Self {
             key_hash: r.key_hash,
             csrf_token: r.csrf_token,
             created_at: crate::clock::from_millis(r.created_at),
@@ -143,6 +175,48 @@ macro_rules! portal_store {
                 .fetch_optional(&self.pool)
                 .await?;
                 Ok(app)
+            }
+
+            async fn create_console_session(
+                &self,
+                token_hash: &str,
+                s: &$crate::store::portal::ConsoleSession,
+            ) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO console_sessions \
+                     (token_hash, key_hash, csrf_token, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(token_hash)
+                .bind(&s.key_hash)
+                .bind(&s.csrf_token)
+                .bind(to_millis(s.created_at))
+                .bind(to_millis(s.expires_at))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn get_console_session(
+                &self,
+                token_hash: &str,
+            ) -> StoreResult<Option<$crate::store::portal::ConsoleSession>> {
+                let row = sqlx::query_as::<$db, $crate::store::portal::ConsoleSessionRow>(
+                    "SELECT key_hash, csrf_token, created_at, expires_at \
+                     FROM console_sessions WHERE token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn delete_console_session(&self, token_hash: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
         }
     };

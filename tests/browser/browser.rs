@@ -129,8 +129,13 @@ impl Browser {
     }
 
     pub async fn text(&self) -> String {
+        self.text_of("body").await
+    }
+
+    /// The text of the first element `css` selects.
+    pub async fn text_of(&self, css: &str) -> String {
         self.client
-            .find(Locator::Css("body"))
+            .find(Locator::Css(css))
             .await
             .unwrap()
             .text()

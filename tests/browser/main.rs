@@ -1,4 +1,4 @@
-//! The partner portal in a real headless Chromium, on SQLite and PostgreSQL: sign-in,
+//! The partner portal and the platform console (`console.rs`) in a real headless Chromium, on SQLite and PostgreSQL: sign-in,
 //! a webhook added through the form (errors shown, nothing stored), its attempts on its
 //! page, CSRF, isolation between apps, revoked keys, one-time portal links. Each page is
 //! saved under `target/screenshots/`.
@@ -9,8 +9,10 @@
 mod helpers;
 
 mod browser;
+mod console;
 
 use browser::Browser;
+use console::the_console_sets_up_a_partner_and_publishes_a_test_event;
 use helpers::{spawn_app, Backend, TestApp, TestReceiver, PLATFORM_KEY};
 use reqwest::Method;
 use serde_json::json;
@@ -289,6 +291,7 @@ async fn a_deactivated_webhook_is_shown_with_its_chart_and_reactivated(backend: 
     let stored = app.store.list_webhooks("bob-app").await.unwrap().remove(0);
     assert_eq!(stored.state, hookgate::model::WebhookState::Deactivated);
     let before = receiver.received().len();
+    console::the_console_overview_shows_a_deactivated_webhook(&app).await;
 
     let browser = Browser::start(1100).await;
     browser.goto(&format!("{}/portal/login", app.base)).await;
@@ -442,4 +445,5 @@ on_both_backends!(
     a_deactivated_webhook_is_shown_with_its_chart_and_reactivated,
     a_partner_signs_in_adds_a_webhook_and_sees_its_attempts,
     a_portal_link_signs_in_once_and_sign_out_ends_the_session,
+    the_console_sets_up_a_partner_and_publishes_a_test_event,
 );

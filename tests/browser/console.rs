@@ -1,0 +1,189 @@
+//! The platform console in a real headless Chromium: sign-in with the platform key, the
+//! catalogue, a tenant, an app with its key shown once, an installation, a test event
+//! published through the form and received, a portal link minted and followed, CSRF,
+//! the overview of a deactivated webhook.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::browser::Browser;
+use crate::helpers::{spawn_app, Backend, TestReceiver, PLATFORM_KEY};
+
+async fn sign_in(browser: &Browser, base: &str) {
+    browser.goto(&format!("{base}/console/")).await;
+    assert_eq!(browser.path().await, "/console/login");
+    browser.fill("#key", PLATFORM_KEY).await;
+    browser.submit("main form.card button[type=submit]").await;
+    assert_eq!(browser.path().await, "/console/");
+}
+
+/// Empties the token of the page's first `main form`, as a forged form would come.
+async fn drop_csrf(browser: &Browser) {
+    browser
+        .client
+        .execute(
+            "document.querySelector('main form input[name=csrf]').value = ''",
+            vec![],
+        )
+        .await
+        .unwrap();
+}
+
+pub async fn the_console_sets_up_a_partner_and_publishes_a_test_event(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = TestReceiver::start(Some(app.clock.clone())).await;
+    let browser = Browser::start(1100).await;
+    let base = &app.base;
+
+    // A wrong key is refused; the platform key signs in.
+    browser.goto(&format!("{base}/console/login")).await;
+    browser.fill("#key", "not-the-platform-key").await;
+    browser.submit("main form.card button[type=submit]").await;
+    assert!(browser.text().await.contains("not the platform key"));
+    browser.shot("console-sign-in-refused").await;
+    sign_in(&browser, base).await;
+    let page = browser.text().await;
+    assert!(page.contains("Every webhook is healthy"), "{page}");
+    browser.shot("console-overview-empty").await;
+
+    // The catalogue: a bad name is refused with the API's message and nothing stored.
+    browser
+        .submit("header a[href='/console/event-types']")
+        .await;
+    browser.fill("#name", "employee created").await;
+    browser.submit("main form.card button[type=submit]").await;
+    assert!(browser
+        .text()
+        .await
+        .contains("name must be dot-separated segments"));
+    assert!(app.store.list_event_types().await.unwrap().is_empty());
+    browser.fill("#name", "employee.created").await;
+    browser.fill("#description", "A person joined").await;
+    browser.fill("#example", r#"{"employee_id": "e-1"}"#).await;
+    browser.submit("main form.card button[type=submit]").await;
+    let declared = app.store.get_event_type("employee.created").await.unwrap();
+    assert_eq!(
+        declared.expect("declared").example,
+        Some(json!({"employee_id": "e-1"}))
+    );
+    browser.shot("console-event-types").await;
+
+    // A tenant; a form without its CSRF token is refused and stores nothing.
+    browser.submit("header a[href='/console/tenants']").await;
+    browser.fill("#id", "acme").await;
+    browser.fill("#name", "Acme Corp").await;
+    drop_csrf(&browser).await;
+    browser.submit("main form.card button[type=submit]").await;
+    assert!(browser.text().await.contains("missing its security token"));
+    assert!(app.store.list_tenants().await.unwrap().is_empty());
+    browser.goto(&format!("{base}/console/tenants")).await;
+    browser.fill("#id", "acme").await;
+    browser.fill("#name", "Acme Corp").await;
+    browser.submit("main form.card button[type=submit]").await;
+    assert!(browser.text().await.contains("Acme Corp"));
+    // The same id again: the API's conflict, on the page.
+    browser.fill("#id", "acme").await;
+    browser.fill("#name", "Acme again").await;
+    browser.submit("main form.card button[type=submit]").await;
+    let page = browser.text().await;
+    assert!(page.contains("a tenant with this id exists"), "{page}");
+    assert_eq!(app.store.list_tenants().await.unwrap().len(), 1);
+    browser.shot("console-tenants").await;
+
+    // An app: its partner key is shown once, and it works.
+    browser.submit("header a[href='/console/apps']").await;
+    browser.fill("#id", "bob-app").await;
+    browser.fill("#name", "Bob's payroll").await;
+    browser.submit("main form.card button[type=submit]").await;
+    let key = browser.text_of("#partner-key").await;
+    assert_eq!(app.get("/v1/apps/bob-app", &key).await.status, 200);
+    browser.shot("console-app-created").await;
+
+    // The partner adds its listener; the platform installs the app for the tenant.
+    app.create_webhook("bob-app", &key, &receiver.url(), json!({}))
+        .await;
+    browser
+        .submit("header a[href='/console/installations']")
+        .await;
+    browser.submit("main form.card button[type=submit]").await;
+    let installed = app.store.list_installations(None, None).await.unwrap();
+    assert_eq!(installed.len(), 1);
+    assert_eq!(
+        (
+            installed[0].tenant_id.as_str(),
+            installed[0].app_id.as_str()
+        ),
+        ("acme", "bob-app")
+    );
+    browser.shot("console-installations").await;
+
+    // A test event from the form reaches the partner's listener, with its tenant.
+    browser.submit("header a[href='/console/publish']").await;
+    browser.fill("#event_type", "employee.created").await;
+    browser.fill("#data", r#"{"employee_id": "e-42"}"#).await;
+    browser.submit("main form.card button[type=submit]").await;
+    let page = browser.text().await;
+    assert!(page.contains("1 deliveries"), "{page}");
+    browser.shot("console-published").await;
+    while !app.dispatcher.run_once().await.unwrap().is_empty() {}
+    let received = receiver.wait_for(1, Duration::from_secs(10)).await;
+    let body = received[0].json();
+    assert_eq!(body["tenant"]["id"], "acme");
+    assert_eq!(body["data"]["employee_id"], "e-42");
+    // Data that is not JSON is refused on the page; nothing is published.
+    browser.fill("#data", "{not json").await;
+    browser.submit("main form.card button[type=submit]").await;
+    assert!(browser.text().await.contains("data is not JSON"));
+    while !app.dispatcher.run_once().await.unwrap().is_empty() {}
+    assert_eq!(receiver.received().len(), 1);
+
+    // Uninstalled: the next event reaches nobody.
+    browser.goto(&format!("{base}/console/installations")).await;
+    browser
+        .submit("main button[aria-label='Uninstall bob-app for acme']")
+        .await;
+    assert!(browser.text().await.contains("revoked"));
+    browser.goto(&format!("{base}/console/publish")).await;
+    browser.fill("#event_type", "employee.created").await;
+    browser.submit("main form.card button[type=submit]").await;
+    assert!(browser.text().await.contains("0 deliveries"));
+
+    // A portal link minted here signs this browser in to the portal as the app, once.
+    browser.goto(&format!("{base}/console/apps")).await;
+    browser
+        .submit("main button[aria-label='Mint a portal link for bob-app']")
+        .await;
+    browser.shot("console-portal-link").await;
+    browser.submit("#portal-link").await;
+    browser.wait_for_path("/portal/webhooks").await;
+    assert!(browser.text().await.contains(&receiver.url()));
+
+    // Signing out of the console ends its session.
+    browser.goto(&format!("{base}/console/")).await;
+    browser.submit("header button.link").await;
+    assert_eq!(browser.path().await, "/console/login");
+    browser.goto(&format!("{base}/console/tenants")).await;
+    assert_eq!(browser.path().await, "/console/login");
+    browser.client.clone().close().await.unwrap();
+}
+
+/// The overview after the mission's three hours: the deactivated webhook across apps,
+/// with its warning sent, and the notifications.
+/// On a phone's width, to see the tables scroll rather than overflow.
+pub async fn the_console_overview_shows_a_deactivated_webhook(app: &crate::helpers::TestApp) {
+    let browser = Browser::start(360).await;
+    sign_in(&browser, &app.base).await;
+    let attention = browser.text_of("#attention").await;
+    assert!(
+        attention.contains("bob-app") && attention.contains("deactivated"),
+        "{attention}"
+    );
+    let notifications = browser.text_of("#notifications").await;
+    assert!(
+        notifications.contains("warning") && notifications.contains("deactivation"),
+        "{notifications}"
+    );
+    browser.shot("console-overview-deactivated-phone").await;
+    browser.client.clone().close().await.unwrap();
+}
