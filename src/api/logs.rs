@@ -11,7 +11,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::webhooks::owned_webhook;
 use super::{page_limit, ApiError, AppState};
 use crate::delivery::retry::AttemptClass;
-use crate::model::{Attempt, Delivery, DeliveryState};
+use crate::model::{Attempt, Delivery, DeliveryState, Webhook};
 use crate::store::{AttemptFilter, DeliveryFilter};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -56,6 +56,10 @@ struct DeliveryQuery {
 struct AttemptQuery {
     delivery_id: Option<String>,
     outcome: Option<String>,
+    /// Attempts of deliveries of this event type (exact name).
+    event_type: Option<String>,
+    /// Attempts of deliveries for this tenant.
+    tenant_id: Option<String>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
     before: Option<String>,
@@ -154,6 +158,8 @@ async fn attempts(
         since: q.since,
         until: q.until,
         before: q.before,
+        event_type: q.event_type,
+        tenant_id: q.tenant_id,
         limit,
     };
     let data = state.store.list_attempts(&webhook.id, &filter).await?;
@@ -270,12 +276,23 @@ async fn replay(
     ApiJson(req): ApiJson<ReplayRequest>,
 ) -> Result<Json<ReplayResponse>, ApiError> {
     let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
+    let queued = replay_failed(&state, &webhook, req.since).await?;
+    Ok(Json(ReplayResponse { queued }))
+}
+
+/// Queues again the webhook's deliveries that failed for good since `since`, and says how
+/// many: the API's and the portal's path.
+pub async fn replay_failed(
+    state: &AppState,
+    webhook: &Webhook,
+    since: DateTime<Utc>,
+) -> Result<u64, ApiError> {
     let queued = state
         .store
-        .replay_failed(&webhook.id, req.since, state.clock.now())
+        .replay_failed(&webhook.id, since, state.clock.now())
         .await?;
     if queued > 0 {
         state.dispatcher_wake.notify_one();
     }
-    Ok(Json(ReplayResponse { queued }))
+    Ok(queued)
 }

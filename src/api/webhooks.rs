@@ -375,13 +375,23 @@ async fn update(
     ApiPath((app_id, id)): ApiPath<(String, String)>,
     ApiJson(fields): ApiJson<WebhookFields>,
 ) -> Result<Json<Webhook>, ApiError> {
-    let mut webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
-    fields.apply(&mut webhook, target_policy(&state))?;
+    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
+    update_webhook(&state, webhook, fields).await.map(Json)
+}
+
+/// Validates `fields` and applies them to `webhook` (the caller's, from
+/// [`owned_webhook`]): the API's and the portal's one path. Nothing changes on an error.
+pub async fn update_webhook(
+    state: &AppState,
+    mut webhook: Webhook,
+    fields: WebhookFields,
+) -> Result<Webhook, ApiError> {
+    fields.apply(&mut webhook, target_policy(state))?;
     webhook.updated_at = state.clock.now();
     if !state.store.update_webhook(&webhook).await? {
         return Err(ApiError::not_found("webhook"));
     }
-    Ok(Json(webhook))
+    Ok(webhook)
 }
 
 #[utoipa::path(
@@ -402,9 +412,20 @@ async fn remove(
     State(state): State<AppState>,
     ApiPath((app_id, id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require_app(&app_id)?;
-    if state.store.delete_webhook(&app_id, &id).await? {
-        Ok(StatusCode::NO_CONTENT)
+    delete_webhook(&state, &caller, &app_id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes the caller's webhook with its deliveries: the API's and the portal's path.
+pub async fn delete_webhook(
+    state: &AppState,
+    caller: &Caller,
+    app_id: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    caller.require_app(app_id)?;
+    if state.store.delete_webhook(app_id, id).await? {
+        Ok(())
     } else {
         Err(ApiError::not_found("webhook"))
     }

@@ -50,6 +50,44 @@ const ABORT_HEADER: &str = "webhook-delivery";
 const ABORT_VALUE: &str = "abort-message";
 
 /// Everything of one attempt that is not the body.
+pub const USER_AGENT: &str = concat!("hookgate/", env!("CARGO_PKG_VERSION"));
+
+/// What stands for a secret value in [`shown_headers`].
+pub const MASK: &str = "********";
+
+/// The headers an attempt of `msg_id` at `timestamp` carries, as logs show them: built
+/// by the same code as the real request, with the signature and every custom header's
+/// value masked (partners put credentials there).
+pub fn shown_headers(
+    msg_id: &str,
+    timestamp: i64,
+    custom_headers: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let masked: BTreeMap<String, String> = custom_headers
+        .keys()
+        .map(|name| (name.clone(), MASK.to_string()))
+        .collect();
+    let signature = format!("v1,{MASK}");
+    let request = OutboundRequest {
+        url: "",
+        msg_id,
+        timestamp,
+        signature: &signature,
+        custom_headers: &masked,
+        timeout: Duration::ZERO,
+    };
+    let mut shown: Vec<(String, String)> = headers(&request)
+        .iter()
+        .map(|(name, value)| {
+            let value = value.to_str().unwrap_or_default().to_string();
+            (name.as_str().to_string(), value)
+        })
+        .collect();
+    shown.push(("user-agent".into(), USER_AGENT.into()));
+    shown.sort();
+    shown
+}
+
 pub struct OutboundRequest<'a> {
     pub url: &'a str,
     pub msg_id: &'a str,
@@ -77,7 +115,7 @@ impl Sender {
         let client = reqwest::Client::builder()
             .dns_resolver(std::sync::Arc::new(resolver))
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("hookgate/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             .pool_idle_timeout(Duration::from_secs(60))
             .connect_timeout(Duration::from_secs(10))
             .build()?;
@@ -231,4 +269,28 @@ fn describe_error(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text.chars().take(500).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_headers_are_the_real_ones_with_secrets_masked() {
+        let custom = BTreeMap::from([("x-partner-token".to_string(), "s3cr3t".to_string())]);
+        let shown = shown_headers("msg_1", 1_700_000_000, &custom);
+        let get = |name: &str| {
+            shown
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("webhook-id"), Some("msg_1"));
+        assert_eq!(get("webhook-timestamp"), Some("1700000000"));
+        assert_eq!(get("webhook-signature"), Some("v1,********"));
+        assert_eq!(get("x-partner-token"), Some(MASK));
+        assert_eq!(get("content-type"), Some("application/json"));
+        assert_eq!(get("user-agent"), Some(USER_AGENT));
+        assert!(shown.iter().all(|(_, v)| !v.contains("s3cr3t")));
+    }
 }

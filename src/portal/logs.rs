@@ -13,6 +13,7 @@ use super::session::{csrf_refused, CsrfForm, Partner};
 use crate::api::logs::{parse_outcome, resend_delivery, webhook_delivery};
 use crate::api::webhooks::owned_webhook;
 use crate::api::{ApiError, AppState};
+use crate::delivery::sender::shown_headers;
 use crate::model::{Attempt, Delivery, DeliveryState, Webhook};
 use crate::store::AttemptFilter;
 use crate::web::pages::{api_error_page, layout};
@@ -41,10 +42,35 @@ pub struct AttemptsQuery {
     since: String,
     #[serde(default)]
     until: String,
+    /// An exact event type, and a tenant id.
+    #[serde(default)]
+    event_type: String,
+    #[serde(default)]
+    tenant_id: String,
     before: Option<String>,
 }
 
-fn parse_time(field: &str, value: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+impl AttemptsQuery {
+    /// This query with the cursor `before`: the next page's link.
+    fn older(&self, webhook_id: &str, before: &str) -> String {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("outcome", &self.outcome)
+            .append_pair("since", &self.since)
+            .append_pair("until", &self.until)
+            .append_pair("event_type", &self.event_type)
+            .append_pair("tenant_id", &self.tenant_id)
+            .append_pair("before", before)
+            .finish();
+        format!("/portal/webhooks/{webhook_id}/attempts?{query}")
+    }
+}
+
+fn non_empty(value: &str) -> Option<String> {
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+pub(super) fn parse_time(field: &str, value: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
     if value.trim().is_empty() {
         return Ok(None);
     }
@@ -79,6 +105,8 @@ async fn attempts_page(
         since: parse_time("since", &q.since)?,
         until: parse_time("until", &q.until)?,
         before: q.before.clone(),
+        event_type: non_empty(&q.event_type),
+        tenant_id: non_empty(&q.tenant_id),
         limit: PAGE,
     };
     let attempts = state.store.list_attempts(&webhook.id, &filter).await?;
@@ -100,11 +128,15 @@ async fn attempts_page(
                 input #since type="datetime-local" name="since" value=(q.since);
                 label for="until" { "Until (UTC)" }
                 input #until type="datetime-local" name="until" value=(q.until);
+                label for="event_type" { "Event type" }
+                input #event_type type="text" name="event_type" value=(q.event_type) placeholder="employee.created";
+                label for="tenant_id" { "Tenant id" }
+                input #tenant_id type="text" name="tenant_id" value=(q.tenant_id);
                 button type="submit" { "Filter" }
             }
             (attempt_table(&webhook, &attempts))
             @if let Some(before) = older {
-                p { a rel="next" href={ "/portal/webhooks/" (webhook.id) "/attempts?outcome=" (q.outcome) "&since=" (q.since) "&until=" (q.until) "&before=" (before) } { "Older attempts" } }
+                p { a rel="next" href=(q.older(&webhook.id, &before)) { "Older attempts" } }
             }
         },
     ))
@@ -209,6 +241,17 @@ async fn delivery_page(
             }
             h2 { "Attempts" }
             (attempt_table(&webhook, &attempts))
+            @if let Some(last) = attempts.first() {
+                h2 { "Request headers" }
+                p.muted { "Of the last attempt, with the webhook's custom headers as configured now; the signature and custom values are masked." }
+                div.scroll { table #request-headers {
+                    tbody {
+                        @for (name, value) in shown_headers(&d.id, last.started_at.timestamp(), &webhook.headers) {
+                            tr { th { code { (name) } } td { code { (value) } } }
+                        }
+                    }
+                } }
+            }
         },
     ))
 }

@@ -8,6 +8,7 @@ mod keys;
 mod logs;
 mod session;
 mod webhook;
+mod webhook_form;
 mod webhooks;
 
 use axum::extract::{Path, State};
@@ -43,9 +44,15 @@ pub fn router() -> Router<AppState> {
         .route("/portal/link/{token}", get(redeem_link))
         .route(
             "/portal/webhooks",
-            get(webhooks::list).post(webhooks::create),
+            get(webhooks::list).post(webhook_form::create),
         )
-        .route("/portal/webhooks/new", get(webhooks::new_form))
+        .route("/portal/webhooks/new", get(webhook_form::new_form))
+        .route(
+            "/portal/webhooks/{id}/edit",
+            get(webhook_form::edit_form).post(webhook_form::update),
+        )
+        .route("/portal/webhooks/{id}/delete", post(webhook_form::delete))
+        .route("/portal/webhooks/{id}/replay", post(webhook::replay))
         .route("/portal/keys", get(keys::list).post(keys::create))
         .route("/portal/webhooks/{id}/attempts", get(logs::attempts))
         .route(
@@ -64,6 +71,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/portal/webhooks/{id}/reactivate",
             post(webhook::reactivate),
+        )
+        .route(
+            "/portal/{*rest}",
+            get(|| async { error_page(StatusCode::NOT_FOUND, "No such page in the portal.") }),
         )
 }
 

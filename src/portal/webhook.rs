@@ -10,11 +10,13 @@ use serde::Deserialize;
 
 use super::session::{CsrfForm, Partner};
 use crate::api::health::{reactivate_webhook, webhook_health};
+use crate::api::logs::replay_failed;
 use crate::api::webhooks::{owned_webhook, rotate_webhook_secret};
 use crate::api::{ApiError, AppState};
 use crate::delivery::sender::SendOutcome;
 use crate::health::Reactivated;
 use crate::model::{Attempt, Webhook, WebhookState};
+use crate::notify::Notification;
 use crate::store::AttemptFilter;
 use crate::web::pages::{api_error_page, badge, layout, rate};
 
@@ -53,6 +55,7 @@ enum Notice {
         secret: String,
         previous_until: Option<chrono::DateTime<chrono::Utc>>,
     },
+    Replayed(u64),
 }
 
 /// The signed-in app's webhook for an action's form, once its CSRF token is checked.
@@ -167,6 +170,41 @@ pub async fn reactivate(
     }
 }
 
+#[derive(Deserialize)]
+pub struct ReplayForm {
+    #[serde(default)]
+    csrf: String,
+    /// A `datetime-local` value, read as UTC.
+    #[serde(default)]
+    since: String,
+}
+
+/// "Replay failed since…": every delivery that failed for good since then is queued
+/// again, through the API's `replay_failed`.
+pub async fn replay(
+    State(state): State<AppState>,
+    partner: Partner,
+    Path(id): Path<String>,
+    Form(form): Form<ReplayForm>,
+) -> Response {
+    let csrf = CsrfForm { csrf: form.csrf };
+    let webhook = match for_action(&state, &partner, &id, &csrf).await {
+        Ok(webhook) => webhook,
+        Err(refused) => return refused,
+    };
+    let since = match super::logs::parse_time("since", &form.since) {
+        Ok(Some(since)) => since,
+        Ok(None) => return api_error_page(ApiError::invalid("since is required")),
+        Err(e) => return api_error_page(e),
+    };
+    match replay_failed(&state, &webhook, since).await {
+        Ok(queued) => {
+            respond(detail_page(&state, &partner, &id, Some(Notice::Replayed(queued))).await)
+        }
+        Err(e) => api_error_page(e),
+    }
+}
+
 /// Evaluation windows over the last day, for the chart.
 async fn day_of_windows(
     state: &AppState,
@@ -185,6 +223,12 @@ async fn day_of_windows(
 
 fn notice(notice: &Notice) -> Markup {
     match notice {
+        Notice::Replayed(queued) => html! {
+            div.card role="status" {
+                h2 { "Replayed" }
+                p { (queued) " failed deliveries queued again." }
+            }
+        },
         Notice::Reactivated(done) => html! {
             div.card role="status" {
                 h2 { "Reactivated" }
@@ -232,6 +276,14 @@ async fn detail_page(
     let attempts = latest_attempts(state, &webhook.id, 20).await?;
     let windows = day_of_windows(state, &webhook.id).await?;
     let threshold = state.settings.health_threshold;
+    let notifications: Vec<Notification> = state
+        .store
+        .list_notifications(Some(&webhook.app_id), 100)
+        .await?
+        .into_iter()
+        .filter(|n| n.webhook_id == webhook.id)
+        .collect();
+    let day_ago = (state.clock.now() - chrono::Duration::hours(24)).format("%Y-%m-%dT%H:%M");
     Ok(layout(
         "Webhook",
         partner.nav(),
@@ -240,7 +292,13 @@ async fn detail_page(
                 p { code { (webhook.url) } " " (badge(&health)) }
                 @if !webhook.description.is_empty() { p { (webhook.description) } }
                 p { "Environment: " (webhook.environment.as_str()) " · event types: " (webhook.event_types.join(", ")) " · timeout: " (webhook.timeout_ms / 1000) " s" }
+                p {
+                    "Retries: " code { (webhook.retry_policy.name) }
+                    " · rate limit: " @if let Some(r) = webhook.rate_limit_per_second { (r) "/s" } @else { "none" }
+                    " · custom headers: " @if webhook.headers.is_empty() { "none" } @else { (webhook.headers.keys().cloned().collect::<Vec<_>>().join(", ")) }
+                }
                 p { "Last window: " (rate(&health)) }
+                p { a href={ "/portal/webhooks/" (webhook.id) "/edit" } { "Edit or delete" } }
                 @for (action, label) in [("test", "Send a test"), ("secret", "Show the signing secret"), ("rotate", "Rotate the secret")] {
                     form method="post" action={ "/portal/webhooks/" (webhook.id) "/" (action) } style="display:inline-block;margin-right:.5rem" {
                         input type="hidden" name="csrf" value=(partner.csrf);
@@ -276,7 +334,26 @@ async fn detail_page(
                     }
                 }
             }
+            h2 { "Notifications" }
+            @if notifications.is_empty() {
+                p.muted { "None sent for this webhook." }
+            } @else {
+                ul #notifications {
+                    @for n in &notifications {
+                        li {
+                            strong { (n.severity.as_str()) } " · " (n.created_at.format("%Y-%m-%d %H:%M UTC"))
+                            @if n.sent_at.is_none() { span.muted { " (waiting to be published to your queue)" } }
+                        }
+                    }
+                }
+            }
             h2 { "Recent attempts" }
+            form.card method="post" action={ "/portal/webhooks/" (webhook.id) "/replay" } {
+                input type="hidden" name="csrf" value=(partner.csrf);
+                label for="since" { "Replay the deliveries that failed for good since (UTC)" }
+                input #since type="datetime-local" name="since" value=(day_ago) required;
+                button type="submit" { "Replay failed" }
+            }
             p { a href={ "/portal/webhooks/" (webhook.id) "/attempts" } { "All attempts, with filters" } }
             (super::logs::attempt_table(&webhook, &attempts))
         },

@@ -40,6 +40,9 @@ pub struct AttemptFilter {
     /// Started before.
     pub until: Option<DateTime<Utc>>,
     pub before: Option<String>,
+    /// Attempts of deliveries of this event type (exact name), of this tenant.
+    pub event_type: Option<String>,
+    pub tenant_id: Option<String>,
     pub limit: i64,
 }
 
@@ -126,6 +129,8 @@ macro_rules! log_store {
                     .bind(f.until.map(to_millis))
                     .bind(&f.before)
                     .bind(f.limit)
+                    .bind(&f.event_type)
+                    .bind(&f.tenant_id)
                     .fetch_all(&self.pool)
                     .await?
                     .into_iter()
@@ -142,7 +147,11 @@ macro_rules! log_store {
                     "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE webhook_id = $1 \
                      AND ($2 IS NULL OR delivery_id = $2) AND ($3 IS NULL OR outcome = $3) \
                      AND ($4 IS NULL OR started_at >= $4) AND ($5 IS NULL OR started_at < $5) \
-                     AND ($6 IS NULL OR id < $6) ORDER BY id DESC LIMIT $7"
+                     AND ($6 IS NULL OR id < $6) \
+                     AND (($8 IS NULL AND $9 IS NULL) OR delivery_id IN ( \
+                       SELECT id FROM deliveries WHERE webhook_id = $1 \
+                       AND ($8 IS NULL OR event_type = $8) AND ($9 IS NULL OR tenant_id = $9))) \
+                     ORDER BY id DESC LIMIT $7"
                 );
                 sqlx::query_as::<$db, AttemptRow>(&sql)
                     .bind(webhook_id)
@@ -152,6 +161,8 @@ macro_rules! log_store {
                     .bind(f.until.map(to_millis))
                     .bind(&f.before)
                     .bind(f.limit)
+                    .bind(&f.event_type)
+                    .bind(&f.tenant_id)
                     .fetch_all(&self.pool)
                     .await?
                     .into_iter()

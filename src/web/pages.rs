@@ -31,6 +31,7 @@ fieldset{border:1px solid #dde1e7;margin-top:.75rem}
 fieldset label{font-weight:normal;display:flex;gap:.4rem;align-items:baseline;margin:.2rem 0}
 button{margin-top:1rem;padding:.5rem 1rem;border:0;border-radius:.3rem;background:#1a56c4;color:#fff;font:inherit;cursor:pointer}
 td button{margin-top:0}
+button.danger{background:#b42318}
 td form{display:inline-block;margin-right:.4rem}
 button.link{background:none;color:#fff;text-decoration:underline;margin:0;padding:0}
 .error{color:#8a1c17;font-weight:600}

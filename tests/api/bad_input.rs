@@ -5,34 +5,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app_with, Backend, TestApp, PLATFORM_KEY};
 
-/// Everything a client could have changed, read through the store.
-pub async fn snapshot(app: &TestApp) -> Value {
-    let store = &app.store;
-    let mut webhooks = Vec::new();
-    let mut deliveries = Vec::new();
-    let mut keys = Vec::new();
-    for a in store.list_apps().await.unwrap() {
-        keys.push(serde_json::to_value(store.list_app_keys(&a.id).await.unwrap()).unwrap());
-        for w in store.list_webhooks(&a.id).await.unwrap() {
-            let filter = hookgate::store::DeliveryFilter::latest(10_000);
-            let list = store.list_deliveries(&w.id, &filter).await.unwrap();
-            deliveries.push(serde_json::to_value(list).unwrap());
-            let mut value = serde_json::to_value(&w).unwrap();
-            value["secret"] = json!(w.secret);
-            webhooks.push(value);
-        }
-    }
-    json!({
-        "tenants": store.list_tenants().await.unwrap(),
-        "apps": store.list_apps().await.unwrap(),
-        "installations": store.list_installations(None, None).await.unwrap(),
-        "webhooks": webhooks,
-        "deliveries": deliveries,
-        "keys": keys,
-        "notifications": store.list_notifications(None, 1000).await.unwrap(),
-    })
-}
-
 struct Case {
     name: &'static str,
     method: Method,
@@ -536,7 +508,7 @@ async fn client_errors_are_json_and_change_nothing(backend: Backend) {
         ),
     ];
 
-    let before = snapshot(&app).await;
+    let before = app.snapshot().await;
     for case in &cases {
         let (status, body) = send(&app, case).await;
         assert_eq!(status, case.status, "{}: {body}", case.name);
@@ -554,7 +526,7 @@ async fn client_errors_are_json_and_change_nothing(backend: Backend) {
         );
     }
     assert_eq!(
-        snapshot(&app).await,
+        app.snapshot().await,
         before,
         "a rejected request changed something"
     );

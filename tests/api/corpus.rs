@@ -4,7 +4,6 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::bad_input::snapshot;
 use crate::helpers::{spawn_app_with, Backend, PLATFORM_KEY};
 
 const CORPUS: &str = include_str!("../corpus/hostile.jsonl");
@@ -45,7 +44,7 @@ async fn hostile_corpus_is_refused_without_change(backend: Backend) {
         .collect();
     assert!(cases.len() >= 100, "the corpus holds at least 100 requests");
 
-    let before = snapshot(&app).await;
+    let before = app.snapshot().await;
     let mut failures = Vec::new();
     for case in &cases {
         let name = case["name"].as_str().unwrap();
@@ -107,7 +106,7 @@ async fn hostile_corpus_is_refused_without_change(backend: Backend) {
         failures.join("\n")
     );
     assert_eq!(
-        snapshot(&app).await,
+        app.snapshot().await,
         before,
         "a refused request changed something"
     );

@@ -158,6 +158,34 @@ pub struct Reply {
 }
 
 impl TestApp {
+    /// Everything a client could have changed, read through the store.
+    pub async fn snapshot(&self) -> Value {
+        let store = &self.store;
+        let mut webhooks = Vec::new();
+        let mut deliveries = Vec::new();
+        let mut keys = Vec::new();
+        for a in store.list_apps().await.unwrap() {
+            keys.push(serde_json::to_value(store.list_app_keys(&a.id).await.unwrap()).unwrap());
+            for w in store.list_webhooks(&a.id).await.unwrap() {
+                let filter = hookgate::store::DeliveryFilter::latest(10_000);
+                let list = store.list_deliveries(&w.id, &filter).await.unwrap();
+                deliveries.push(serde_json::to_value(list).unwrap());
+                let mut value = serde_json::to_value(&w).unwrap();
+                value["secret"] = json!(w.secret);
+                webhooks.push(value);
+            }
+        }
+        json!({
+            "tenants": store.list_tenants().await.unwrap(),
+            "apps": store.list_apps().await.unwrap(),
+            "installations": store.list_installations(None, None).await.unwrap(),
+            "webhooks": webhooks,
+            "deliveries": deliveries,
+            "keys": keys,
+            "notifications": store.list_notifications(None, 1000).await.unwrap(),
+        })
+    }
+
     pub async fn call(
         &self,
         method: reqwest::Method,

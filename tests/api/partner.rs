@@ -241,6 +241,18 @@ async fn logs_filter_and_paginate(backend: Backend) {
         .unwrap()
         .iter()
         .all(|a| a["status_code"] == 500));
+    // Attempts by their delivery's event type and tenant.
+    for (query, n) in [
+        ("event_type=employee.created", 2),
+        ("event_type=employee.left", 3),
+        ("tenant_id=acme", 5),
+        ("tenant_id=other", 0),
+        ("tenant_id=acme&event_type=employee.left", 3),
+    ] {
+        let r = app.get(&format!("{attempts}?{query}"), &key).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(count(&r.body), n, "{query}");
+    }
     let one = seen[0].clone();
     let r = app
         .get(&format!("{attempts}?delivery_id={one}"), &key)

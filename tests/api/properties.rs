@@ -13,7 +13,6 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 
-use crate::bad_input::snapshot;
 use crate::helpers::{Backend, TestApp, PLATFORM_KEY};
 
 const CASES: u32 = 500;
@@ -337,7 +336,7 @@ impl Counter {
 }
 
 async fn state(app: &TestApp, counter: &Counter) -> Value {
-    json!({"rows": snapshot(app).await, "counts": counter.rows().await})
+    json!({"rows": app.snapshot().await, "counts": counter.rows().await})
 }
 
 enum Answer {

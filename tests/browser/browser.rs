@@ -163,6 +163,24 @@ impl Browser {
             .unwrap();
     }
 
+    /// Fails when the page is wider than the window (at 360 px, a table must scroll in
+    /// its own box rather than widen the page).
+    pub async fn assert_fits_width(&self) {
+        let overflow = self
+            .client
+            .execute(
+                "return document.documentElement.scrollWidth - window.innerWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{} is {overflow} px wider than the window",
+            self.path().await
+        );
+    }
+
     /// Saves the page as `target/screenshots/<name>.png`, to look at.
     pub async fn shot(&self, name: &str) {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");

@@ -185,5 +185,10 @@ pub async fn the_console_overview_shows_a_deactivated_webhook(app: &crate::helpe
         "{notifications}"
     );
     browser.shot("console-overview-deactivated-phone").await;
+    for page in ["tenants", "apps", "installations", "event-types", "publish"] {
+        browser.goto(&format!("{}/console/{page}", app.base)).await;
+        browser.assert_fits_width().await;
+        browser.shot(&format!("console-phone-{page}")).await;
+    }
     browser.client.clone().close().await.unwrap();
 }

@@ -10,10 +10,14 @@ mod helpers;
 
 mod browser;
 mod console;
+mod hostile_forms;
+mod portal_manage;
 
 use browser::Browser;
 use console::the_console_sets_up_a_partner_and_publishes_a_test_event;
 use helpers::{spawn_app, Backend, TestApp, TestReceiver, PLATFORM_KEY};
+use hostile_forms::hostile_forms_are_refused_without_change;
+use portal_manage::a_partner_edits_filters_replays_and_deletes;
 use reqwest::Method;
 use serde_json::json;
 
@@ -329,6 +333,11 @@ async fn a_deactivated_webhook_is_shown_with_its_chart_and_reactivated(backend: 
         .await
         .unwrap();
     browser.shot("portal-health-deactivated").await;
+    let sent = browser.text_of("#notifications").await;
+    assert!(
+        sent.contains("warning") && sent.contains("deactivation"),
+        "{sent}"
+    );
 
     receiver.always(200);
     browser
@@ -446,4 +455,6 @@ on_both_backends!(
     a_partner_signs_in_adds_a_webhook_and_sees_its_attempts,
     a_portal_link_signs_in_once_and_sign_out_ends_the_session,
     the_console_sets_up_a_partner_and_publishes_a_test_event,
+    a_partner_edits_filters_replays_and_deletes,
+    hostile_forms_are_refused_without_change,
 );

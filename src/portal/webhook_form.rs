@@ -1,0 +1,510 @@
+//! The form that adds a webhook or edits one, and deletion: URL, description,
+//! environment, event types (catalogue checkboxes and wildcards), custom headers, timeout,
+//! retry policy and rate limit. The API's `create_webhook` and `update_webhook` validate;
+//! their message is shown beside its field and nothing is stored on an error.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::session::{csrf_refused, CsrfForm, Partner};
+use crate::api::webhooks::{
+    create_webhook, delete_webhook, owned_webhook, update_webhook, WebhookFields,
+};
+use crate::api::{ApiError, AppState};
+use crate::delivery::retry::RetryPolicySpec;
+use crate::model::{Environment, EventType, Webhook};
+use crate::web::pages::{api_error_page, layout};
+
+const PRESETS: [(&str, &str); 4] = [
+    (
+        "hibob",
+        "1, 10, 20, 40, 80, 160 minutes after the first failure",
+    ),
+    ("bindbee", "network errors only, 4 retries within a minute"),
+    ("exponential", "exponential, up to 2 days"),
+    ("custom", "my own offsets, below"),
+];
+
+/// What the form sends back, kept to show it again beside its errors.
+#[derive(Deserialize, Default)]
+pub struct WebhookForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    url: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    environment: String,
+    /// Ticked catalogue types.
+    #[serde(default)]
+    event_types: Vec<String>,
+    /// Further types or wildcards, comma-separated: `employee.*`.
+    #[serde(default)]
+    other_event_types: String,
+    /// One `Name: value` per line.
+    #[serde(default)]
+    headers: String,
+    #[serde(default)]
+    timeout_seconds: String,
+    /// A preset's name or `custom`.
+    #[serde(default)]
+    retry_policy: String,
+    /// Seconds after the first failure, comma-separated, for `custom`.
+    #[serde(default)]
+    retry_offsets: String,
+    /// Empty for no limit.
+    #[serde(default)]
+    rate_limit_per_second: String,
+}
+
+impl WebhookForm {
+    /// The form filled with a stored webhook, to edit it.
+    fn of(webhook: &Webhook) -> Self {
+        let preset = webhook.retry_policy.name.as_str();
+        let custom = !PRESETS.iter().any(|(p, _)| *p == preset) || preset == "custom";
+        Self {
+            url: webhook.url.clone(),
+            description: webhook.description.clone(),
+            environment: webhook.environment.as_str().into(),
+            event_types: webhook.event_types.clone(),
+            headers: webhook
+                .headers
+                .iter()
+                .map(|(name, value)| format!("{name}: {value}\n"))
+                .collect(),
+            timeout_seconds: (webhook.timeout_ms / 1000).to_string(),
+            retry_policy: if custom {
+                "custom".into()
+            } else {
+                preset.into()
+            },
+            retry_offsets: if custom {
+                let offsets: Vec<String> = webhook
+                    .retry_policy
+                    .offsets_seconds
+                    .iter()
+                    .map(u64::to_string)
+                    .collect();
+                offsets.join(", ")
+            } else {
+                String::new()
+            },
+            rate_limit_per_second: webhook
+                .rate_limit_per_second
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+
+    fn event_types(&self) -> Vec<String> {
+        let mut types = self.event_types.clone();
+        types.extend(
+            self.other_event_types
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(String::from),
+        );
+        types
+    }
+
+    fn headers(&self) -> Result<BTreeMap<String, String>, ApiError> {
+        let mut headers = BTreeMap::new();
+        for line in self
+            .headers
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
+            let (name, value) = line.split_once(':').ok_or_else(|| {
+                ApiError::invalid(format!("headers: {line:?} is not 'Name: value'"))
+            })?;
+            headers.insert(name.trim().to_string(), value.trim().to_string());
+        }
+        Ok(headers)
+    }
+
+    fn retry_policy(&self) -> Result<Option<RetryPolicySpec>, ApiError> {
+        Ok(match self.retry_policy.as_str() {
+            "" => None,
+            "custom" => {
+                let offsets = self
+                    .retry_offsets
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(|o| {
+                        o.parse().map_err(|_| {
+                            ApiError::invalid(format!(
+                                "retry offsets must be whole seconds: {o:?} is not"
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<u64>, _>>()?;
+                Some(RetryPolicySpec::Custom {
+                    offsets_seconds: offsets,
+                    retry_http_errors: true,
+                })
+            }
+            preset => Some(RetryPolicySpec::Preset(preset.to_string())),
+        })
+    }
+
+    /// The API's fields; a value the API's types cannot hold is an error for its field.
+    /// An empty rate limit is no limit: on an edit it removes the one set.
+    fn fields(&self, editing: bool) -> Result<WebhookFields, ApiError> {
+        let environment = match self.environment.as_str() {
+            "" => None,
+            e => Some(Environment::parse(e).ok_or_else(|| {
+                ApiError::invalid("environment must be production or development")
+            })?),
+        };
+        let timeout_seconds = match self.timeout_seconds.trim() {
+            "" => None,
+            t => Some(t.parse().map_err(|_| {
+                ApiError::invalid("timeout_seconds must be a whole number of seconds")
+            })?),
+        };
+        let rate_limit_per_second =
+            match self.rate_limit_per_second.trim() {
+                "" => editing.then_some(0),
+                r => Some(r.parse().map_err(|_| {
+                    ApiError::invalid("rate_limit_per_second must be a whole number")
+                })?),
+            };
+        let types = self.event_types();
+        Ok(WebhookFields {
+            url: Some(self.url.clone()),
+            description: Some(self.description.clone()),
+            environment,
+            event_types: if types.is_empty() {
+                editing.then(|| vec!["*".to_string()])
+            } else {
+                Some(types)
+            },
+            headers: Some(self.headers()?),
+            timeout_seconds,
+            retry_policy: self.retry_policy()?,
+            rate_limit_per_second,
+            ..Default::default()
+        })
+    }
+}
+
+/// Which field an API message is about.
+fn field_of(message: &str) -> &'static str {
+    const STARTS: [(&str, &str); 7] = [
+        ("url", "url"),
+        ("description", "description"),
+        ("environment", "environment"),
+        ("event_types", "event_types"),
+        ("event type", "event_types"),
+        ("timeout_seconds", "timeout_seconds"),
+        ("rate_limit_per_second", "rate_limit_per_second"),
+    ];
+    const CONTAINS: [(&str, &str); 5] = [
+        ("header", "headers"),
+        ("retr", "retry_policy"),
+        ("offset", "retry_policy"),
+        ("preset", "retry_policy"),
+        ("retries", "retry_policy"),
+    ];
+    STARTS
+        .iter()
+        .find(|(prefix, _)| message.starts_with(prefix))
+        .or_else(|| CONTAINS.iter().find(|(part, _)| message.contains(part)))
+        .map_or("", |(_, field)| field)
+}
+
+/// The form to add a webhook (`editing` is `None`) or to edit one.
+fn form_page(
+    partner: &Partner,
+    catalogue: &[EventType],
+    form: &WebhookForm,
+    editing: Option<&str>,
+    error: Option<&ApiError>,
+) -> Markup {
+    let error_for = |field: &str| -> Option<String> {
+        error
+            .filter(|e| field_of(&e.message) == field)
+            .map(|e| e.message.clone())
+    };
+    let general = error.filter(|e| field_of(&e.message).is_empty());
+    let field_error = |field: &str| {
+        html! { @if let Some(m) = error_for(field) { span.field-error role="alert" id={ (field) "-error" } { (m) } } }
+    };
+    let environment = if form.environment.is_empty() {
+        "production"
+    } else {
+        form.environment.as_str()
+    };
+    let retry = if form.retry_policy.is_empty() {
+        "hibob"
+    } else {
+        form.retry_policy.as_str()
+    };
+    let listed: Vec<&str> = catalogue.iter().map(|t| t.name.as_str()).collect();
+    let others: Vec<&str> = form
+        .event_types
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !listed.contains(t))
+        .collect();
+    let other_value = if form.other_event_types.is_empty() {
+        others.join(", ")
+    } else {
+        form.other_event_types.clone()
+    };
+    let (title, action, submit) = match editing {
+        None => (
+            "Add a webhook",
+            "/portal/webhooks".to_string(),
+            "Add webhook",
+        ),
+        Some(id) => (
+            "Edit the webhook",
+            format!("/portal/webhooks/{id}/edit"),
+            "Save",
+        ),
+    };
+    layout(
+        title,
+        partner.nav(),
+        html! {
+            form.card method="post" action=(action) {
+                @if let Some(e) = general { p.error role="alert" { (e.message) } }
+                input type="hidden" name="csrf" value=(partner.csrf);
+                label for="url" { "Listener URL" }
+                input #url type="url" name="url" value=(form.url) required placeholder="https://partner.example/hooks";
+                (field_error("url"))
+                label for="description" { "Description" }
+                input #description type="text" name="description" value=(form.description);
+                (field_error("description"))
+                label for="environment" { "Environment" }
+                select #environment name="environment" {
+                    @for env in ["production", "development"] {
+                        option value=(env) selected[env == environment] { (env) }
+                    }
+                }
+                (field_error("environment"))
+                fieldset {
+                    legend { "Event types" }
+                    @if catalogue.is_empty() {
+                        p.muted { "Your platform has not published its event-type catalogue yet; type the event types below." }
+                    }
+                    @for t in catalogue {
+                        label {
+                            input type="checkbox" name="event_types" value=(t.name) checked[form.event_types.contains(&t.name)];
+                            span { code { (t.name) } @if t.deprecated { " (deprecated)" } " " span.muted { (t.description) } }
+                        }
+                    }
+                    label for="other_event_types" { "Other types or wildcards, comma-separated (all types when empty)" }
+                    input #other_event_types type="text" name="other_event_types" value=(other_value) placeholder="employee.*";
+                    (field_error("event_types"))
+                }
+                label for="headers" { "Custom headers, one 'Name: value' per line" }
+                textarea #headers name="headers" rows="3" placeholder="X-Partner-Token: …" { (form.headers) }
+                (field_error("headers"))
+                label for="timeout_seconds" { "Timeout in seconds (1–30, 10 when empty)" }
+                input #timeout_seconds type="number" min="1" max="30" name="timeout_seconds" value=(form.timeout_seconds);
+                (field_error("timeout_seconds"))
+                fieldset {
+                    legend { "Retries after a failure" }
+                    @for (preset, says) in PRESETS {
+                        label {
+                            input type="radio" name="retry_policy" value=(preset) checked[retry == preset];
+                            span { code { (preset) } " " span.muted { (says) } }
+                        }
+                    }
+                    label for="retry_offsets" { "Custom offsets: seconds after the first failure, comma-separated" }
+                    input #retry_offsets type="text" name="retry_offsets" value=(form.retry_offsets) placeholder="30, 300, 3600";
+                    (field_error("retry_policy"))
+                }
+                label for="rate_limit_per_second" { "Rate limit: attempts per second at most (none when empty)" }
+                input #rate_limit_per_second type="number" min="1" max="10000" name="rate_limit_per_second" value=(form.rate_limit_per_second);
+                (field_error("rate_limit_per_second"))
+                button type="submit" { (submit) }
+            }
+            @if let Some(id) = editing {
+                form.card method="post" action={ "/portal/webhooks/" (id) "/delete" } {
+                    h2 { "Delete" }
+                    p.muted { "Deletes the webhook with its deliveries and their log. Events stop reaching this URL at once." }
+                    input type="hidden" name="csrf" value=(partner.csrf);
+                    button.danger type="submit" { "Delete this webhook" }
+                }
+            }
+        },
+    )
+}
+
+/// A refused form again, with the API's message beside its field and its status.
+async fn refused(
+    state: &AppState,
+    partner: &Partner,
+    form: &WebhookForm,
+    editing: Option<&str>,
+    e: ApiError,
+) -> Response {
+    if !e.status.is_client_error() {
+        return api_error_page(e);
+    }
+    let catalogue = state.store.list_event_types().await.unwrap_or_default();
+    let page = form_page(partner, &catalogue, form, editing, Some(&e));
+    (e.status, page).into_response()
+}
+
+pub async fn new_form(State(state): State<AppState>, partner: Partner) -> Response {
+    match state.store.list_event_types().await {
+        Ok(catalogue) => {
+            form_page(&partner, &catalogue, &WebhookForm::default(), None, None).into_response()
+        }
+        Err(e) => api_error_page(e.into()),
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    partner: Partner,
+    Form(form): Form<WebhookForm>,
+) -> Response {
+    if !partner.csrf_ok(&form.csrf) {
+        return csrf_refused();
+    }
+    let created = match form.fields(false) {
+        Ok(fields) => {
+            create_webhook(&state, &partner.caller(), partner.app_id.clone(), fields).await
+        }
+        Err(e) => Err(e),
+    };
+    match created {
+        Ok(webhook) => Redirect::to(&format!("/portal/webhooks/{}", webhook.id)).into_response(),
+        Err(e) => refused(&state, &partner, &form, None, e).await,
+    }
+}
+
+async fn own(state: &AppState, partner: &Partner, id: &str) -> Result<Webhook, ApiError> {
+    owned_webhook(state, &partner.caller(), &partner.app_id, id).await
+}
+
+pub async fn edit_form(
+    State(state): State<AppState>,
+    partner: Partner,
+    Path(id): Path<String>,
+) -> Response {
+    let shown = async {
+        let webhook = own(&state, &partner, &id).await?;
+        let catalogue = state.store.list_event_types().await?;
+        let form = WebhookForm::of(&webhook);
+        Ok::<_, ApiError>(form_page(&partner, &catalogue, &form, Some(&id), None))
+    };
+    match shown.await {
+        Ok(page) => page.into_response(),
+        Err(e) => api_error_page(e),
+    }
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    partner: Partner,
+    Path(id): Path<String>,
+    Form(form): Form<WebhookForm>,
+) -> Response {
+    if !partner.csrf_ok(&form.csrf) {
+        return csrf_refused();
+    }
+    // Another app's webhook is a 404 page, not a form.
+    let webhook = match own(&state, &partner, &id).await {
+        Ok(webhook) => webhook,
+        Err(e) => return api_error_page(e),
+    };
+    let updated = match form.fields(true) {
+        Ok(fields) => update_webhook(&state, webhook, fields).await,
+        Err(e) => Err(e),
+    };
+    match updated {
+        Ok(webhook) => Redirect::to(&format!("/portal/webhooks/{}", webhook.id)).into_response(),
+        Err(e) => refused(&state, &partner, &form, Some(&id), e).await,
+    }
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    partner: Partner,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !partner.csrf_ok(&form.csrf) {
+        return csrf_refused();
+    }
+    match delete_webhook(&state, &partner.caller(), &partner.app_id, &id).await {
+        Ok(()) => Redirect::to("/portal/webhooks").into_response(),
+        Err(e) => api_error_page(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_land_beside_their_field() {
+        for (message, field) in [
+            ("url must use https", "url"),
+            ("at most 20 custom headers", "headers"),
+            ("\"bad name\" is not a valid header name", "headers"),
+            ("unknown retry policy preset \"x\"", "retry_policy"),
+            ("offsets must be strictly increasing", "retry_policy"),
+            ("at most 20 retries", "retry_policy"),
+            (
+                "rate_limit_per_second must be between 0 and 10000",
+                "rate_limit_per_second",
+            ),
+            ("the app already has 10 webhooks", ""),
+        ] {
+            assert_eq!(field_of(message), field, "{message}");
+        }
+    }
+
+    #[test]
+    fn an_edit_form_gives_back_what_is_stored() {
+        let form = WebhookForm {
+            headers: "X-Token: abc\n\n  X-Team:  payroll \n".into(),
+            retry_policy: "custom".into(),
+            retry_offsets: "30, 300".into(),
+            rate_limit_per_second: String::new(),
+            ..Default::default()
+        };
+        let fields = form.fields(true).unwrap();
+        let headers = fields.headers.unwrap();
+        assert_eq!(headers["X-Token"], "abc");
+        assert_eq!(headers["X-Team"], "payroll");
+        assert_eq!(
+            fields.rate_limit_per_second,
+            Some(0),
+            "an empty limit removes it"
+        );
+        assert_eq!(fields.event_types, Some(vec!["*".to_string()]));
+        assert!(matches!(
+            fields.retry_policy,
+            Some(RetryPolicySpec::Custom { ref offsets_seconds, .. }) if offsets_seconds == &[30, 300]
+        ));
+        let created = form.fields(false).unwrap();
+        assert_eq!(
+            created.rate_limit_per_second, None,
+            "the gateway's default applies"
+        );
+        assert!(WebhookForm {
+            headers: "no colon".into(),
+            ..Default::default()
+        }
+        .fields(false)
+        .is_err());
+    }
+}
