@@ -30,12 +30,15 @@ impl Pruner {
         let started = std::time::Instant::now();
         let pruned = self.store.prune(cutoff, CHUNK).await?;
         crate::metrics::record_pruned(&pruned);
+        // Signed-out state needs no retention period: what has expired can go now.
+        let sessions = self.store.prune_expired_sessions(self.clock.now()).await?;
         tracing::info!(
             %cutoff,
             attempts = pruned.attempts,
             deliveries = pruned.deliveries,
             events = pruned.events,
             notifications = pruned.notifications,
+            sessions,
             took_ms = started.elapsed().as_millis() as u64,
             "retention: pruned what ended before the cutoff"
         );

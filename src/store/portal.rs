@@ -49,6 +49,8 @@ pub trait PortalStore: Send + Sync {
         -> StoreResult<()>;
     async fn get_console_session(&self, token_hash: &str) -> StoreResult<Option<ConsoleSession>>;
     async fn delete_console_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Deletes sessions and links that can no longer be used; how many.
+    async fn prune_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 #[derive(sqlx::FromRow)]
@@ -217,6 +219,21 @@ macro_rules! portal_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+            async fn prune_expired_sessions(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+                let mut pruned = 0;
+                for sql in [
+                    "DELETE FROM portal_sessions WHERE expires_at <= $1",
+                    "DELETE FROM console_sessions WHERE expires_at <= $1",
+                    "DELETE FROM portal_links WHERE expires_at <= $1 OR used_at IS NOT NULL",
+                ] {
+                    let done = sqlx::query(sql)
+                        .bind(to_millis(now))
+                        .execute(&self.pool)
+                        .await?;
+                    pruned += done.rows_affected();
+                }
+                Ok(pruned)
             }
         }
     };

@@ -123,7 +123,75 @@ async fn retention_keeps_unsent_notifications_and_prunes_sent_ones(backend: Back
         .is_empty());
 }
 
+/// Expired portal and console sessions and spent portal links go at once; live ones stay.
+async fn retention_drops_expired_sessions_and_spent_links(backend: Backend) {
+    use hookgate::store::{ConsoleSession, PortalSession};
+    let app = spawn_app(backend).await;
+    app.create_app("bob").await;
+    let now = app.clock.now();
+    let portal = |expires_at| PortalSession {
+        app_id: "bob".into(),
+        key_hash: None,
+        csrf_token: "t".into(),
+        created_at: now - Duration::hours(9),
+        expires_at,
+    };
+    let console = |expires_at| ConsoleSession {
+        key_hash: "k".into(),
+        csrf_token: "t".into(),
+        created_at: now - Duration::hours(9),
+        expires_at,
+    };
+    let store = &app.store;
+    store
+        .create_portal_session("old", &portal(now - Duration::hours(1)))
+        .await
+        .unwrap();
+    store
+        .create_portal_session("live", &portal(now + Duration::hours(1)))
+        .await
+        .unwrap();
+    store
+        .create_console_session("old", &console(now - Duration::hours(1)))
+        .await
+        .unwrap();
+    store
+        .create_console_session("live", &console(now + Duration::hours(1)))
+        .await
+        .unwrap();
+    store
+        .create_portal_link("used", "bob", now, now + Duration::hours(1))
+        .await
+        .unwrap();
+    store
+        .create_portal_link("live", "bob", now, now + Duration::hours(1))
+        .await
+        .unwrap();
+    store.redeem_portal_link("used", now).await.unwrap();
+
+    let pruner = Pruner::new(store.clone(), app.clock.clone(), Duration::days(30));
+    pruner.run_once().await.unwrap();
+    assert!(store.get_portal_session("old").await.unwrap().is_none());
+    assert!(store.get_portal_session("live").await.unwrap().is_some());
+    assert!(store.get_console_session("old").await.unwrap().is_none());
+    assert!(store.get_console_session("live").await.unwrap().is_some());
+    assert_eq!(
+        store.prune_expired_sessions(now).await.unwrap(),
+        0,
+        "the used link went too"
+    );
+    assert_eq!(
+        store
+            .redeem_portal_link("live", now)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("bob")
+    );
+}
+
 on_both_backends!(
+    retention_drops_expired_sessions_and_spent_links,
     retention_prunes_what_ended_and_keeps_what_is_owed,
     retention_keeps_unsent_notifications_and_prunes_sent_ones
 );
