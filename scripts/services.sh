@@ -85,3 +85,19 @@ ensure_chromium() {
   fi
   echo "$(chromium --version 2>/dev/null | head -n 1); $(chromedriver --version 2>/dev/null | head -n 1)"
 }
+
+# A real OAuth 2.0 authorization server for the OAuth tests: the npm package oidc-provider
+# (tests/oidc, pinned by its package-lock.json), run by Node.js. Each test starts its own
+# on a free loopback port; here we install Node.js when missing and the package.
+ensure_oidc_provider() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "installing nodejs and npm"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  if [ ! -d tests/oidc/node_modules/oidc-provider ]; then
+    echo "installing oidc-provider (npm ci in tests/oidc)"
+    npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+  echo "node $(node --version); oidc-provider $(node -p 'require("./tests/oidc/node_modules/oidc-provider/package.json").version')"
+}

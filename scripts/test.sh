@@ -9,6 +9,7 @@ ensure_postgres
 ensure_moto
 ensure_promtool
 ensure_chromium
+ensure_oidc_provider
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

@@ -42,6 +42,43 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_STRICT_EVENT_TYPES", action = ArgAction::Set, default_value_t = false)]
     pub strict_event_types: bool,
 
+    /// The platform's OAuth 2.0 authorization server (`iss` of its access tokens). When
+    /// set, partner routes also accept its RFC 9068 JWT access tokens.
+    #[arg(long, env = "HOOKGATE_OAUTH_ISSUER")]
+    pub oauth_issuer: Option<String>,
+
+    /// The audience (`aud`) access tokens must name to be accepted by hookgate.
+    #[arg(long, env = "HOOKGATE_OAUTH_AUDIENCE", default_value = "hookgate")]
+    pub oauth_audience: String,
+
+    /// The issuer's JWKS; found in its discovery document when unset.
+    #[arg(long, env = "HOOKGATE_OAUTH_JWKS_URL")]
+    pub oauth_jwks_url: Option<String>,
+
+    /// The scope that lets a token read its app's webhooks, deliveries and health.
+    #[arg(
+        long,
+        env = "HOOKGATE_OAUTH_READ_SCOPE",
+        default_value = "webhooks:read"
+    )]
+    pub oauth_read_scope: String,
+
+    /// The scope that lets a token also change them (and read).
+    #[arg(
+        long,
+        env = "HOOKGATE_OAUTH_MANAGE_SCOPE",
+        default_value = "webhooks:manage"
+    )]
+    pub oauth_manage_scope: String,
+
+    /// Clock skew allowed on `exp` and `nbf`.
+    #[arg(long, env = "HOOKGATE_OAUTH_LEEWAY", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub oauth_leeway: Duration,
+
+    /// A token signed by an unknown key refetches the JWKS at most this often.
+    #[arg(long, env = "HOOKGATE_OAUTH_JWKS_REFRESH", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub oauth_jwks_refresh: Duration,
+
     /// Open client connections at most. At the cap, the oldest connection with no request
     /// in flight is closed to make room; if all are busy, newcomers wait in the backlog.
     #[arg(long, env = "HOOKGATE_MAX_CONNECTIONS", default_value_t = 1024)]

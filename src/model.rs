@@ -59,6 +59,9 @@ pub struct Tenant {
 pub struct App {
     pub id: String,
     pub name: String,
+    /// The client of the platform's OAuth authorization server whose access tokens act
+    /// for this app (RFC 9068 `client_id`); none when the app uses partner keys only.
+    pub oauth_client_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -131,6 +131,7 @@ impl Application {
             dispatcher: dispatcher.clone(),
             metrics: crate::metrics::handle(),
             settings: Arc::new(settings.clone()),
+            oauth: crate::api::OAuthVerifier::from_settings(&settings).map(Arc::new),
         };
         Ok(Self {
             listener,

@@ -14,7 +14,7 @@ use crate::model::App;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
-        .routes(routes!(read, remove))
+        .routes(routes!(read, update, remove))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -22,6 +22,26 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct CreateApp {
     pub id: Option<String>,
     pub name: String,
+    /// The OAuth client (RFC 9068 `client_id`) whose access tokens act for this app.
+    #[serde(default)]
+    pub oauth_client_id: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateApp {
+    name: Option<String>,
+    /// `null` removes it: the client's tokens stop working at once.
+    #[serde(default, deserialize_with = "super::event_types::present")]
+    #[schema(value_type = Option<String>)]
+    oauth_client_id: Option<Option<String>>,
+}
+
+fn validate_client_id(client_id: Option<&String>) -> Result<(), ApiError> {
+    match client_id {
+        Some(id) => validate_text("oauth_client_id", id, 255, false),
+        None => Ok(()),
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -63,9 +83,11 @@ pub async fn create_app(state: &AppState, req: CreateApp) -> Result<CreatedApp, 
     let id = req.id.unwrap_or_else(new_id);
     validate_id("id", &id)?;
     validate_text("name", &req.name, 200, false)?;
+    validate_client_id(req.oauth_client_id.as_ref())?;
     let app = App {
         id,
         name: req.name,
+        oauth_client_id: req.oauth_client_id,
         created_at: state.clock.now(),
     };
     let (hash, prefix, partner_key) = generate_partner_key();
@@ -116,6 +138,50 @@ async fn read(
     caller.require_app(&app_id)?;
     let app = state.store.get_app(&app_id).await?;
     app.map(Json).ok_or_else(|| ApiError::not_found("app"))
+}
+
+/// Renames an app, or sets the OAuth client whose tokens act for it.
+#[utoipa::path(
+    patch,
+    path = "/v1/apps/{app}",
+    tag = "apps",
+    operation_id = "apps_update",
+    params(("app" = String, Path, description = "App id")),
+    request_body = UpdateApp,
+    responses(
+        (status = 200, body = App),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        (status = 404, description = "Not found", body = ErrorBody),
+        (status = 409, description = "Another app has this OAuth client", body = ErrorBody),
+        (status = 422, description = "Invalid field", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+async fn update(
+    _: Platform,
+    State(state): State<AppState>,
+    ApiPath(app_id): ApiPath<String>,
+    ApiJson(req): ApiJson<UpdateApp>,
+) -> Result<Json<App>, ApiError> {
+    let mut app = state
+        .store
+        .get_app(&app_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("app"))?;
+    if let Some(name) = req.name {
+        validate_text("name", &name, 200, false)?;
+        app.name = name;
+    }
+    if let Some(client_id) = req.oauth_client_id {
+        validate_client_id(client_id.as_ref())?;
+        app.oauth_client_id = client_id;
+    }
+    if !state.store.update_app(&app).await? {
+        return Err(ApiError::not_found("app"));
+    }
+    Ok(Json(app))
 }
 
 #[utoipa::path(

@@ -48,7 +48,7 @@ pub struct UpdateEventType {
 }
 
 /// A field that is present, even as `null`, is `Some`; an absent one stays `None`.
-fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+pub(super) fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: Deserialize<'de>,

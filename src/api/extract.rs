@@ -61,11 +61,73 @@ impl FromRequestParts<AppState> for Caller {
         if *hash == *state.platform_key_hash {
             return Ok(Caller::Platform);
         }
+        if let Some(oauth) = state.oauth.as_deref().filter(|_| looks_like_jwt(key)) {
+            return oauth_caller(oauth, state, key, &parts.method).await;
+        }
         match state.store.app_for_key(&hash).await? {
             Some(app_id) => Ok(Caller::Partner { app_id }),
             None => Err(ApiError::unauthorized("the API key is not valid")),
         }
     }
+}
+
+/// Partner keys hold no dot; a JWT is three base64url parts joined by dots.
+fn looks_like_jwt(key: &str) -> bool {
+    key.split('.').count() == 3
+}
+
+/// Longer than any access token an authorization server issues; refused unread.
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The partner of the app whose OAuth client the access token was issued to, if its
+/// scopes allow `method`: reading takes the read or the manage scope, anything else the
+/// manage scope.
+async fn oauth_caller(
+    oauth: &super::OAuthVerifier,
+    state: &AppState,
+    token: &str,
+    method: &axum::http::Method,
+) -> Result<Caller, ApiError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(ApiError::unauthorized("the access token is too long"));
+    }
+    let verified = oauth.verify(token).await.map_err(|e| match e {
+        super::TokenError::Invalid(_) => ApiError::unauthorized(e.to_string()),
+        super::TokenError::KeysUnavailable(_) => ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "oauth_unavailable",
+            e.to_string(),
+        ),
+    })?;
+    let Some(app_id) = state
+        .store
+        .app_for_oauth_client(&verified.client_id)
+        .await?
+    else {
+        return Err(ApiError::unauthorized(
+            "no app is set up for this token's OAuth client",
+        ));
+    };
+    let settings = &state.settings;
+    let has = |scope: &str| verified.scopes.iter().any(|s| s == scope);
+    let reading = matches!(*method, axum::http::Method::GET | axum::http::Method::HEAD);
+    let allowed = has(&settings.oauth_manage_scope) || (reading && has(&settings.oauth_read_scope));
+    if !allowed {
+        let needed = if reading {
+            format!(
+                "{} or {}",
+                settings.oauth_read_scope, settings.oauth_manage_scope
+            )
+        } else {
+            settings.oauth_manage_scope.clone()
+        };
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("this access token's scopes do not allow this request: it needs {needed}"),
+        ));
+    }
+    Ok(Caller::Partner { app_id })
 }
 
 /// Routes only the platform may call.

@@ -25,6 +25,8 @@ pub mod health;
 pub mod installations;
 pub mod keys;
 pub mod logs;
+mod oauth;
+pub use oauth::{AccessToken, OAuthVerifier, TokenError};
 mod notifications;
 pub mod portal_links;
 pub mod tenants;
@@ -46,6 +48,8 @@ pub struct AppState {
     pub dispatcher: Arc<crate::delivery::Dispatcher>,
     /// Single publishes, committed in groups.
     pub publisher: Arc<crate::store::group_commit::GroupCommit>,
+    /// Verifies the platform's OAuth access tokens, when an issuer is configured.
+    pub oauth: Option<Arc<OAuthVerifier>>,
 }
 
 #[derive(utoipa::OpenApi)]
@@ -53,7 +57,9 @@ pub struct AppState {
     info(
         title = "hookgate",
         description = "A partner-mode webhook gateway. Platform routes take the platform key; \
-                       partner routes take the app's partner key (or the platform key).",
+                       partner routes take the app's partner key (or the platform key), or an \
+                       OAuth 2.0 access token (RFC 9068 JWT) of the app's OAuth client when \
+                       HOOKGATE_OAUTH_ISSUER is set.",
     ),
     modifiers(&BearerAuth),
     components(schemas(ErrorBody))
@@ -64,11 +70,21 @@ struct BearerAuth;
 
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        use utoipa::openapi::security::{HttpAuthScheme, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            SecurityScheme::Http(
+                utoipa::openapi::security::HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The platform key, a partner key (hg_app_…), or on partner routes an \
+                         OAuth 2.0 access token: a JWT (RFC 9068) from the platform's \
+                         authorization server whose client_id is the app's oauth_client_id; \
+                         scope webhooks:read for GET, webhooks:manage for the rest.",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

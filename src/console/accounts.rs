@@ -118,6 +118,8 @@ pub struct AppForm {
     id: String,
     #[serde(default)]
     name: String,
+    #[serde(default)]
+    oauth_client_id: String,
 }
 
 /// What the apps page shows once, after an action: a new partner key or a portal link.
@@ -195,6 +197,8 @@ async fn apps_page(
                 input #id type="text" name="id" value=(form.id);
                 label for="name" { "Name" }
                 input #name type="text" name="name" value=(form.name) required;
+                label for="oauth_client_id" { "OAuth client id (optional): its access tokens act for the app" }
+                input #oauth_client_id type="text" name="oauth_client_id" value=(form.oauth_client_id);
                 button type="submit" { "Add app" }
             }
         },
@@ -212,6 +216,7 @@ pub async fn create_app(
     let req = CreateApp {
         id: optional(&form.id),
         name: form.name.clone(),
+        oauth_client_id: optional(&form.oauth_client_id),
     };
     let (error, shown) = match api_create_app(&state, req).await {
         Ok(created) => (

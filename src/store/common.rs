@@ -125,13 +125,18 @@ macro_rules! sql_store {
 
             async fn create_app(&self, app: &App, key_hash: &str, key_prefix: &str) -> StoreResult<()> {
                 let mut tx = self.write_tx().await?;
-                sqlx::query("INSERT INTO apps (id, name, created_at) VALUES ($1, $2, $3)")
-                    .bind(&app.id)
-                    .bind(&app.name)
-                    .bind(to_millis(app.created_at))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| constraint_error(e, "an app with this id exists"))?;
+                sqlx::query(
+                    "INSERT INTO apps (id, name, oauth_client_id, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&app.id)
+                .bind(&app.name)
+                .bind(&app.oauth_client_id)
+                .bind(to_millis(app.created_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    constraint_error(e, "an app with this id or OAuth client id exists")
+                })?;
                 sqlx::query(
                     "INSERT INTO app_keys (key_hash, app_id, prefix, created_at) VALUES ($1, $2, $3, $4)",
                 )
@@ -162,6 +167,26 @@ macro_rules! sql_store {
                     .into_iter()
                     .map(App::from)
                     .collect())
+            }
+
+            async fn update_app(&self, app: &App) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE apps SET name = $1, oauth_client_id = $2 WHERE id = $3",
+                )
+                .bind(&app.name)
+                .bind(&app.oauth_client_id)
+                .bind(&app.id)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| constraint_error(e, "another app has this OAuth client id"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn app_for_oauth_client(&self, client_id: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT id FROM apps WHERE oauth_client_id = $1")
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
             }
 
             async fn delete_app(&self, id: &str) -> StoreResult<bool> {

@@ -84,6 +84,10 @@ pub trait Store:
     async fn list_apps(&self) -> StoreResult<Vec<App>>;
     /// Refused with a conflict while installations or webhooks refer to the app.
     async fn delete_app(&self, id: &str) -> StoreResult<bool>;
+    /// Changes an app's name and OAuth client; false when the app does not exist.
+    async fn update_app(&self, app: &App) -> StoreResult<bool>;
+    /// The app whose OAuth client this is.
+    async fn app_for_oauth_client(&self, client_id: &str) -> StoreResult<Option<String>>;
     /// The app a (hashed) partner key belongs to, unless the key is revoked.
     async fn app_for_key(&self, key_hash: &str) -> StoreResult<Option<String>>;
     /// Another partner key for the app (several may be live, for rotation).

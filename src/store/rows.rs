@@ -49,12 +49,13 @@ impl TryFrom<TenantRow> for Tenant {
     }
 }
 
-pub const APP_COLUMNS: &str = "id, name, created_at";
+pub const APP_COLUMNS: &str = "id, name, oauth_client_id, created_at";
 
 #[derive(sqlx::FromRow)]
 pub struct AppRow {
     id: String,
     name: String,
+    oauth_client_id: Option<String>,
     created_at: i64,
 }
 
@@ -63,6 +64,7 @@ impl From<AppRow> for App {
         App {
             id: r.id,
             name: r.name,
+            oauth_client_id: r.oauth_client_id,
             created_at: from_millis(r.created_at),
         }
     }

@@ -12,6 +12,9 @@ async fn hostile_corpus_is_refused_without_change(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
         s.allow_insecure_targets = false;
         s.allow_private_targets = false;
+        // OAuth on, with an issuer nobody answers at: the corpus's tokens must be refused
+        // before any key is fetched.
+        s.oauth_issuer = Some("http://127.0.0.1:9".into());
     })
     .await;
     app.create_tenant("acme", "production").await;

@@ -16,6 +16,8 @@ mod health_ticks;
 mod idempotency;
 mod leases;
 mod moto;
+mod oauth;
+mod oidc;
 mod openapi;
 mod partner;
 mod properties;

@@ -27,6 +27,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/apps"),
     ("get", "/v1/apps/{app}"),
     ("delete", "/v1/apps/{app}"),
+    ("patch", "/v1/apps/{app}"),
     ("get", "/v1/apps/{app}/keys"),
     ("post", "/v1/apps/{app}/keys"),
     ("delete", "/v1/apps/{app}/keys/{key}"),
