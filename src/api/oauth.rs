@@ -256,7 +256,64 @@ impl OAuthVerifier {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
     use super::*;
+
+    /// A token naming key `kid`, well formed up to its (meaningless) signature.
+    fn token_with_kid(kid: &str) -> String {
+        let part = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        format!(
+            "{}.{}.c2ln",
+            part(serde_json::json!({"alg": "RS256", "typ": "at+jwt", "kid": kid})),
+            part(serde_json::json!({"client_id": "c"}))
+        )
+    }
+
+    #[tokio::test]
+    async fn unknown_keys_refetch_the_jwks_at_most_once_per_interval() {
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let counted = fetches.clone();
+        let jwks = axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async { axum::Json(serde_json::json!({"keys": []})) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, jwks).await.unwrap() });
+
+        let mut settings = Settings::defaults();
+        settings.oauth_issuer = Some(format!("http://{addr}"));
+        settings.oauth_jwks_url = Some(format!("http://{addr}/jwks"));
+        settings.oauth_jwks_refresh = Duration::from_millis(300);
+        let verifier = OAuthVerifier::from_settings(&settings).unwrap();
+        for i in 0..5 {
+            let refused = verifier.verify(&token_with_kid(&format!("k{i}"))).await;
+            assert!(
+                matches!(refused, Err(TokenError::KeysUnavailable(_))),
+                "{refused:?}"
+            );
+        }
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            1,
+            "five unknown keys, one fetch"
+        );
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let _ = verifier.verify(&token_with_kid("k9")).await;
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            2,
+            "once more after the interval"
+        );
+    }
 
     #[test]
     fn only_rfc_9068_types() {
