@@ -37,6 +37,7 @@ fn delivery(data_bytes: usize) -> ClaimedDelivery {
         retry_policy: RetryPolicy::hibob(),
         rate_limit_per_second: None,
         max_concurrency: None,
+        traceparent: None,
     }
 }
 

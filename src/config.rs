@@ -79,6 +79,12 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_OAUTH_JWKS_REFRESH", default_value = "60s", value_parser = humantime::parse_duration)]
     pub oauth_jwks_refresh: Duration,
 
+    /// An OpenTelemetry collector's OTLP/HTTP base URL (`/v1/traces` is added): traces of
+    /// requests, publishes, attempts, evaluations and notifications go there. Off when
+    /// unset, unless the standard `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+    #[arg(long, env = "HOOKGATE_OTEL_ENDPOINT")]
+    pub otel_endpoint: Option<String>,
+
     /// Open client connections at most. At the cap, the oldest connection with no request
     /// in flight is closed to make room; if all are busy, newcomers wait in the backlog.
     #[arg(long, env = "HOOKGATE_MAX_CONNECTIONS", default_value_t = 1024)]

@@ -54,8 +54,19 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    hookgate::init_tracing();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let otel_endpoint = match &cli.command {
+        Command::Serve(settings) => settings.otel_endpoint.clone(),
+        _ => None,
+    };
+    let telemetry = hookgate::telemetry::init(otel_endpoint.as_deref());
+    let outcome = run(cli).await;
+    telemetry.shutdown();
+    outcome
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
         Command::Serve(settings) => {
             let app = Application::build(*settings, Arc::new(SystemClock)).await?;
             app.run_until(shutdown_on_signal()).await

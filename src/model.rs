@@ -125,6 +125,8 @@ pub struct NewEvent {
     pub received_at: DateTime<Utc>,
     /// The `data` object, already validated JSON.
     pub data: String,
+    /// The publish's W3C trace context, when traced: attempts link to it.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -220,6 +222,8 @@ pub struct ClaimedDelivery {
     pub retry_policy: RetryPolicy,
     pub rate_limit_per_second: Option<i64>,
     pub max_concurrency: Option<i64>,
+    /// The publish's W3C trace context, when it was traced.
+    pub traceparent: Option<String>,
 }
 
 /// The result of one attempt and the delivery state it leads to, written in batches.

@@ -88,16 +88,29 @@ async fn publish(
 
 /// Validates and publishes one event from its JSON request body, as `POST /v1/events`
 /// takes it: the API's and the console's path.
+#[tracing::instrument(name = "publish", skip_all, fields(
+    event_id = tracing::field::Empty, tenant_id = tracing::field::Empty,
+    event_type = tracing::field::Empty, deliveries = tracing::field::Empty,
+))]
 pub async fn publish_event(
     state: &AppState,
     body: &[u8],
     idempotency_key: Option<String>,
 ) -> Result<PublishOutcome, ApiError> {
     let req: PublishRequest = parse_json(body, false)?;
-    let event = new_event(req, idempotency_key, body, state.clock.now())?;
+    let mut event = new_event(req, idempotency_key, body, state.clock.now())?;
+    let span = tracing::Span::current();
+    span.record("event_id", event.id.as_str());
+    span.record("tenant_id", event.tenant_id.as_str());
+    span.record("event_type", event.event_type.as_str());
+    // Stored with the event: every attempt of its deliveries links back to this span.
+    event.traceparent = crate::telemetry::traceparent(&span);
     require_declared(state, std::slice::from_ref(&event)).await?;
     let outcome = state.publisher.publish(event).await?;
     count_and_wake(state, std::slice::from_ref(&outcome));
+    if let PublishOutcome::Created(summary) = &outcome {
+        span.record("deliveries", summary.deliveries);
+    }
     Ok(outcome)
 }
 
@@ -130,6 +143,7 @@ fn new_event(
         occurred_at: req.occurred_at.map_or(now, |t| t.trunc_subsecs(3)),
         received_at: now,
         data,
+        traceparent: None,
     })
 }
 
@@ -229,6 +243,11 @@ async fn publish_batch(
             |e: ApiError| ApiError::new(e.status, e.code, format!("events[{i}]: {}", e.message));
         let req: PublishRequest = parse_json(raw.get().as_bytes(), false).map_err(at)?;
         events.push(new_event(req, None, raw.get().as_bytes(), now).map_err(at)?);
+    }
+    // The batch's request span: each event's attempts link to it.
+    let traceparent = crate::telemetry::traceparent(&tracing::Span::current());
+    for event in &mut events {
+        event.traceparent.clone_from(&traceparent);
     }
     require_declared(&state, &events).await?;
     let outcomes = state.store.publish_batch(&events).await?;

@@ -266,16 +266,32 @@ async fn refuse_oversized_bodies(
     next.run(request).await
 }
 
-/// Counts API requests by method, route template (never the raw path) and status.
+/// Counts API requests by method, route template (never the raw path, nor its query)
+/// and status, each in a span that continues the caller's `traceparent` when it sent one.
 async fn track_requests(request: Request, next: Next) -> Response {
+    use tracing::Instrument;
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_string();
     let method = request.method().to_string();
+    let span = tracing::info_span!(
+        "request",
+        otel.name = format!("{method} {route}"),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let traceparent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok());
+    crate::telemetry::continue_trace(&span, traceparent);
     let started = std::time::Instant::now();
-    let response = next.run(request).await;
+    let response = next.run(request).instrument(span.clone()).await;
+    span.record("http.response.status_code", response.status().as_u16());
     let status = response.status().as_u16().to_string();
     metrics::counter!(crate::metrics::HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status)
         .increment(1);

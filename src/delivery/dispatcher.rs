@@ -417,6 +417,7 @@ impl Dispatcher {
             retry_policy: webhook.retry_policy.clone(),
             rate_limit_per_second: webhook.rate_limit_per_second,
             max_concurrency: webhook.max_concurrency,
+            traceparent: None,
         };
         let outcome = self.send_signed(&claimed, now).await;
         (msg_id, outcome)
@@ -436,7 +437,10 @@ impl Dispatcher {
                     timestamp,
                     &body,
                 );
+                // The attempt's own context, for the partner's tracing to join.
+                let traceparent = crate::telemetry::traceparent(&tracing::Span::current());
                 let request = OutboundRequest {
+                    traceparent: traceparent.as_deref(),
                     url: &d.url,
                     msg_id: &d.delivery_id,
                     timestamp,
@@ -478,11 +482,17 @@ impl Dispatcher {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(
+    /// One attempt, in a span of its own (exported as a trace when OpenTelemetry is on)
+    /// linked to the publish that stored the event, with the ids but no URL or payload.
+    // A root span: an attempt belongs to no request, and its retry may come hours later.
+    #[tracing::instrument(name = "attempt", parent = None, skip_all, fields(
         delivery_id = %d.delivery_id, webhook_id = %d.webhook_id,
-        app_id = %d.app_id, tenant_id = %d.tenant_id,
+        app_id = %d.app_id, tenant_id = %d.tenant_id, event_type = %d.event_type,
+        attempt = d.attempt_count + 1, outcome = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
     ))]
     async fn attempt(&self, d: ClaimedDelivery) -> AttemptRecord {
+        crate::telemetry::link_to(&tracing::Span::current(), d.traceparent.as_deref());
         self.rate_limit(&d.webhook_id, d.rate_limit_per_second)
             .await;
         let _slot = self.in_flight.acquire().await;
@@ -499,6 +509,11 @@ impl Dispatcher {
             outcome.status,
             outcome.latency,
         );
+        let span = tracing::Span::current();
+        span.record("outcome", outcome.class.as_str());
+        if let Some(status) = outcome.status {
+            span.record("http.response.status_code", status);
+        }
         tracing::info!(
             outcome = outcome.class.as_str(),
             status = outcome.status,

@@ -69,6 +69,7 @@ pub fn shown_headers(
         .collect();
     let signature = format!("v1,{MASK}");
     let request = OutboundRequest {
+        traceparent: None,
         url: "",
         msg_id,
         timestamp,
@@ -89,6 +90,8 @@ pub fn shown_headers(
 }
 
 pub struct OutboundRequest<'a> {
+    /// The attempt's W3C trace context, sent as `traceparent` when traced.
+    pub traceparent: Option<&'a str>,
     pub url: &'a str,
     pub msg_id: &'a str,
     pub timestamp: i64,
@@ -242,6 +245,9 @@ fn headers(req: &OutboundRequest<'_>) -> HeaderMap {
         if let Ok(v) = HeaderValue::from_str(&value) {
             h.insert(HeaderName::from_static(name), v);
         }
+    }
+    if let Some(v) = req.traceparent.and_then(|t| HeaderValue::from_str(t).ok()) {
+        h.insert(HeaderName::from_static("traceparent"), v);
     }
     h
 }

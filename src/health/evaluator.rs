@@ -100,6 +100,7 @@ impl Evaluator {
         outcome
     }
 
+    #[tracing::instrument(name = "health.evaluate", skip(self))]
     async fn evaluate(&self, now: DateTime<Utc>) -> Result<TickOutcome, StoreError> {
         let started = std::time::Instant::now();
         let inputs = self

@@ -52,7 +52,15 @@ impl Relay {
             .await?;
         let mut outcome = RelayOutcome::default();
         for n in pending {
-            match self.publisher.publish(&n).await {
+            let span = tracing::info_span!(
+                "notification.publish",
+                notification_id = %n.id,
+                app_id = %n.app_id,
+                webhook_id = %n.webhook_id,
+                severity = n.severity.as_str(),
+            );
+            let published = tracing::Instrument::instrument(self.publisher.publish(&n), span).await;
+            match published {
                 Ok(()) => {
                     self.store
                         .mark_notification_sent(&n.id, self.clock.now())

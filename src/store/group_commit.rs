@@ -169,8 +169,9 @@ async fn publish_group(
     }
 }
 
-/// Commits a group, or each of its events alone when the group as a whole fails.
-#[tracing::instrument(skip_all, fields(events = group.len()))]
+/// Commits a group, or each of its events alone when the group as a whole fails. Its
+/// span links to the publish span of every event it holds.
+#[tracing::instrument(name = "publish.transaction", skip_all, fields(events = group.len()))]
 async fn commit(
     store: &SharedStore,
     dispatcher: Option<&Arc<Dispatcher>>,
@@ -180,6 +181,10 @@ async fn commit(
     transactions.fetch_add(1, Ordering::Relaxed);
     let (events, replies): (Vec<NewEvent>, Vec<_>) =
         group.into_iter().map(|j| (j.event, j.reply)).unzip();
+    let span = tracing::Span::current();
+    for event in &events {
+        crate::telemetry::link_to(&span, event.traceparent.as_deref());
+    }
     match publish_group(store, dispatcher, &events).await {
         Ok(outcomes) => {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {

@@ -16,7 +16,7 @@ pub(crate) const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// The event columns, in the order `publish_all` binds them.
 pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (id, idempotency_key, \
-     request_hash, tenant_id, event_type, occurred_at, received_at, data) ";
+     request_hash, tenant_id, event_type, occurred_at, received_at, data, traceparent) ";
 
 /// The deliveries columns, in the order [`NewDelivery`] binds them.
 pub(crate) const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (id, event_id, webhook_id, \
@@ -172,7 +172,8 @@ macro_rules! publish_fns {
                         .push_bind(e.event_type.clone())
                         .push_bind(to_millis(e.occurred_at))
                         .push_bind(to_millis(e.received_at))
-                        .push_bind(e.data.clone());
+                        .push_bind(e.data.clone())
+                        .push_bind(e.traceparent.clone());
                 });
                 insert.push(" ON CONFLICT DO NOTHING RETURNING id");
                 let ids: Vec<String> = insert
@@ -286,6 +287,7 @@ mod tests {
             occurred_at: Utc::now(),
             received_at: Utc::now(),
             data: "{}".into(),
+            traceparent: None,
         }
     }
 

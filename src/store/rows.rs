@@ -244,7 +244,7 @@ macro_rules! claimed_select {
              d.first_failure_at, d.event_id, e.event_type, e.occurred_at, e.data, d.tenant_id, \
              t.name AS tenant_name, d.installation_id, d.app_id, d.webhook_id, w.url, w.secret, \
              w.previous_secret, w.previous_secret_expires_at, w.headers, w.timeout_ms, \
-             w.retry_policy, w.rate_limit_per_second, w.max_concurrency \
+             w.retry_policy, w.rate_limit_per_second, w.max_concurrency, e.traceparent \
              FROM deliveries d \
              JOIN ",
             $events,
@@ -282,6 +282,7 @@ pub struct ClaimedRow {
     retry_policy: String,
     rate_limit_per_second: Option<i64>,
     max_concurrency: Option<i64>,
+    traceparent: Option<String>,
 }
 
 impl TryFrom<ClaimedRow> for ClaimedDelivery {
@@ -311,6 +312,7 @@ impl TryFrom<ClaimedRow> for ClaimedDelivery {
             rate_limit_per_second: r.rate_limit_per_second,
             max_concurrency: r.max_concurrency,
             timeout_ms: r.timeout_ms,
+            traceparent: r.traceparent,
         })
     }
 }
@@ -374,6 +376,7 @@ impl FanoutRow {
             retry_policy: parse_json("retry_policy", &self.retry_policy)?,
             rate_limit_per_second: self.rate_limit_per_second,
             max_concurrency: self.max_concurrency,
+            traceparent: event.traceparent.clone(),
         })
     }
 }

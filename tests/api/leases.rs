@@ -182,6 +182,8 @@ async fn claims_are_fair_across_webhooks(backend: Backend) {
     assert!(roomed.iter().all(|d| d.webhook_id == busy));
 }
 
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 /// A publish leased a delivery to its instance (the fast path), and the instance died
 /// before sending it: the delivery is in flight under that lease, nobody takes it until
 /// the lease expires, then a claim does. Nothing is lost.
@@ -204,6 +206,7 @@ async fn a_fast_path_lease_of_a_dead_instance_expires_and_is_claimed(backend: Ba
         occurred_at: app.clock.now(),
         received_at: app.clock.now(),
         data: "{}".into(),
+        traceparent: Some(TRACEPARENT.into()),
     };
     let (_, leased) = app
         .store
@@ -211,6 +214,7 @@ async fn a_fast_path_lease_of_a_dead_instance_expires_and_is_claimed(backend: Ba
         .await
         .unwrap();
     assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].traceparent.as_deref(), Some(TRACEPARENT));
     let delivery_id = leased[0].delivery_id.clone();
     assert_eq!(
         app.delivery(&delivery_id).await.state,
@@ -223,6 +227,14 @@ async fn a_fast_path_lease_of_a_dead_instance_expires_and_is_claimed(backend: Ba
         "leased"
     );
     app.clock.advance(Duration::minutes(5));
+    // Claimed, the delivery brings back the publish's trace context, stored with the event.
+    let now = app.clock.now();
+    let claimed = app
+        .store
+        .claim_due(now, now, &limits(10, 100))
+        .await
+        .unwrap();
+    assert_eq!(claimed[0].traceparent.as_deref(), Some(TRACEPARENT));
     assert_eq!(app.dispatcher.run_once().await.unwrap().len(), 1);
     assert_eq!(
         app.delivery(&delivery_id).await.state,

@@ -1,55 +1,17 @@
 //! Structured logs from the real binary: one JSON line per attempt with the delivery,
 //! webhook, app and tenant ids, the outcome and the latency; nothing secret anywhere.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::binary::Gateway;
 use crate::helpers::{reply, TestReceiver, PLATFORM_KEY};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_carry_ids_and_no_secrets() {
-    let db = std::env::temp_dir().join(format!(
-        "hookgate-logs-{}.db",
-        uuid::Uuid::new_v4().simple()
-    ));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
-        .arg("serve")
-        .env("HOOKGATE_LOG_FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .env("HOOKGATE_LISTEN", "127.0.0.1:0")
-        .env(
-            "HOOKGATE_DATABASE_URL",
-            format!("sqlite://{}", db.display()),
-        )
-        .env("HOOKGATE_PLATFORM_KEY", PLATFORM_KEY)
-        .env("HOOKGATE_ALLOW_INSECURE_TARGETS", "true")
-        .env("HOOKGATE_ALLOW_PRIVATE_TARGETS", "true")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let mut log: Vec<String> = Vec::new();
-    let addr = loop {
-        let line = lines_rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the gateway starts");
-        let parsed: Value = serde_json::from_str(&line).expect("every log line is JSON");
-        log.push(line);
-        if parsed["fields"]["message"] == "hookgate listening" {
-            break parsed["fields"]["addr"].as_str().unwrap().to_string();
-        }
-    };
-    let base = format!("http://{addr}");
+    let mut gateway = Gateway::start(&[]);
+    let base = gateway.base.clone();
     let http = reqwest::Client::new();
     let call = |path: &str, key: &str, body: Value| {
         http.post(format!("{base}{path}"))
@@ -114,13 +76,8 @@ async fn json_logs_carry_ids_and_no_secrets() {
     let signature = got[0].header("webhook-signature").to_string();
 
     // Stop it (SIGTERM) and collect the rest of the log.
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "a graceful shutdown exits 0: {status:?}");
-    log.extend(lines_rx.try_iter());
-    let _ = std::fs::remove_file(&db);
+    gateway.stop();
+    let log = &gateway.log;
 
     let attempts: Vec<Value> = log
         .iter()

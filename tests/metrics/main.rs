@@ -8,7 +8,9 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+mod binary;
 mod logs;
+mod traces;
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
