@@ -184,11 +184,35 @@ async fn tokens_act_for_their_app_within_their_scopes(backend: Backend) {
         401,
         "RS256, ES256 and EdDSA",
     );
-    let plain_jwt = with_header(
-        &token,
-        json!({"alg": "RS256", "typ": "JWT", "kid": header["kid"]}),
+    // Signed with the server's own key, but not an access token (typ JWT) or not valid
+    // yet (nbf an hour ahead): refused all the same; the same claims as at+jwt pass.
+    let signed = |typ: &str, claims: &Value| {
+        let header = jsonwebtoken::Header {
+            alg: jsonwebtoken::Algorithm::RS256,
+            typ: Some(typ.into()),
+            kid: header["kid"].as_str().map(String::from),
+            ..Default::default()
+        };
+        let key = jsonwebtoken::EncodingKey::from_rsa_der(&auth.private_der());
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
+    };
+    let claims = part(&token, 1);
+    assert_eq!(
+        get(&app, &webhook, &signed("at+jwt", &claims)).await.status,
+        200
     );
-    refused_as(&get(&app, &webhook, &plain_jwt).await, 401, "at+jwt");
+    refused_as(
+        &get(&app, &webhook, &signed("JWT", &claims)).await,
+        401,
+        "at+jwt",
+    );
+    let mut early = claims.clone();
+    early["nbf"] = json!(chrono::Utc::now().timestamp() + 3600);
+    refused_as(
+        &get(&app, &webhook, &signed("at+jwt", &early)).await,
+        401,
+        "not valid yet",
+    );
 
     // The same keys under another issuer.
     let mut twin = auth.twin().await;

@@ -142,6 +142,12 @@ impl AuthServer {
             .to_string()
     }
 
+    /// An RSA signing key's private key (PKCS#1 DER): signs what the server would never
+    /// issue.
+    pub fn private_der(&self) -> Vec<u8> {
+        std::fs::read(format!("{}.key.der", self.keys.display())).unwrap()
+    }
+
     /// The signing key's public key, as PEM (what an HS256 forgery would use as secret).
     pub fn public_pem(&self) -> Vec<u8> {
         std::fs::read(format!("{}.pub.pem", self.keys.display())).unwrap()

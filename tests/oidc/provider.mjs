@@ -5,9 +5,10 @@
 // KEYS_FILE, a JSON array of private JWKs, the first of which signs: created with one
 // KEY_ALG key (RS256 by default, ES256 or EdDSA) when missing; ROTATE=1 puts a new key
 // first and keeps publishing the others, as a rotation does. The signing key's public
-// PEM is written to KEYS_FILE.pub.pem. TOKEN_TTL in seconds (60 by default).
+// PEM is written to KEYS_FILE.pub.pem; an RSA one's private key to KEYS_FILE.key.der.
+// TOKEN_TTL in seconds (60 by default).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.PORT);
@@ -32,6 +33,12 @@ if (keys.length === 0 || process.env.ROTATE === '1') {
 }
 const signing = createPublicKey({ key: keys[0], format: 'jwk' });
 writeFileSync(`${keysFile}.pub.pem`, signing.export({ type: 'spki', format: 'pem' }));
+// An RSA private key too (PKCS#1 DER), so that a test can sign a token the server would
+// never issue.
+if (keys[0].kty === 'RSA') {
+  const privateKey = createPrivateKey({ key: keys[0], format: 'jwk' });
+  writeFileSync(`${keysFile}.key.der`, privateKey.export({ type: 'pkcs1', format: 'der' }));
+}
 const ttl = Number(process.env.TOKEN_TTL || 60);
 const scopes = ['webhooks:read', 'webhooks:manage'];
 
