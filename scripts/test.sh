@@ -11,6 +11,10 @@ ensure_promtool
 ensure_chromium
 ensure_oidc_provider
 
+# A fresh clone gains nothing from incremental caches, which cost a few hundred
+# MB per test binary; a developer may set CARGO_INCREMENTAL=1 to keep them.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --all-targets --locked
