@@ -15,17 +15,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use axum_extra::extract::cookie::{Cookie, CookieJar};
+use axum_extra::extract::cookie::CookieJar;
 use axum_extra::extract::Form;
 use maud::{html, Markup};
-use serde::Deserialize;
 
 use crate::api::extract::hash_key;
-use crate::api::portal_links::generate_token;
 use crate::api::{ApiError, AppState};
 use crate::web::forms::{csrf_ok, CsrfForm};
 use crate::web::pages::{self, error_page_in, layout, Area};
-use session::{cookie, csrf_refused, open_session, Operator, LOGIN_CSRF_COOKIE, SESSION_COOKIE};
+use crate::web::sign_in::{self, SignInForm};
+use session::{csrf_refused, open_session, Operator};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -116,45 +115,25 @@ fn sign_in_page(csrf: &str, error: Option<&str>) -> Markup {
     )
 }
 
-async fn sign_in_form(headers: HeaderMap, jar: CookieJar) -> impl IntoResponse {
-    let csrf = generate_token();
-    let jar = jar.add(cookie(LOGIN_CSRF_COOKIE, csrf.clone(), &headers));
-    (jar, sign_in_page(&csrf, None))
-}
-
-#[derive(Deserialize)]
-struct SignIn {
-    #[serde(default)]
-    key: String,
-    #[serde(default)]
-    csrf: String,
+async fn sign_in_form(headers: HeaderMap, jar: CookieJar) -> Response {
+    sign_in::form(Area::Console, &headers, jar, sign_in_page)
 }
 
 async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
     jar: CookieJar,
-    Form(form): Form<SignIn>,
+    Form(form): Form<SignInForm>,
 ) -> Response {
-    let expected = jar
-        .get(LOGIN_CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
-    if !csrf_ok(&expected, &form.csrf) {
+    let Some(csrf) = sign_in::checked_csrf(Area::Console, &jar, &form) else {
         return csrf_refused();
-    }
+    };
     // Compared as hashes in constant time, as the API compares keys.
     if !csrf_ok(&state.platform_key_hash, &hash_key(form.key.trim())) {
-        let page = sign_in_page(&expected, Some("That is not the platform key."));
-        return (StatusCode::UNAUTHORIZED, page).into_response();
+        return sign_in::refused(sign_in_page(&csrf, Some("That is not the platform key.")));
     }
     match open_session(&state, &headers).await {
-        Ok(session) => {
-            let jar = jar
-                .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/console"))
-                .add(session);
-            (jar, Redirect::to("/console/")).into_response()
-        }
+        Ok(session) => sign_in::signed_in(Area::Console, jar, session, "/console/"),
         Err(page) => page,
     }
 }
@@ -169,6 +148,5 @@ async fn sign_out(
         return csrf_refused();
     }
     operator.sign_out(&state).await;
-    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/console"));
-    (jar, Redirect::to("/console/login")).into_response()
+    sign_in::signed_out(Area::Console, jar)
 }

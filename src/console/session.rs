@@ -5,19 +5,18 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::cookie::{Cookie, CookieJar};
+use axum::response::Response;
+use axum_extra::extract::cookie::Cookie;
 
 use super::console_error;
 use crate::api::extract::hash_key;
 use crate::api::portal_links::generate_token;
 use crate::api::AppState;
 use crate::store::ConsoleSession;
-use crate::web::forms::{self, csrf_ok};
+use crate::web::forms::csrf_ok;
 use crate::web::pages::{Area, Nav};
+use crate::web::sign_in;
 
-pub const SESSION_COOKIE: &str = "hg_console";
-pub const LOGIN_CSRF_COOKIE: &str = "hg_console_login";
 /// Shorter than a partner's: this key can do everything.
 pub const SESSION_TTL: chrono::Duration = chrono::Duration::hours(4);
 
@@ -31,12 +30,10 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let to_sign_in = || Redirect::to("/console/login").into_response();
-        let jar = CookieJar::from_headers(&parts.headers);
-        let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+        let to_sign_in = || sign_in::to_sign_in(Area::Console);
+        let Some(token_hash) = sign_in::session_token_hash(Area::Console, &parts.headers) else {
             return Err(to_sign_in());
         };
-        let token_hash = hash_key(&token);
         let found = state
             .store
             .get_console_session(&token_hash)
@@ -77,7 +74,7 @@ impl Operator {
 
 /// The answer to a console form without its session's CSRF token: nothing was done.
 pub fn csrf_refused() -> Response {
-    forms::csrf_refused_in(Area::Console)
+    crate::web::forms::csrf_refused_in(Area::Console)
 }
 
 /// Opens a console session and returns the cookie that carries it.
@@ -98,9 +95,10 @@ pub async fn open_session(
         .create_console_session(&hash_key(&token), &session)
         .await
         .map_err(|e| console_error(e.into()))?;
-    Ok(cookie(SESSION_COOKIE, token, headers))
-}
-
-pub fn cookie(name: &'static str, value: String, headers: &HeaderMap) -> Cookie<'static> {
-    forms::cookie("/console", name, value, headers, SESSION_TTL)
+    Ok(sign_in::session_cookie(
+        Area::Console,
+        token,
+        headers,
+        SESSION_TTL,
+    ))
 }

@@ -16,18 +16,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use axum_extra::extract::cookie::{Cookie, CookieJar};
+use axum_extra::extract::cookie::CookieJar;
 use axum_extra::extract::Form;
 use maud::html;
-use serde::Deserialize;
 
 use crate::api::extract::hash_key;
-use crate::api::portal_links::generate_token;
 use crate::api::AppState;
 use crate::web::pages::{self, api_error_page, error_page, Area};
-use session::{
-    cookie, csrf_ok, csrf_refused, open_session, Partner, LOGIN_CSRF_COOKIE, SESSION_COOKIE,
-};
+use crate::web::sign_in::{self, SignInForm};
+use session::{csrf_refused, open_session, CsrfForm, Partner};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -89,49 +86,30 @@ fn sign_in_page(csrf: &str, error: Option<&str>) -> maud::Markup {
     )
 }
 
-async fn sign_in_form(headers: HeaderMap, jar: CookieJar) -> impl IntoResponse {
-    let csrf = generate_token();
-    let jar = jar.add(cookie(LOGIN_CSRF_COOKIE, csrf.clone(), &headers));
-    (jar, sign_in_page(&csrf, None))
-}
-
-#[derive(Deserialize)]
-struct SignIn {
-    #[serde(default)]
-    key: String,
-    #[serde(default)]
-    csrf: String,
+async fn sign_in_form(headers: HeaderMap, jar: CookieJar) -> Response {
+    sign_in::form(Area::Portal, &headers, jar, sign_in_page)
 }
 
 async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
     jar: CookieJar,
-    Form(form): Form<SignIn>,
+    Form(form): Form<SignInForm>,
 ) -> Response {
-    let expected = jar
-        .get(LOGIN_CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
-    if !csrf_ok(&expected, &form.csrf) {
+    let Some(csrf) = sign_in::checked_csrf(Area::Portal, &jar, &form) else {
         return csrf_refused();
-    }
+    };
     let key_hash = hash_key(form.key.trim());
     let app = match state.store.app_for_key(&key_hash).await {
         Ok(app) => app,
         Err(e) => return api_error_page(e.into()),
     };
     let Some(app_id) = app else {
-        let page = sign_in_page(&expected, Some("That key is not a valid partner key."));
-        return (StatusCode::UNAUTHORIZED, page).into_response();
+        let page = sign_in_page(&csrf, Some("That key is not a valid partner key."));
+        return sign_in::refused(page);
     };
     match open_session(&state, &headers, &app_id, Some(key_hash)).await {
-        Ok(session) => {
-            let jar = jar
-                .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/portal"))
-                .add(session);
-            (jar, Redirect::to("/portal/webhooks")).into_response()
-        }
+        Ok(session) => sign_in::signed_in(Area::Portal, jar, session, "/portal/webhooks"),
         Err(page) => page,
     }
 }
@@ -140,14 +118,13 @@ async fn sign_out(
     State(state): State<AppState>,
     partner: Partner,
     jar: CookieJar,
-    Form(form): Form<session::CsrfForm>,
+    Form(form): Form<CsrfForm>,
 ) -> Response {
     if !partner.csrf_ok(&form.csrf) {
         return csrf_refused();
     }
     partner.sign_out(&state).await;
-    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/portal"));
-    (jar, Redirect::to("/portal/login")).into_response()
+    sign_in::signed_out(Area::Portal, jar)
 }
 
 /// A one-time link minted by the platform (`POST /v1/apps/{app}/portal-links`).

@@ -5,20 +5,17 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::cookie::{Cookie, CookieJar};
+use axum::response::Response;
+use axum_extra::extract::cookie::Cookie;
 
 use crate::api::extract::hash_key;
 use crate::api::portal_links::generate_token;
 use crate::api::AppState;
 use crate::store::PortalSession;
-use crate::web::forms;
 pub use crate::web::forms::{csrf_ok, CsrfForm};
 use crate::web::pages::{api_error_page, Area, Nav};
+use crate::web::sign_in;
 
-pub const SESSION_COOKIE: &str = "hg_portal";
-/// The sign-in form's CSRF token, before there is a session (double submit).
-pub const LOGIN_CSRF_COOKIE: &str = "hg_portal_login";
 pub const SESSION_TTL: chrono::Duration = chrono::Duration::hours(8);
 
 /// The signed-in partner of a portal request.
@@ -32,12 +29,10 @@ impl FromRequestParts<AppState> for Partner {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let to_sign_in = || Redirect::to("/portal/login").into_response();
-        let jar = CookieJar::from_headers(&parts.headers);
-        let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+        let to_sign_in = || sign_in::to_sign_in(Area::Portal);
+        let Some(token_hash) = sign_in::session_token_hash(Area::Portal, &parts.headers) else {
             return Err(to_sign_in());
         };
-        let token_hash = hash_key(&token);
         let store = &state.store;
         let found = store
             .get_portal_session(&token_hash)
@@ -97,7 +92,7 @@ impl Partner {
 
 /// The answer to a portal form without its session's CSRF token: nothing was done.
 pub fn csrf_refused() -> Response {
-    forms::csrf_refused_in(Area::Portal)
+    crate::web::forms::csrf_refused_in(Area::Portal)
 }
 
 /// Opens a session for `app_id` and returns the cookie that carries it.
@@ -121,10 +116,10 @@ pub async fn open_session(
         .create_portal_session(&hash_key(&token), &session)
         .await
         .map_err(|e| api_error_page(e.into()))?;
-    Ok(cookie(SESSION_COOKIE, token, headers))
-}
-
-/// A portal cookie: see [`forms::cookie`].
-pub fn cookie(name: &'static str, value: String, headers: &HeaderMap) -> Cookie<'static> {
-    forms::cookie("/portal", name, value, headers, SESSION_TTL)
+    Ok(sign_in::session_cookie(
+        Area::Portal,
+        token,
+        headers,
+        SESSION_TTL,
+    ))
 }

@@ -28,10 +28,10 @@ pub fn csrf_refused_in(area: Area) -> Response {
     )
 }
 
-/// HttpOnly, SameSite=Strict, scoped to `path`; Secure when the request came over https
-/// (directly or through a proxy that says so).
+/// HttpOnly, SameSite=Strict, scoped to `area`'s pages; Secure when the request came
+/// over https (directly or through a proxy that says so).
 pub fn cookie(
-    path: &'static str,
+    area: Area,
     name: &'static str,
     value: String,
     headers: &HeaderMap,
@@ -42,7 +42,7 @@ pub fn cookie(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|p| p.eq_ignore_ascii_case("https"));
     Cookie::build((name, value))
-        .path(path)
+        .path(area.path())
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(https)

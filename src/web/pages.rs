@@ -55,6 +55,37 @@ impl Area {
         }
     }
 
+    /// Where the area's pages live, and the path of its cookies.
+    pub fn path(self) -> &'static str {
+        match self {
+            Area::Portal => "/portal",
+            Area::Console => "/console",
+        }
+    }
+
+    pub fn sign_in_path(self) -> &'static str {
+        match self {
+            Area::Portal => "/portal/login",
+            Area::Console => "/console/login",
+        }
+    }
+
+    /// The cookie that carries a signed-in session's token.
+    pub fn session_cookie(self) -> &'static str {
+        match self {
+            Area::Portal => "hg_portal",
+            Area::Console => "hg_console",
+        }
+    }
+
+    /// The cookie that carries the sign-in form's CSRF token, before there is a session.
+    pub fn sign_in_cookie(self) -> &'static str {
+        match self {
+            Area::Portal => "hg_portal_login",
+            Area::Console => "hg_console_login",
+        }
+    }
+
     /// Where "back" goes from an error page.
     fn home(self) -> (&'static str, &'static str) {
         match self {
@@ -118,7 +149,7 @@ pub fn sign_in_page(
         area,
         title,
         html! {
-            form.card method="post" action={ "/" (area.name()) "/login" } {
+            form.card method="post" action=(area.sign_in_path()) {
                 p.muted { (intro) }
                 @if let Some(error) = error { p.error role="alert" { (error) } }
                 input type="hidden" name="csrf" value=(csrf);
@@ -165,7 +196,7 @@ fn page(area: Area, title: &str, nav: Option<Nav>, refresh: Option<&str>, body: 
                         @for (href, label) in area.links() { a href=(href) { (label) } }
                         span.who {
                             (area.who()) @if !nav.who.is_empty() { code { (nav.who) } } " · "
-                            form method="post" action={ "/" (area.name()) "/logout" } style="display:inline" {
+                            form method="post" action={ (area.path()) "/logout" } style="display:inline" {
                                 input type="hidden" name="csrf" value=(nav.csrf);
                                 button.link type="submit" { "Sign out" }
                             }

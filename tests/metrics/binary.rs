@@ -6,9 +6,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::helpers::PLATFORM_KEY;
+use crate::helpers::{reply, Reply, PLATFORM_KEY};
+
+/// A partner set up by [`Gateway::add_partner`].
+pub struct Partner {
+    pub key: String,
+    pub webhook_id: String,
+    pub secret: String,
+}
 
 pub struct Gateway {
     pub base: String,
@@ -69,6 +76,56 @@ impl Gateway {
             child,
             lines,
             db,
+        }
+    }
+
+    /// `POST path` with `key` as the bearer.
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Reply {
+        let response = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        reply(response).await
+    }
+
+    /// The tenant `acme` in production, created once.
+    pub async fn add_tenant(&self) {
+        let tenant = json!({"id": "acme", "name": "Acme", "environment": "production"});
+        let created = self.post("/v1/tenants", PLATFORM_KEY, tenant).await;
+        assert!(
+            created.status == 201 || created.status == 409,
+            "{}",
+            created.body
+        );
+    }
+
+    /// App `app`, installed for `acme`, with one webhook on `url` for every event type.
+    pub async fn add_partner(&self, app: &str, url: &str) -> Partner {
+        let created = self
+            .post("/v1/apps", PLATFORM_KEY, json!({"id": app, "name": app}))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        let key = created.body["partner_key"].as_str().unwrap().to_string();
+        let installation = json!({"tenant_id": "acme", "app_id": app});
+        let installed = self
+            .post("/v1/installations", PLATFORM_KEY, installation)
+            .await;
+        assert_eq!(installed.status, 201, "{}", installed.body);
+        let webhook = self
+            .post(
+                &format!("/v1/apps/{app}/webhooks"),
+                &key,
+                json!({"url": url}),
+            )
+            .await;
+        assert_eq!(webhook.status, 201, "{}", webhook.body);
+        Partner {
+            key,
+            webhook_id: webhook.body["id"].as_str().unwrap().to_string(),
+            secret: webhook.body["secret"].as_str().unwrap().to_string(),
         }
     }
 

@@ -8,6 +8,10 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+#[allow(dead_code)]
+#[path = "../api/moto.rs"]
+mod moto;
+
 mod binary;
 mod logs;
 mod traces;

@@ -1,8 +1,9 @@
 //! OpenTelemetry traces from the real binary to a real OTLP/HTTP receiver in the test,
 //! decoded with the `opentelemetry-proto` types: a publish sent with a `traceparent`
 //! continues the caller's trace; each attempt of its deliveries links to the publish and
-//! sends its own `traceparent` to the listener; an evaluation has its span; no span
-//! carries a secret, a payload or a URL's query.
+//! sends its own `traceparent` to the listener; an evaluation has its span, and so has
+//! the publish of a notification to SQS; no span carries a secret, a payload or a URL's
+//! query.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,10 +12,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::binary::Gateway;
-use crate::helpers::{fresh_database, reply, Backend, TestReceiver, PLATFORM_KEY};
+use crate::helpers::{fresh_database, Backend, TestReceiver, PLATFORM_KEY};
+use crate::moto::MotoServer;
 
 type Spans = Arc<Mutex<Vec<Span>>>;
 
@@ -58,6 +60,27 @@ fn attribute(span: &Span, key: &str) -> Option<String> {
         })
 }
 
+/// Waits (at most 20 s) until the names of the spans received so far satisfy `done`.
+async fn wait_for_spans(spans: &Spans, done: impl Fn(&[String]) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let names: Vec<String> = spans
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        if done(&names) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "spans so far: {names:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -86,53 +109,14 @@ async fn traced_publish(backend: Backend) {
         env.push(("HOOKGATE_DATABASE_URL", url.as_str()));
     }
     let mut gateway = Gateway::start(&env);
-    let base = gateway.base.clone();
-    let http = reqwest::Client::new();
-    let post = |path: &str, key: &str, body: Value| {
-        http.post(format!("{base}{path}"))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-    };
     let receiver = TestReceiver::start(None).await;
     let query_secret = "query-secret-0123";
     let listener = format!("{}?token={query_secret}", receiver.url());
-    post(
-        "/v1/tenants",
-        PLATFORM_KEY,
-        json!({"id": "acme", "name": "Acme", "environment": "production"}),
-    )
-    .await
-    .unwrap();
+    gateway.add_tenant().await;
     let mut secrets = vec![PLATFORM_KEY.to_string(), query_secret.to_string()];
     for app in ["bob", "eve"] {
-        let created = reply(
-            post("/v1/apps", PLATFORM_KEY, json!({"id": app, "name": app}))
-                .await
-                .unwrap(),
-        )
-        .await;
-        let key = created.body["partner_key"].as_str().unwrap().to_string();
-        post(
-            "/v1/installations",
-            PLATFORM_KEY,
-            json!({"tenant_id": "acme", "app_id": app}),
-        )
-        .await
-        .unwrap();
-        let webhook = reply(
-            post(
-                &format!("/v1/apps/{app}/webhooks"),
-                &key,
-                json!({"url": listener}),
-            )
-            .await
-            .unwrap(),
-        )
-        .await;
-        assert_eq!(webhook.status, 201, "{}", webhook.body);
-        secrets.push(key);
-        secrets.push(webhook.body["secret"].as_str().unwrap().to_string());
+        let partner = gateway.add_partner(app, &listener).await;
+        secrets.extend([partner.key, partner.secret]);
     }
 
     // The platform publishes within a trace of its own.
@@ -140,8 +124,8 @@ async fn traced_publish(backend: Backend) {
     let caller_span = "00f067aa0ba902b7";
     let marker = "payload-marker-not-for-traces";
     secrets.push(marker.to_string());
-    let published = http
-        .post(format!("{base}/v1/events"))
+    let published = reqwest::Client::new()
+        .post(format!("{}/v1/events", gateway.base))
         .bearer_auth(PLATFORM_KEY)
         .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
         .json(&json!({"type": "a.b", "tenant_id": "acme", "data": {"m": marker}}))
@@ -153,24 +137,11 @@ async fn traced_publish(backend: Backend) {
     assert_eq!(got.len(), 2, "one delivery per app");
 
     // Spans arrive in batches: wait (bounded) for both attempts and an evaluation.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let names: Vec<String> = spans
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|s| s.name.clone())
-            .collect();
-        let attempts = names.iter().filter(|n| *n == "attempt").count();
-        if attempts >= 2 && names.iter().any(|n| n == "health.evaluate") {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "spans so far: {names:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_spans(&spans, |names| {
+        names.iter().filter(|n| *n == "attempt").count() >= 2
+            && names.iter().any(|n| n == "health.evaluate")
+    })
+    .await;
     gateway.stop();
     let spans = spans.lock().unwrap().clone();
 
@@ -235,5 +206,67 @@ async fn traced_publish(backend: Backend) {
             !everything.contains(secret.as_str()),
             "{secret} is in a span"
         );
+    }
+}
+
+/// A listener that fails from the start, with the warning mark compressed to a second:
+/// the warning the evaluator writes to the outbox is published to a real SQS server
+/// (moto) within a `notification.publish` span that names it. The relay's span does not
+/// depend on the backend, so SQLite alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_sent_to_sqs_has_its_span() {
+    let (endpoint, spans) = otlp_receiver().await;
+    let moto = MotoServer::start().await;
+    let queue_url = moto.create_queue("partner-notifications").await;
+    let moto_endpoint = moto.endpoint();
+    let mut gateway = Gateway::start(&[
+        ("HOOKGATE_OTEL_ENDPOINT", endpoint.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("HOOKGATE_HEALTH_SCHEDULE", "*/2 * * * * *"),
+        ("HOOKGATE_HEALTH_WARN_AFTER", "1s"),
+        ("HOOKGATE_SQS_QUEUE_URL", queue_url.as_str()),
+        ("HOOKGATE_SQS_ENDPOINT", moto_endpoint.as_str()),
+    ]);
+    let receiver = TestReceiver::start(None).await;
+    receiver.always(500);
+    gateway.add_tenant().await;
+    let partner = gateway.add_partner("bob", &receiver.url()).await;
+    let published = gateway
+        .post(
+            "/v1/events",
+            PLATFORM_KEY,
+            json!({"type": "a.b", "tenant_id": "acme", "data": {}}),
+        )
+        .await;
+    assert_eq!(published.status, 202);
+
+    wait_for_spans(&spans, |names| {
+        names.iter().any(|n| n == "notification.publish")
+    })
+    .await;
+    gateway.stop();
+    let spans = spans.lock().unwrap().clone();
+    let messages = moto.drain(&queue_url).await;
+
+    let span = spans
+        .iter()
+        .find(|s| s.name == "notification.publish")
+        .unwrap();
+    assert_eq!(attribute(span, "app_id").as_deref(), Some("bob"));
+    assert_eq!(
+        attribute(span, "webhook_id").as_deref(),
+        Some(partner.webhook_id.as_str())
+    );
+    assert_eq!(attribute(span, "severity").as_deref(), Some("warning"));
+    let notification_id = attribute(span, "notification_id").unwrap();
+    assert!(
+        messages.iter().any(|(body, id)| *id == notification_id
+            && body["severity"] == "warning"
+            && body["webhook"]["id"] == partner.webhook_id.as_str()),
+        "the span names the message on the queue: {messages:?}"
+    );
+    let everything = format!("{spans:?}");
+    for secret in [PLATFORM_KEY, &partner.key, &partner.secret] {
+        assert!(!everything.contains(secret), "{secret} is in a span");
     }
 }
