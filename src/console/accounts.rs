@@ -8,7 +8,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::session::{csrf_refused, Operator};
-use super::{console_error, form_error, page, refused_form};
+use super::{console_error, form_error, page, refused_form, respond};
 use crate::api::apps::{create_app as api_create_app, CreateApp};
 use crate::api::installations::{install_app, uninstall_app};
 use crate::api::portal_links::mint_portal_link;
@@ -35,10 +35,7 @@ pub struct TenantForm {
 }
 
 pub async fn tenants(State(state): State<AppState>, operator: Operator) -> Response {
-    match tenants_page(&state, &operator, &TenantForm::default(), None).await {
-        Ok(page) => page.into_response(),
-        Err(e) => console_error(e),
-    }
+    respond(tenants_page(&state, &operator, &TenantForm::default(), None).await)
 }
 
 async fn tenants_page(
@@ -137,10 +134,7 @@ enum Shown {
 }
 
 pub async fn apps(State(state): State<AppState>, operator: Operator) -> Response {
-    match apps_page(&state, &operator, &AppForm::default(), None, Shown::Nothing).await {
-        Ok(page) => page.into_response(),
-        Err(e) => console_error(e),
-    }
+    respond(apps_page(&state, &operator, &AppForm::default(), None, Shown::Nothing).await)
 }
 
 async fn apps_page(
@@ -279,10 +273,7 @@ pub struct InstallForm {
 }
 
 pub async fn installations(State(state): State<AppState>, operator: Operator) -> Response {
-    match installations_page(&state, &operator, &InstallForm::default(), None).await {
-        Ok(page) => page.into_response(),
-        Err(e) => console_error(e),
-    }
+    respond(installations_page(&state, &operator, &InstallForm::default(), None).await)
 }
 
 async fn installations_page(

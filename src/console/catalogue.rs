@@ -8,7 +8,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::session::{csrf_refused, Operator};
-use super::{console_error, form_error, page, refused_form};
+use super::{console_error, form_error, page, refused_form, respond};
 use crate::api::event_types::{
     create_event_type, delete_event_type, update_event_type, CreateEventType, UpdateEventType,
 };
@@ -51,10 +51,7 @@ impl EventTypeForm {
 }
 
 pub async fn list(State(state): State<AppState>, operator: Operator) -> Response {
-    match list_page(&state, &operator, &EventTypeForm::default(), None).await {
-        Ok(page) => page.into_response(),
-        Err(e) => console_error(e),
-    }
+    respond(list_page(&state, &operator, &EventTypeForm::default(), None).await)
 }
 
 async fn list_page(

@@ -84,6 +84,11 @@ fn console_error(e: ApiError) -> Response {
     error_page_in(Area::Console, e.status, &e.message)
 }
 
+/// A console page, or the API's error that kept it from being built.
+fn respond(page: Result<Markup, ApiError>) -> Response {
+    pages::page_or_error(Area::Console, page)
+}
+
 /// A refused form: a client error is shown on the form's own page (`form_page`, not
 /// built otherwise) with the API's status; anything else as an error page.
 async fn refused_form(

@@ -2,11 +2,11 @@
 //! deactivated across apps, and the notifications with the outbox backlog.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{html, Markup};
 
 use super::session::Operator;
-use super::{console_error, page};
+use super::{page, respond};
 use crate::api::health::webhook_health;
 use crate::api::{ApiError, AppState};
 use crate::health::rules::Status;
@@ -19,10 +19,7 @@ use crate::web::pages::{badge, rate};
 const RECENT_NOTIFICATIONS: i64 = 20;
 
 pub async fn overview(State(state): State<AppState>, operator: Operator) -> Response {
-    match overview_page(&state, &operator).await {
-        Ok(page) => page.into_response(),
-        Err(e) => console_error(e),
-    }
+    respond(overview_page(&state, &operator).await)
 }
 
 /// Webhooks the evaluator found unavailable, and deactivated ones, with their health.

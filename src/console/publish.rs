@@ -9,7 +9,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::session::{csrf_refused, Operator};
-use super::{console_error, form_error, page, refused_form};
+use super::{console_error, form_error, page, refused_form, respond};
 use crate::api::events::publish_event;
 use crate::api::extract::parse_json;
 use crate::api::{ApiError, AppState};
@@ -46,10 +46,7 @@ impl PublishForm {
 }
 
 pub async fn form(State(state): State<AppState>, operator: Operator) -> Response {
-    match form_page(&state, &operator, &PublishForm::default(), None, None).await {
-        Ok(page) => page.into_response(),
-        Err(e) => console_error(e),
-    }
+    respond(form_page(&state, &operator, &PublishForm::default(), None, None).await)
 }
 
 async fn form_page(

@@ -3,12 +3,13 @@
 //! queries and `resend_delivery`.
 
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum_extra::extract::Form;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use super::respond;
 use super::session::{csrf_refused, CsrfForm, Partner};
 use crate::api::logs::{parse_outcome, resend_delivery, webhook_delivery};
 use crate::api::webhooks::owned_webhook;
@@ -85,10 +86,7 @@ pub async fn attempts(
     Path(id): Path<String>,
     Query(q): Query<AttemptsQuery>,
 ) -> Response {
-    match attempts_page(&state, &partner, &id, &q).await {
-        Ok(page) => page.into_response(),
-        Err(e) => api_error_page(e),
-    }
+    respond(attempts_page(&state, &partner, &id, &q).await)
 }
 
 async fn attempts_page(
@@ -172,10 +170,7 @@ pub async fn delivery(
     partner: Partner,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Response {
-    match delivery_page(&state, &partner, &id, &delivery_id, None).await {
-        Ok(page) => page.into_response(),
-        Err(e) => api_error_page(e),
-    }
+    respond(delivery_page(&state, &partner, &id, &delivery_id, None).await)
 }
 
 pub async fn resend(
@@ -192,10 +187,7 @@ pub async fn resend(
         Err(e) => Err(e),
     };
     match resent {
-        Ok(d) => match delivery_page(&state, &partner, &id, &delivery_id, Some(&d)).await {
-            Ok(page) => page.into_response(),
-            Err(e) => api_error_page(e),
-        },
+        Ok(d) => respond(delivery_page(&state, &partner, &id, &delivery_id, Some(&d)).await),
         Err(e) => api_error_page(e),
     }
 }

@@ -75,6 +75,11 @@ pub fn router() -> Router<AppState> {
         )
 }
 
+/// A portal page, or the API's error that kept it from being built.
+fn respond(page: Result<maud::Markup, crate::api::ApiError>) -> Response {
+    pages::page_or_error(Area::Portal, page)
+}
+
 fn sign_in_page(csrf: &str, error: Option<&str>) -> maud::Markup {
     pages::sign_in_page(
         Area::Portal,

@@ -3,11 +3,12 @@
 //! attempts. Every action goes through the API's own functions.
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum_extra::extract::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use super::respond;
 use super::session::{CsrfForm, Partner};
 use crate::api::health::{reactivate_webhook, webhook_health};
 use crate::api::logs::replay_failed;
@@ -38,13 +39,6 @@ pub async fn detail(
     Path(id): Path<String>,
 ) -> Response {
     respond(detail_page(&state, &partner, &id, None).await)
-}
-
-fn respond(page: Result<Markup, ApiError>) -> Response {
-    match page {
-        Ok(page) => page.into_response(),
-        Err(e) => api_error_page(e),
-    }
 }
 
 /// What an action on a webhook's page shows above its attempts.

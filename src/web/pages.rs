@@ -234,6 +234,15 @@ pub fn api_error_page(e: ApiError) -> Response {
     error_page(e.status, &e.message)
 }
 
+/// A page of `area`, or the API's error that kept it from being built, as a page with
+/// its status.
+pub fn page_or_error(area: Area, page: Result<Markup, ApiError>) -> Response {
+    match page {
+        Ok(page) => page.into_response(),
+        Err(e) => error_page_in(area, e.status, &e.message),
+    }
+}
+
 /// A webhook's health state as a coloured badge.
 pub fn badge(health: &WebhookHealth) -> Markup {
     let state = health.state.as_str();
