@@ -137,6 +137,21 @@ impl Gateway {
         let status = self.child.wait().unwrap();
         assert!(status.success(), "a graceful shutdown exits 0: {status:?}");
         self.log.extend(self.lines.try_iter());
-        let _ = std::fs::remove_file(&self.db);
+    }
+}
+
+/// A gateway left running (a panic before `stop`) would outlive the test run; it is
+/// killed instead.
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.db.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
