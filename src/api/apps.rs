@@ -29,12 +29,12 @@ pub struct CreateApp {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateApp {
-    name: Option<String>,
+pub struct UpdateApp {
+    pub name: Option<String>,
     /// `null` removes it: the client's tokens stop working at once.
     #[serde(default, deserialize_with = "super::event_types::present")]
     #[schema(value_type = Option<String>)]
-    oauth_client_id: Option<Option<String>>,
+    pub oauth_client_id: Option<Option<String>>,
 }
 
 fn validate_client_id(client_id: Option<&String>) -> Result<(), ApiError> {
@@ -165,9 +165,14 @@ async fn update(
     ApiPath(app_id): ApiPath<String>,
     ApiJson(req): ApiJson<UpdateApp>,
 ) -> Result<Json<App>, ApiError> {
+    update_app(&state, &app_id, req).await.map(Json)
+}
+
+/// `PATCH /v1/apps/{app}` as a function, for the console.
+pub async fn update_app(state: &AppState, app_id: &str, req: UpdateApp) -> Result<App, ApiError> {
     let mut app = state
         .store
-        .get_app(&app_id)
+        .get_app(app_id)
         .await?
         .ok_or_else(|| ApiError::not_found("app"))?;
     if let Some(name) = req.name {
@@ -181,7 +186,7 @@ async fn update(
     if !state.store.update_app(&app).await? {
         return Err(ApiError::not_found("app"));
     }
-    Ok(Json(app))
+    Ok(app)
 }
 
 #[utoipa::path(
@@ -204,8 +209,15 @@ async fn remove(
     State(state): State<AppState>,
     ApiPath(app_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.store.delete_app(&app_id).await? {
-        Ok(StatusCode::NO_CONTENT)
+    delete_app(&state, &app_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v1/apps/{app}` as a function, for the console: 409 while the app still has
+/// installations or webhooks.
+pub async fn delete_app(state: &AppState, app_id: &str) -> Result<(), ApiError> {
+    if state.store.delete_app(app_id).await? {
+        Ok(())
     } else {
         Err(ApiError::not_found("app"))
     }

@@ -26,9 +26,9 @@ pub struct CreateTenant {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateTenant {
-    name: Option<String>,
-    environment: Option<Environment>,
+pub struct UpdateTenant {
+    pub name: Option<String>,
+    pub environment: Option<Environment>,
 }
 
 #[utoipa::path(
@@ -141,9 +141,18 @@ async fn update(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<UpdateTenant>,
 ) -> Result<Json<Tenant>, ApiError> {
+    update_tenant(&state, &id, req).await.map(Json)
+}
+
+/// `PATCH /v1/tenants/{id}` as a function, for the console.
+pub async fn update_tenant(
+    state: &AppState,
+    id: &str,
+    req: UpdateTenant,
+) -> Result<Tenant, ApiError> {
     let mut tenant = state
         .store
-        .get_tenant(&id)
+        .get_tenant(id)
         .await?
         .ok_or_else(|| ApiError::not_found("tenant"))?;
     if let Some(name) = req.name {
@@ -156,7 +165,7 @@ async fn update(
     if !state.store.update_tenant(&tenant).await? {
         return Err(ApiError::not_found("tenant"));
     }
-    Ok(Json(tenant))
+    Ok(tenant)
 }
 
 #[utoipa::path(
@@ -179,8 +188,15 @@ async fn remove(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.store.delete_tenant(&id).await? {
-        Ok(StatusCode::NO_CONTENT)
+    delete_tenant(&state, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /v1/tenants/{id}` as a function, for the console: 409 while the tenant still
+/// has events or installations.
+pub async fn delete_tenant(state: &AppState, id: &str) -> Result<(), ApiError> {
+    if state.store.delete_tenant(id).await? {
+        Ok(())
     } else {
         Err(ApiError::not_found("tenant"))
     }

@@ -17,7 +17,8 @@ use crate::api::{ApiError, AppState};
 use crate::model::{Environment, InstallationState};
 use crate::web::forms::CsrfForm;
 
-fn optional(id: &str) -> Option<String> {
+/// A text field left empty is no value.
+pub(super) fn optional(id: &str) -> Option<String> {
     let id = id.trim();
     (!id.is_empty()).then(|| id.to_string())
 }
@@ -54,7 +55,8 @@ async fn tenants_page(
                 tbody {
                     @for t in &tenants {
                         tr {
-                            td { code { (t.id) } } td { (t.name) } td { (t.environment.as_str()) }
+                            td { a href={ "/console/tenants/" (t.id) } { code { (t.id) } } }
+                            td { (t.name) } td { (t.environment.as_str()) }
                             td { (t.created_at.format("%Y-%m-%d %H:%M UTC")) }
                         }
                     }
@@ -171,7 +173,7 @@ async fn apps_page(
                 tbody {
                     @for a in &apps {
                         tr {
-                            td { code { (a.id) } } td { (a.name) }
+                            td { a href={ "/console/apps/" (a.id) } { code { (a.id) } } } td { (a.name) }
                             td { (a.created_at.format("%Y-%m-%d %H:%M UTC")) }
                             td {
                                 form method="post" action={ "/console/apps/" (a.id) "/portal-link" } {

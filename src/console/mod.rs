@@ -4,6 +4,7 @@
 //! page calls the API's own functions (`crate::api`); nothing here validates or stores
 //! on its own.
 
+mod account_edit;
 mod accounts;
 mod catalogue;
 mod overview;
@@ -40,6 +41,19 @@ pub fn router() -> Router<AppState> {
             "/console/apps",
             get(accounts::apps).post(accounts::create_app),
         )
+        .route(
+            "/console/tenants/{id}",
+            get(account_edit::tenant).post(account_edit::save_tenant),
+        )
+        .route(
+            "/console/tenants/{id}/delete",
+            post(account_edit::remove_tenant),
+        )
+        .route(
+            "/console/apps/{app}",
+            get(account_edit::app).post(account_edit::save_app),
+        )
+        .route("/console/apps/{app}/delete", post(account_edit::remove_app))
         .route(
             "/console/apps/{app}/portal-link",
             post(accounts::portal_link),

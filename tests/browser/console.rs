@@ -1,6 +1,7 @@
 //! The platform console in a real headless Chromium: sign-in with the platform key, the
 //! catalogue, a tenant, an app with its key shown once, an installation, a test event
-//! published through the form and received, a portal link minted and followed, CSRF,
+//! published through the form and received, a tenant's and an app's pages (edit,
+//! delete, both refused when the API refuses), a portal link minted and followed, CSRF,
 //! the overview of a deactivated webhook.
 
 use std::time::Duration;
@@ -149,6 +150,79 @@ pub async fn the_console_sets_up_a_partner_and_publishes_a_test_event(backend: B
     browser.submit("main form.card button[type=submit]").await;
     assert!(browser.text().await.contains("0 deliveries"));
 
+    // An app's own page: an edit the API refuses (another app's OAuth client) is shown
+    // and stores nothing; a valid one is stored. Its webhook keeps it from deletion; an
+    // app with nothing is deleted.
+    let eve = app
+        .platform_post(
+            "/v1/apps",
+            json!({"id": "eve-app", "name": "Eve", "oauth_client_id": "eve-client"}),
+        )
+        .await;
+    assert_eq!(eve.status, 201, "{}", eve.body);
+    browser.goto(&format!("{base}/console/apps")).await;
+    browser.submit("main a[href='/console/apps/bob-app']").await;
+    browser.fill("#name", "Bob's payroll v2").await;
+    browser.fill("#oauth_client_id", "eve-client").await;
+    browser.submit("main form.card button[type=submit]").await;
+    let refusal = browser.text_of("#edit").await;
+    assert!(
+        refusal.contains("another app has this OAuth client id"),
+        "{refusal}"
+    );
+    let bob = app.store.get_app("bob-app").await.unwrap().unwrap();
+    assert_eq!(bob.name, "Bob's payroll");
+    assert_eq!(bob.oauth_client_id, None);
+    browser.shot("console-app-edit-refused").await;
+    browser.fill("#oauth_client_id", "bob-client").await;
+    browser.submit("main form.card button[type=submit]").await;
+    assert_eq!(browser.path().await, "/console/apps");
+    let bob = app.store.get_app("bob-app").await.unwrap().unwrap();
+    assert_eq!(bob.name, "Bob's payroll v2");
+    assert_eq!(bob.oauth_client_id.as_deref(), Some("bob-client"));
+    browser.submit("main a[href='/console/apps/bob-app']").await;
+    browser.submit("main button.danger").await;
+    let refusal = browser.text_of("#delete").await;
+    assert!(
+        refusal.contains("the app still has installations or webhooks"),
+        "{refusal}"
+    );
+    assert!(app.store.get_app("bob-app").await.unwrap().is_some());
+    browser.goto(&format!("{base}/console/apps/eve-app")).await;
+    browser.submit("main button.danger").await;
+    assert_eq!(browser.path().await, "/console/apps");
+    assert!(app.store.get_app("eve-app").await.unwrap().is_none());
+
+    // A tenant's own page: renamed and moved to development; its events keep it from
+    // deletion; a tenant with nothing is deleted.
+    browser.goto(&format!("{base}/console/tenants")).await;
+    browser.submit("main a[href='/console/tenants/acme']").await;
+    browser.fill("#name", "Acme Group").await;
+    browser
+        .click("#environment option[value=development]")
+        .await;
+    browser.submit("main form.card button[type=submit]").await;
+    assert_eq!(browser.path().await, "/console/tenants");
+    let acme = app.store.get_tenant("acme").await.unwrap().unwrap();
+    assert_eq!(acme.name, "Acme Group");
+    assert_eq!(acme.environment.as_str(), "development");
+    browser.goto(&format!("{base}/console/tenants/acme")).await;
+    browser.submit("main button.danger").await;
+    let refusal = browser.text_of("#delete").await;
+    assert!(
+        refusal.contains("the tenant still has events or installations"),
+        "{refusal}"
+    );
+    browser.shot("console-tenant-delete-refused").await;
+    app.create_tenant("empty-co", "production").await;
+    browser
+        .goto(&format!("{base}/console/tenants/empty-co"))
+        .await;
+    browser.submit("main button.danger").await;
+    assert_eq!(browser.path().await, "/console/tenants");
+    assert!(app.store.get_tenant("empty-co").await.unwrap().is_none());
+    assert!(app.store.get_tenant("acme").await.unwrap().is_some());
+
     // A portal link minted here signs this browser in to the portal as the app, once.
     browser.goto(&format!("{base}/console/apps")).await;
     browser
@@ -191,10 +265,20 @@ pub async fn the_console_overview_shows_a_deactivated_webhook(app: &crate::helpe
             .shot(&format!("console-overview-deactivated{suffix}"))
             .await;
         if width == 360 {
-            for page in ["tenants", "apps", "installations", "event-types", "publish"] {
+            let pages = [
+                "tenants",
+                "tenants/acme",
+                "apps",
+                "apps/bob-app",
+                "installations",
+                "event-types",
+                "publish",
+            ];
+            for page in pages {
                 browser.goto(&format!("{}/console/{page}", app.base)).await;
                 browser.assert_fits_width().await;
-                browser.shot(&format!("console-phone-{page}")).await;
+                let name = page.replace('/', "-");
+                browser.shot(&format!("console-phone-{name}")).await;
             }
         }
         browser.client.clone().close().await.unwrap();
