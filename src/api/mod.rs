@@ -27,7 +27,7 @@ pub mod keys;
 pub mod logs;
 mod oauth;
 pub use oauth::{AccessToken, OAuthVerifier, TokenError};
-mod notifications;
+pub mod notifications;
 pub mod portal_links;
 pub mod tenants;
 pub mod webhooks;

@@ -69,10 +69,18 @@ async fn of_app(
     ApiPath(app_id): ApiPath<String>,
     ApiQuery(limit): ApiQuery<Limit>,
 ) -> Result<Json<ListResponse<Notification>>, ApiError> {
-    caller.require_app(&app_id)?;
-    let data = state
-        .store
-        .list_notifications(Some(&app_id), page_limit(limit.limit)?)
-        .await?;
+    let limit = page_limit(limit.limit)?;
+    let data = notifications_of_app(&state, &caller, &app_id, limit).await?;
     Ok(Json(ListResponse { data }))
+}
+
+/// `GET /v1/apps/{app}/notifications` as a function, for the portal: newest first.
+pub async fn notifications_of_app(
+    state: &AppState,
+    caller: &Caller,
+    app_id: &str,
+    limit: i64,
+) -> Result<Vec<Notification>, ApiError> {
+    caller.require_app(app_id)?;
+    Ok(state.store.list_notifications(Some(app_id), limit).await?)
 }

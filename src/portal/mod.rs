@@ -6,6 +6,7 @@
 mod chart;
 mod keys;
 mod logs;
+mod notifications;
 mod session;
 mod webhook;
 mod webhook_form;
@@ -51,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .route("/portal/webhooks/{id}/delete", post(webhook_form::delete))
         .route("/portal/webhooks/{id}/replay", post(webhook::replay))
         .route("/portal/keys", get(keys::list).post(keys::create))
+        .route("/portal/notifications", get(notifications::list))
         .route("/portal/webhooks/{id}/attempts", get(logs::attempts))
         .route(
             "/portal/webhooks/{id}/deliveries/{delivery}",

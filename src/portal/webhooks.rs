@@ -2,20 +2,18 @@
 //! adds or edits one is `webhook_form.rs`; a webhook's own page is `webhook.rs`.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use maud::{html, Markup};
 
+use super::respond;
 use super::session::Partner;
 use super::webhook::latest_attempts;
 use crate::api::health::webhook_health;
 use crate::api::{ApiError, AppState};
-use crate::web::pages::{api_error_page, badge, layout, rate};
+use crate::web::pages::{badge, layout, rate};
 
 pub async fn list(State(state): State<AppState>, partner: Partner) -> Response {
-    match list_page(&state, &partner).await {
-        Ok(page) => page.into_response(),
-        Err(e) => api_error_page(e),
-    }
+    respond(list_page(&state, &partner).await)
 }
 
 async fn list_page(state: &AppState, partner: &Partner) -> Result<Markup, ApiError> {

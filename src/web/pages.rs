@@ -104,7 +104,11 @@ impl Area {
 
     fn links(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Area::Portal => &[("/portal/webhooks", "Webhooks"), ("/portal/keys", "Keys")],
+            Area::Portal => &[
+                ("/portal/webhooks", "Webhooks"),
+                ("/portal/notifications", "Notifications"),
+                ("/portal/keys", "Keys"),
+            ],
             Area::Console => &[
                 ("/console/", "Overview"),
                 ("/console/tenants", "Tenants"),

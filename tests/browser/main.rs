@@ -338,6 +338,52 @@ async fn a_deactivated_webhook_is_shown_with_its_chart_and_reactivated(backend: 
         sent.contains("warning") && sent.contains("deactivation"),
         "{sent}"
     );
+    // The app's notifications page: both, each with its window, linked to the webhook.
+    browser
+        .submit("header a[href='/portal/notifications']")
+        .await;
+    let table = browser.text_of("#notifications").await;
+    assert!(
+        table.contains("warning") && table.contains("deactivation"),
+        "{table}"
+    );
+    assert!(table.contains("attempts failed"), "{table}");
+    assert!(browser
+        .client
+        .find(fantoccini::Locator::Css(&format!(
+            "#notifications a[href='/portal/webhooks/{webhook_id}']"
+        )))
+        .await
+        .is_ok());
+    browser.shot("portal-notifications").await;
+    // At a phone's width it fits; another app's partner sees none of them.
+    let eve_key = app.create_app("eve-app").await;
+    let phone = Browser::start(360).await;
+    for (key, sees_them) in [(key.as_str(), true), (eve_key.as_str(), false)] {
+        phone.goto(&format!("{}/portal/login", app.base)).await;
+        phone.fill("#key", key).await;
+        phone.submit("main button[type=submit]").await;
+        phone
+            .goto(&format!("{}/portal/notifications", app.base))
+            .await;
+        phone.assert_fits_width().await;
+        let page = phone.text().await;
+        let table = phone
+            .client
+            .find(fantoccini::Locator::Css("#notifications"))
+            .await;
+        assert_eq!(table.is_ok(), sees_them, "{page}");
+        if sees_them {
+            phone.shot("portal-phone-notifications").await;
+        } else {
+            assert!(page.contains("None sent"), "{page}");
+        }
+        phone.submit("header button.link").await;
+    }
+    phone.client.clone().close().await.unwrap();
+    browser
+        .goto(&format!("{}/portal/webhooks/{webhook_id}", app.base))
+        .await;
 
     receiver.always(200);
     browser

@@ -1,0 +1,79 @@
+//! Every health notification about the app's webhooks, newest first: what its SQS queue
+//! received (or is about to), with each one's window and failure start, through the
+//! API's `notifications_of_app`. A webhook's own page lists only its own.
+
+use axum::extract::State;
+use axum::response::Response;
+use maud::{html, Markup};
+
+use super::respond;
+use super::session::Partner;
+use crate::api::notifications::notifications_of_app;
+use crate::api::{ApiError, AppState};
+use crate::notify::Notification;
+use crate::web::pages::layout;
+
+/// The newest this many; the API pages further.
+const SHOWN: i64 = 200;
+
+pub async fn list(State(state): State<AppState>, partner: Partner) -> Response {
+    respond(list_page(&state, &partner).await)
+}
+
+async fn list_page(state: &AppState, partner: &Partner) -> Result<Markup, ApiError> {
+    let notifications =
+        notifications_of_app(state, &partner.caller(), &partner.app_id, SHOWN).await?;
+    let settings = &state.settings;
+    Ok(layout(
+        "Notifications",
+        partner.nav(),
+        html! {
+            p.muted {
+                "What your platform's queue receives when a listener keeps failing: a warning after "
+                (humantime::format_duration(settings.health_warn_after)) " unavailable, a deactivation after "
+                (humantime::format_duration(settings.health_deactivate_after))
+                ", and a recovery once a warned listener succeeds again."
+            }
+            @if notifications.is_empty() {
+                p.muted { "None sent: every listener has stayed healthy." }
+            } @else {
+                div.scroll { table #notifications {
+                    thead { tr { th { "When" } th { "Severity" } th { "Webhook" } th { "Failing since" } th { "Window" } th { "Queue" } } }
+                    tbody { @for n in &notifications { (row(n)) } }
+                } }
+            }
+        },
+    ))
+}
+
+fn row(n: &Notification) -> Markup {
+    let body = &n.body;
+    let url = body["webhook"]["url"].as_str().unwrap_or("");
+    let window = &body["window"];
+    html! {
+        tr {
+            td { (n.created_at.format("%Y-%m-%d %H:%M UTC")) }
+            td { strong { (n.severity.as_str()) } }
+            td { a href={ "/portal/webhooks/" (n.webhook_id) } { code { (url) } } }
+            td { (failing_since(body).unwrap_or_else(|| "—".into())) }
+            td {
+                @if let (Some(failures), Some(attempts)) = (window["failures"].as_i64(), window["attempts"].as_i64()) {
+                    (failures) " of " (attempts) " attempts failed"
+                }
+            }
+            td {
+                @match n.sent_at {
+                    Some(at) => { "sent " (at.format("%H:%M:%S UTC")) }
+                    None => span.muted { "waiting to be published" },
+                }
+            }
+        }
+    }
+}
+
+/// The body's `failure_started_at` (RFC 3339), shown as every other time in the portal.
+fn failing_since(body: &serde_json::Value) -> Option<String> {
+    let at = chrono::DateTime::parse_from_rfc3339(body["failure_started_at"].as_str()?).ok()?;
+    let at = at.with_timezone(&chrono::Utc);
+    Some(at.format("%Y-%m-%d %H:%M UTC").to_string())
+}
