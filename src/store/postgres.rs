@@ -1,8 +1,10 @@
 //! PostgreSQL, for many gateway instances side by side: workers claim due deliveries
 //! with `FOR UPDATE SKIP LOCKED`, so two instances never lease the same delivery.
 
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Postgres;
 
 use super::health::*;
@@ -58,10 +60,14 @@ impl PgStore {
          RETURNING id, app_id, webhook_id, severity, body, created_at, sent_at, publish_attempts, last_error";
 
     pub async fn connect(url: &str, settings: &super::PoolSettings) -> StoreResult<Self> {
+        // JIT off: the claim's LATERAL per-webhook LIMIT is estimated far above its real
+        // cost, so with a large backlog PostgreSQL JIT-compiled it on every execution
+        // (about 440 ms of a 470 ms claim, for 4 ms of work; see BENCHMARKS.md).
+        let options = PgConnectOptions::from_str(url)?.options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections.max(2))
             .acquire_timeout(settings.acquire_timeout)
-            .connect(url)
+            .connect_with(options)
             .await?;
         Ok(Self { pool })
     }
@@ -78,7 +84,11 @@ impl PgStore {
             .iter()
             .map(|(id, n)| (id.as_str(), *n))
             .unzip();
+        // Not a prepared statement: planned with each claim's own limits. A cached
+        // (generic) plan, not knowing `LIMIT $4`, hash-joined the whole deliveries table:
+        // 99 ms against 8 ms with 200,000 deliveries due (BENCHMARKS.md).
         Ok(sqlx::query(Self::CLAIM_DUE)
+            .persistent(false)
             .bind(to_millis(lease_until))
             .bind(token)
             .bind(to_millis(now))
@@ -103,3 +113,26 @@ retention_store!(PgStore);
 catalogue_store!(PgStore, Postgres);
 portal_store!(PgStore, Postgres);
 log_store!(PgStore, Postgres);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pooled connection runs without JIT (the test command starts PostgreSQL and
+    /// sets `HOOKGATE_TEST_PG_URL`).
+    #[tokio::test]
+    async fn connections_run_without_jit() {
+        let url = std::env::var("HOOKGATE_TEST_PG_URL")
+            .expect("HOOKGATE_TEST_PG_URL is not set: run the suite with scripts/test.sh");
+        let settings = super::super::PoolSettings {
+            max_connections: 2,
+            acquire_timeout: std::time::Duration::from_secs(10),
+        };
+        let store = PgStore::connect(&url, &settings).await.unwrap();
+        let jit: String = sqlx::query_scalar("SHOW jit")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(jit, "off");
+    }
+}
