@@ -63,7 +63,9 @@ init = " ".join(services["sqs-init"]["command"])
 check(env["HOOKGATE_SQS_QUEUE_NAME"] in init, "compose: sqs-init does not create the configured queue")
 prom = docs["deploy/prometheus/prometheus.yml"][0]
 targets = [t for job in prom["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
-check(f"gateway:{listen_port}" in targets, "compose: Prometheus does not scrape gateway:" + listen_port)
+metrics_port = env["HOOKGATE_METRICS_LISTEN"].rsplit(":", 1)[1]
+check(f"gateway:{metrics_port}" in targets, "compose: Prometheus does not scrape gateway:" + metrics_port)
+check(not any(p.endswith(f":{metrics_port}") for p in services["gateway"]["ports"]), "compose: /metrics is published")
 check(any("./prometheus/prometheus.yml" in v for v in services["prometheus"]["volumes"]), "compose: Prometheus config not mounted")
 grafana_volumes = services["grafana"]["volumes"]
 provider = docs["grafana/provisioning/dashboards/hookgate.yaml"][0]["providers"][0]["options"]["path"]
@@ -87,6 +89,11 @@ check(container["livenessProbe"]["httpGet"]["path"] == "/healthz", "kubernetes: 
 port = container["ports"][0]["containerPort"]
 config = kinds["ConfigMap"][0]["data"]
 check(config["HOOKGATE_LISTEN"].endswith(f":{port}"), "kubernetes: HOOKGATE_LISTEN differs from containerPort")
+metrics_ports = [p["containerPort"] for p in container["ports"] if p["name"] == "metrics"]
+check(metrics_ports and config["HOOKGATE_METRICS_LISTEN"].endswith(f":{metrics_ports[0]}"), "kubernetes: HOOKGATE_METRICS_LISTEN differs from the metrics containerPort")
+check(str(metrics_ports[:1] and metrics_ports[0]) == pod["metadata"]["annotations"]["prometheus.io/port"], "kubernetes: the scrape annotation names another port")
+k8s_prom = docs["deploy/kubernetes/prometheus.yml"][0]
+check(all(sd["port"] in metrics_ports for job in k8s_prom["scrape_configs"] for sd in job.get("dns_sd_configs", [])), "kubernetes: Prometheus scrapes another port than the metrics one")
 labels = pod["metadata"]["labels"]
 check(deployment["spec"]["selector"]["matchLabels"].items() <= labels.items(), "kubernetes: Deployment selector")
 for svc in kinds["Service"]:

@@ -240,6 +240,49 @@ pub struct Settings {
     /// Time in-flight attempts get to finish on shutdown.
     #[arg(long, env = "HOOKGATE_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// Address `/metrics` is served on, apart from the API: loopback by default, since
+    /// it names every app and webhook with its health. `0.0.0.0:9464` in a cluster
+    /// whose Prometheus scrapes each pod (with `HOOKGATE_METRICS_TOKEN`, or a network
+    /// policy).
+    #[arg(
+        long,
+        env = "HOOKGATE_METRICS_LISTEN",
+        default_value = "127.0.0.1:9464"
+    )]
+    pub metrics_listen: SocketAddr,
+
+    /// When set, `/metrics` needs `Authorization: Bearer <token>` (Prometheus'
+    /// `authorization` or `bearer_token_file`).
+    #[arg(long, env = "HOOKGATE_METRICS_TOKEN")]
+    pub metrics_token: Option<String>,
+
+    /// The figures `/metrics` reads from the database (queue, outbox, health) are
+    /// computed at most this often, whatever the scrape rate.
+    #[arg(long, env = "HOOKGATE_METRICS_REFRESH", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub metrics_refresh: Duration,
+
+    /// Test sends (`POST …/webhooks/{id}/test`, the portal's "Send a test") one app may
+    /// make a minute on one instance.
+    #[arg(long, env = "HOOKGATE_TEST_SENDS_PER_MINUTE", default_value_t = 30)]
+    pub test_sends_per_minute: u32,
+
+    /// The proxy every delivery goes through (`http://host:port`). Without it, no proxy
+    /// is used: `HTTPS_PROXY`, `ALL_PROXY` and the like are ignored, because a proxy
+    /// resolves listener names itself, out of the SSRF guard's sight. A proxy set here
+    /// must refuse private, loopback and link-local targets itself.
+    #[arg(long, env = "HOOKGATE_OUTBOUND_PROXY")]
+    pub outbound_proxy: Option<String>,
+
+    /// Bound of one DNS lookup of a listener's name (a slow DNS server of one partner
+    /// must not hold the others' deliveries).
+    #[arg(long, env = "HOOKGATE_DNS_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub dns_timeout: Duration,
+
+    /// Name servers for listener names (`ip` or `ip:port`, comma-separated), instead of
+    /// the system's `/etc/resolv.conf`.
+    #[arg(long, env = "HOOKGATE_DNS_SERVERS", value_delimiter = ',')]
+    pub dns_servers: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -291,6 +334,21 @@ impl Settings {
         }
         if self.lease <= crate::api::webhooks::MAX_TIMEOUT {
             return fail("the lease must be longer than the longest webhook timeout (30 s)");
+        }
+        if self
+            .metrics_token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
+            return fail("the metrics token must not be empty");
+        }
+        if let Some(proxy) = &self.outbound_proxy {
+            if reqwest::Proxy::all(proxy).is_err() {
+                return fail("the outbound proxy must be a URL such as http://proxy:3128");
+            }
+        }
+        if self.dns_timeout.is_zero() || self.dns_timeout > Duration::from_secs(30) {
+            return fail("the DNS timeout must be between 1 ms and 30 s");
         }
         if !(self.health_threshold > 0.0 && self.health_threshold <= 1.0) {
             return fail("the health threshold must be in (0, 1]");

@@ -7,6 +7,7 @@ pub mod console;
 pub mod delivery;
 pub mod health;
 pub mod metrics;
+pub mod metrics_server;
 pub mod model;
 pub mod notify;
 pub mod portal;

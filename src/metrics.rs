@@ -8,6 +8,7 @@ use metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_util::MetricKindMask;
 
 use crate::delivery::retry::AttemptClass;
 use crate::health::rules::{Severity, Status};
@@ -34,6 +35,10 @@ pub const HTTP_DURATION: &str = "hookgate_http_request_duration_seconds";
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// How long a series may go without an update before it is dropped: past the longest
+/// gap of the default retry schedule (80 minutes), so a retrying webhook keeps its series.
+pub const SERIES_IDLE_TIMEOUT: Duration = Duration::from_secs(2 * 3600);
+
 /// Installs the process-wide recorder once and returns its handle.
 pub fn handle() -> PrometheusHandle {
     HANDLE
@@ -46,6 +51,10 @@ pub fn handle() -> PrometheusHandle {
                     ],
                 )
                 .expect("bucket list is not empty")
+                // Series not updated for this long are dropped (a deleted webhook's, a
+                // listener's with no traffic): per-webhook series follow the webhooks in
+                // use. The fixed series are kept alive by `keep_fixed_series`.
+                .idle_timeout(MetricKindMask::ALL, Some(SERIES_IDLE_TIMEOUT))
                 .install_recorder()
                 .expect("no other metrics recorder is installed");
             describe();
@@ -87,14 +96,6 @@ fn describe() {
         "How long the oldest due delivery has been waiting."
     );
     describe_gauge!(
-        WEBHOOK_HEALTH,
-        "1 for the webhook's current health state (healthy, unavailable, deactivated)."
-    );
-    describe_gauge!(
-        WEBHOOK_FAILURE_RATE,
-        "Failure rate of the webhook's attempts in the last evaluation window (0 to 1)."
-    );
-    describe_gauge!(
         CONCURRENCY_LIMIT,
         "This instance's adaptive limit of attempts in flight to the webhook."
     );
@@ -132,6 +133,13 @@ fn describe() {
 /// Series without per-app labels exist from the start, at zero, so dashboards and alerts
 /// see them before the first event.
 fn initialise() {
+    keep_fixed_series();
+    record_queue(&QueueStats::default());
+}
+
+/// Touches the series without per-app labels, so that the idle timeout never drops them
+/// (called at start and by the upkeep loop).
+pub fn keep_fixed_series() {
     for name in [EVENTS_PUBLISHED, EVALUATIONS, SQS_PUBLISH_ERRORS] {
         counter!(name).increment(0);
     }
@@ -144,7 +152,6 @@ fn initialise() {
         counter!(NOTIFICATIONS_PUBLISHED, "severity" => severity.as_str()).increment(0);
     }
     record_pruned(&crate::store::Pruned::default());
-    record_queue(&QueueStats::default());
 }
 
 /// The outcome label of an attempt.
@@ -177,14 +184,71 @@ pub fn record_failed_for_good(app_id: &str, webhook_id: &str) {
     counter!(DELIVERIES_FAILED, "app_id" => app_id.to_string(), "webhook_id" => webhook_id.to_string()).increment(1);
 }
 
-pub fn record_health(app_id: &str, webhook_id: &str, status: Status, failure_rate: Option<f64>) {
-    for s in [Status::Healthy, Status::Unavailable, Status::Deactivated] {
-        let value = if s == status { 1.0 } else { 0.0 };
-        gauge!(WEBHOOK_HEALTH, "app_id" => app_id.to_string(), "webhook_id" => webhook_id.to_string(), "state" => s.as_str())
-            .set(value);
+/// The health series of every webhook that exists now, rendered from the database's
+/// figures at scrape time (not kept in the recorder: a deleted webhook's series end with
+/// it).
+pub fn render_health(webhooks: &[(String, String, Status, Option<f64>)]) -> String {
+    use std::fmt::Write;
+    let mut text = String::new();
+    if webhooks.is_empty() {
+        return text;
     }
-    if let Some(rate) = failure_rate {
-        gauge!(WEBHOOK_FAILURE_RATE, "app_id" => app_id.to_string(), "webhook_id" => webhook_id.to_string()).set(rate);
+    let _ = writeln!(
+        text,
+        "# HELP {WEBHOOK_HEALTH} 1 for the webhook's current health state (healthy, unavailable, deactivated).\n# TYPE {WEBHOOK_HEALTH} gauge"
+    );
+    for (app_id, webhook_id, status, _) in webhooks {
+        let (app, webhook) = (label_value(app_id), label_value(webhook_id));
+        for s in [Status::Healthy, Status::Unavailable, Status::Deactivated] {
+            let value = u8::from(s == *status);
+            let _ = writeln!(
+                text,
+                "{WEBHOOK_HEALTH}{{app_id=\"{app}\",webhook_id=\"{webhook}\",state=\"{}\"}} {value}",
+                s.as_str()
+            );
+        }
+    }
+    let rates: Vec<_> = webhooks
+        .iter()
+        .filter_map(|(a, w, _, rate)| rate.map(|r| (a, w, r)))
+        .collect();
+    if !rates.is_empty() {
+        let _ = writeln!(
+            text,
+            "# HELP {WEBHOOK_FAILURE_RATE} Failure rate of the webhook's attempts in the last evaluation window (0 to 1).\n# TYPE {WEBHOOK_FAILURE_RATE} gauge"
+        );
+        for (app_id, webhook_id, rate) in rates {
+            let _ = writeln!(
+                text,
+                "{WEBHOOK_FAILURE_RATE}{{app_id=\"{}\",webhook_id=\"{}\"}} {rate}",
+                label_value(app_id),
+                label_value(webhook_id)
+            );
+        }
+    }
+    text
+}
+
+/// A label value as the exposition format escapes it.
+fn label_value(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The HTTP method as a label: the standard ones, `other` for any other token (hyper
+/// accepts any, and each would otherwise make new series).
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    match *method {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::PATCH => "PATCH",
+        axum::http::Method::DELETE => "DELETE",
+        axum::http::Method::HEAD => "HEAD",
+        axum::http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }
 
@@ -208,7 +272,8 @@ pub fn record_pruned(pruned: &crate::store::Pruned) {
     }
 }
 
-/// Queue figures, read from the store when `/metrics` is scraped.
+/// Queue figures, read from the store when `/metrics` is scraped (at most once per
+/// refresh interval).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueStats {
     pub due: i64,
@@ -235,6 +300,33 @@ pub fn record_queue(stats: &QueueStats) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn methods_outside_the_standard_set_share_one_label() {
+        assert_eq!(method_label(&axum::http::Method::GET), "GET");
+        assert_eq!(method_label(&axum::http::Method::DELETE), "DELETE");
+        for made_up in ["M00001X", "BREW", "get"] {
+            let method = axum::http::Method::from_bytes(made_up.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "other", "{made_up}");
+        }
+    }
+
+    #[test]
+    fn health_series_escape_their_labels_and_name_every_state() {
+        let text = render_health(&[
+            ("a\"pp".into(), "w1".into(), Status::Unavailable, Some(0.9)),
+            ("b".into(), "w2".into(), Status::Healthy, None),
+        ]);
+        assert!(text.contains(r#"hookgate_webhook_health_state{app_id="a\"pp",webhook_id="w1",state="unavailable"} 1"#), "{text}");
+        assert!(text.contains(
+            r#"hookgate_webhook_health_state{app_id="b",webhook_id="w2",state="deactivated"} 0"#
+        ));
+        assert!(
+            text.contains(r#"hookgate_webhook_failure_rate{app_id="a\"pp",webhook_id="w1"} 0.9"#)
+        );
+        assert!(!text.contains("w2\"} "), "no rate without a window");
+        assert_eq!(render_health(&[]), "");
+    }
 
     #[test]
     fn outcome_labels_are_the_documented_set() {

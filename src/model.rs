@@ -37,7 +37,8 @@ string_enum!(
     /// A deactivated webhook gets no attempts; its new deliveries are `held`.
     WebhookState { Active => "active", Deactivated => "deactivated" }
 );
-// `skipped`: held while the webhook was deactivated, then dropped at reactivation.
+// `skipped`: held while the webhook was deactivated, then dropped at reactivation; or
+// open when the tenant uninstalled the app.
 string_enum!(DeliveryState {
     Pending => "pending",
     InFlight => "in_flight",
@@ -100,6 +101,9 @@ pub struct Webhook {
     #[serde(skip)]
     pub previous_secret: Option<String>,
     pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    /// Custom headers; answers show their names with each value masked (partners put
+    /// credentials there): `GET …/webhooks/{id}/headers` shows the values.
+    #[serde(serialize_with = "masked_values")]
     pub headers: BTreeMap<String, String>,
     pub timeout_ms: i64,
     pub retry_policy: RetryPolicy,
@@ -110,6 +114,21 @@ pub struct Webhook {
     pub state: WebhookState,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// What stands for a custom header's value (or a signature) wherever one is shown.
+pub const MASK: &str = "********";
+
+fn masked_values<S: serde::Serializer>(
+    headers: &BTreeMap<String, String>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(headers.len()))?;
+    for name in headers.keys() {
+        map.serialize_entry(name, MASK)?;
+    }
+    map.end()
 }
 
 /// An event as the platform published it, before it is stored.
@@ -169,7 +188,14 @@ pub struct Delivery {
     pub first_failure_at: Option<DateTime<Utc>>,
     pub last_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Why a `skipped` delivery was skipped: `installation_revoked` (the tenant
+    /// uninstalled the app) or `reactivated_without_replay`.
+    pub skip_reason: Option<String>,
 }
+
+/// Why deliveries are skipped.
+pub const SKIPPED_UNINSTALLED: &str = "installation_revoked";
+pub const SKIPPED_AT_REACTIVATION: &str = "reactivated_without_replay";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Attempt {
@@ -249,4 +275,29 @@ pub struct EventType {
     pub deprecated: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Text from outside (a listener's answer, an error message) as both backends store it:
+/// PostgreSQL refuses U+0000 in `text`, so each NUL becomes U+FFFD, as invalid UTF-8
+/// already does.
+pub fn storable_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') {
+        std::borrow::Cow::Owned(text.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storable_text_replaces_nul_and_keeps_the_rest() {
+        assert_eq!(storable_text("fine\0then\0"), "fine\u{FFFD}then\u{FFFD}");
+        assert!(matches!(
+            storable_text("plain ünïcode"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 }

@@ -23,6 +23,10 @@ use crate::store::{self, SharedStore};
 pub struct Application {
     listener: TcpListener,
     pub addr: SocketAddr,
+    metrics_listener: TcpListener,
+    /// Where `/metrics` is served (`HOOKGATE_METRICS_LISTEN`).
+    pub metrics_addr: SocketAddr,
+    metrics: Arc<crate::metrics_server::MetricsEndpoint>,
     pub store: SharedStore,
     pub dispatcher: Arc<Dispatcher>,
     pub publisher: Arc<GroupCommit>,
@@ -74,6 +78,13 @@ impl Application {
                 allow_private_targets: settings.allow_private_targets,
                 dns_overrides: crate::delivery::resolver::parse_overrides(&settings.dns_overrides)
                     .map_err(anyhow::Error::msg)?,
+                test_sends_per_minute: settings.test_sends_per_minute,
+                outbound_proxy: settings.outbound_proxy.clone(),
+                dns: crate::delivery::resolver::DnsSettings {
+                    servers: crate::delivery::resolver::parse_servers(&settings.dns_servers)
+                        .map_err(anyhow::Error::msg)?,
+                    timeout: settings.dns_timeout,
+                },
             },
         )?);
         let evaluator = Arc::new(Evaluator::new(
@@ -114,6 +125,16 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
         let addr = listener.local_addr()?;
+        let metrics_listener = TcpListener::bind(settings.metrics_listen)
+            .await
+            .with_context(|| format!("binding {} for /metrics", settings.metrics_listen))?;
+        let metrics_addr = metrics_listener.local_addr()?;
+        let metrics = Arc::new(crate::metrics_server::MetricsEndpoint::new(
+            store.clone(),
+            clock.clone(),
+            settings.metrics_refresh,
+            settings.metrics_token.as_deref(),
+        ));
         let publisher = Arc::new(GroupCommit::start(
             store.clone(),
             GroupSettings {
@@ -129,13 +150,15 @@ impl Application {
             platform_key_hash: hash_key(&platform_key).into(),
             dispatcher_wake: dispatcher.waker(),
             dispatcher: dispatcher.clone(),
-            metrics: crate::metrics::handle(),
             settings: Arc::new(settings.clone()),
             oauth: crate::api::OAuthVerifier::from_settings(&settings).map(Arc::new),
         };
         Ok(Self {
             listener,
             addr,
+            metrics_listener,
+            metrics_addr,
+            metrics,
             store,
             dispatcher,
             publisher,
@@ -198,16 +221,30 @@ impl Application {
             .clone()
             .map(|relay| tokio::spawn(relay.run(shutdown.clone())));
         let upkeep = tokio::spawn({
-            let shutdown = shutdown.clone();
+            let (shutdown, dispatcher) = (shutdown.clone(), self.dispatcher.clone());
             async move {
-                // Keeps the metrics recorder's histograms compact between scrapes.
                 let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
                 while tokio::select! { _ = every.tick() => true, _ = shutdown.cancelled() => false }
                 {
+                    // Keeps the recorder's histograms compact between scrapes, its fixed
+                    // series alive, and per-webhook state to the webhooks in use.
                     crate::metrics::handle().run_upkeep();
+                    crate::metrics::keep_fixed_series();
+                    dispatcher.forget_idle(WEBHOOK_STATE_IDLE);
                 }
             }
         });
+        tracing::info!(addr = %self.metrics_addr, "metrics listening");
+        let metrics_server = tokio::spawn(crate::server::serve(
+            self.metrics_listener,
+            self.metrics.router(),
+            crate::server::ConnectionLimits {
+                max_connections: 64,
+                ..self.connection_limits
+            },
+            shutdown.clone(),
+            self.shutdown_grace,
+        ));
         let app = api::router(self.state);
         crate::server::serve(
             self.listener,
@@ -218,6 +255,7 @@ impl Application {
         )
         .await;
         upkeep.abort();
+        let _ = metrics_server.await;
         let _ = scheduler.shutdown().await;
         if let Some(relay) = relay {
             let _ = relay.await;
@@ -235,6 +273,9 @@ impl Application {
         Ok(())
     }
 }
+
+/// Per-webhook state (adaptive limit, token bucket) unused this long is dropped.
+const WEBHOOK_STATE_IDLE: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Cancels on Ctrl-C or SIGTERM.
 pub fn shutdown_on_signal() -> CancellationToken {

@@ -52,6 +52,11 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
     }
 
+    /// 429: a per-app cap on something costly (test sends).
+    pub fn too_many(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+    }
+
     fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -176,4 +181,10 @@ fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
         cause = e.source();
     }
     false
+}
+
+impl From<crate::delivery::dispatcher::TestSendsExhausted> for ApiError {
+    fn from(e: crate::delivery::dispatcher::TestSendsExhausted) -> Self {
+        ApiError::too_many(e.to_string())
+    }
 }

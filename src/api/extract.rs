@@ -28,7 +28,11 @@ pub fn hash_key(key: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     Platform,
-    Partner { app_id: String },
+    /// `read_only`: an OAuth token with the read scope only.
+    Partner {
+        app_id: String,
+        read_only: bool,
+    },
 }
 
 impl Caller {
@@ -37,8 +41,23 @@ impl Caller {
     pub fn require_app(&self, app_id: &str) -> Result<(), ApiError> {
         match self {
             Caller::Platform => Ok(()),
-            Caller::Partner { app_id: own } if own == app_id => Ok(()),
+            Caller::Partner { app_id: own, .. } if own == app_id => Ok(()),
             Caller::Partner { .. } => Err(ApiError::not_found("app")),
+        }
+    }
+
+    /// Credentials (the signing secret, custom header values) are the manage scope's,
+    /// even to read: a read-only token could forge deliveries with them.
+    pub fn require_manage(&self) -> Result<(), ApiError> {
+        match self {
+            Caller::Partner {
+                read_only: true, ..
+            } => Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "credentials can only be read with the manage scope",
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -58,14 +77,20 @@ impl FromRequestParts<AppState> for Caller {
                 ApiError::unauthorized("send your API key as 'Authorization: Bearer <key>'")
             })?;
         let hash = hash_key(key);
-        if *hash == *state.platform_key_hash {
+        if bool::from(subtle::ConstantTimeEq::ct_eq(
+            hash.as_bytes(),
+            state.platform_key_hash.as_bytes(),
+        )) {
             return Ok(Caller::Platform);
         }
         if let Some(oauth) = state.oauth.as_deref().filter(|_| looks_like_jwt(key)) {
             return oauth_caller(oauth, state, key, &parts.method).await;
         }
         match state.store.app_for_key(&hash).await? {
-            Some(app_id) => Ok(Caller::Partner { app_id }),
+            Some(app_id) => Ok(Caller::Partner {
+                app_id,
+                read_only: false,
+            }),
             None => Err(ApiError::unauthorized("the API key is not valid")),
         }
     }
@@ -93,11 +118,15 @@ async fn oauth_caller(
     }
     let verified = oauth.verify(token).await.map_err(|e| match e {
         super::TokenError::Invalid(_) => ApiError::unauthorized(e.to_string()),
-        super::TokenError::KeysUnavailable(_) => ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "oauth_unavailable",
-            e.to_string(),
-        ),
+        // The JWKS URL and the fetch's error are the operators', in the log.
+        super::TokenError::KeysUnavailable(_) => {
+            tracing::warn!(error = %e, "OAuth signing keys unavailable");
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "oauth_unavailable",
+                "the authorization server's signing keys cannot be fetched now; try again later",
+            )
+        }
     })?;
     let Some(app_id) = state
         .store
@@ -127,7 +156,10 @@ async fn oauth_caller(
             format!("this access token's scopes do not allow this request: it needs {needed}"),
         ));
     }
-    Ok(Caller::Partner { app_id })
+    Ok(Caller::Partner {
+        app_id,
+        read_only: !has(&settings.oauth_manage_scope),
+    })
 }
 
 /// Routes only the platform may call.

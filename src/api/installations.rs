@@ -156,10 +156,15 @@ async fn uninstall(
     uninstall_app(&state, &id).await.map(Json)
 }
 
+/// Uninstalls: new events stop at once, and every delivery still open for the tenant is
+/// skipped in the same transaction, so the partner gets nothing more of its data.
 pub async fn uninstall_app(state: &AppState, id: &str) -> Result<Installation, ApiError> {
-    let revoked = state
+    let (installation, skipped) = state
         .store
         .revoke_installation(id, state.clock.now())
-        .await?;
-    revoked.ok_or_else(|| ApiError::not_found("installation"))
+        .await?
+        .ok_or_else(|| ApiError::not_found("installation"))?;
+    tracing::info!(installation_id = %id, tenant_id = %installation.tenant_id,
+        app_id = %installation.app_id, skipped, "app uninstalled; open deliveries skipped");
+    Ok(installation)
 }

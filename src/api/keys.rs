@@ -49,6 +49,7 @@ struct CreatedKey {
         (status = 201, body = CreatedKey),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 409, description = "The app holds 20 live keys already", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
@@ -63,6 +64,9 @@ async fn create(
 
 /// A new partner key for the app: the stored record, and the key itself, shown once.
 /// The API's and the portal's one path.
+/// Live partner keys one app may hold: enough to rotate without downtime.
+pub const MAX_LIVE_KEYS: i64 = 20;
+
 pub async fn create_app_key(
     state: &AppState,
     caller: &Caller,
@@ -75,7 +79,7 @@ pub async fn create_app_key(
     let (hash, prefix, partner_key) = generate_partner_key();
     let key = state
         .store
-        .add_app_key(app_id, &hash, &prefix, state.clock.now())
+        .add_app_key(app_id, &hash, &prefix, state.clock.now(), MAX_LIVE_KEYS)
         .await?;
     Ok((key, partner_key))
 }

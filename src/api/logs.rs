@@ -227,6 +227,17 @@ pub async fn resend_delivery(
     delivery_id: &str,
 ) -> Result<Delivery, ApiError> {
     let current = webhook_delivery(state, webhook_id, delivery_id).await?;
+    let installation = state
+        .store
+        .get_installation(&current.installation_id)
+        .await?;
+    if installation.is_none_or(|i| i.state == crate::model::InstallationState::Revoked) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            "installation_revoked",
+            "the tenant uninstalled this app: none of its deliveries can be sent again",
+        ));
+    }
     if !state
         .store
         .resend_delivery(webhook_id, delivery_id, state.clock.now())

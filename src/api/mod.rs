@@ -43,7 +43,6 @@ pub struct AppState {
     pub platform_key_hash: Arc<str>,
     /// Wakes the dispatcher when a publish created deliveries that are due now.
     pub dispatcher_wake: Arc<Notify>,
-    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Sends test events synchronously.
     pub dispatcher: Arc<crate::delivery::Dispatcher>,
     /// Single publishes, committed in groups.
@@ -121,7 +120,6 @@ pub fn router(state: AppState) -> Router {
             get(move || async move { Json(doc.as_ref().clone()) }),
         )
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics_text))
         .merge(api)
         .merge(crate::portal::router())
         .merge(crate::console::router())
@@ -221,28 +219,6 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>
     }
 }
 
-/// Prometheus text format. Queue figures are read from the database at scrape time.
-async fn metrics_text(State(state): State<AppState>) -> Response {
-    match state.store.queue_stats(state.clock.now()).await {
-        Ok(stats) => crate::metrics::record_queue(&stats),
-        Err(e) => tracing::warn!(error = %e, "queue figures unavailable for /metrics"),
-    }
-    // Read from the database, so every replica reports the same, current health.
-    match state.store.health_overview().await {
-        Ok(webhooks) => {
-            for (app_id, webhook_id, status, rate) in webhooks {
-                crate::metrics::record_health(&app_id, &webhook_id, status, rate);
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "health figures unavailable for /metrics"),
-    }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
-}
-
 /// A body announced longer than the limit is refused before a byte of it is read (the
 /// body limit alone would wait for the bytes, which a stalled client never sends).
 async fn refuse_oversized_bodies(
@@ -275,7 +251,7 @@ async fn track_requests(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_string();
-    let method = request.method().to_string();
+    let method = crate::metrics::method_label(request.method());
     let span = tracing::info_span!(
         "request",
         otel.name = format!("{method} {route}"),
@@ -293,7 +269,7 @@ async fn track_requests(request: Request, next: Next) -> Response {
     let response = next.run(request).instrument(span.clone()).await;
     span.record("http.response.status_code", response.status().as_u16());
     let status = response.status().as_u16().to_string();
-    metrics::counter!(crate::metrics::HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status)
+    metrics::counter!(crate::metrics::HTTP_REQUESTS, "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!(crate::metrics::HTTP_DURATION, "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());

@@ -46,6 +46,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(read, update, remove))
         .routes(routes!(secret))
+        .routes(routes!(header_values))
         .routes(routes!(rotate_secret))
         .routes(routes!(send_test))
 }
@@ -171,6 +172,12 @@ fn validate_headers(
         if RESERVED_HEADERS.contains(&lower) || lower.starts_with("proxy-") {
             return Err(ApiError::invalid(format!(
                 "header {lower:?} is set by hookgate and cannot be customised"
+            )));
+        }
+        if value == crate::model::MASK {
+            return Err(ApiError::invalid(format!(
+                "the value of header {lower:?} is the mask answers show; send its real value \
+                 (GET …/webhooks/{{id}}/headers shows them)"
             )));
         }
         if value.len() > 1024 || axum::http::HeaderValue::from_str(&value).is_err() {
@@ -338,6 +345,7 @@ async fn read(
     responses(
         (status = 200, body = SecretResponse),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "An OAuth token without the manage scope", body = ErrorBody),
         (status = 404, description = "Not found, or another partner's", body = ErrorBody),
     ),
     security(("bearer" = [])),
@@ -348,8 +356,41 @@ async fn secret(
     ApiPath((app_id, id)): ApiPath<(String, String)>,
 ) -> Result<Json<SecretResponse>, ApiError> {
     let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
+    caller.require_manage()?;
     Ok(Json(SecretResponse {
         secret: webhook.secret,
+    }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct HeaderValues {
+    headers: BTreeMap<String, String>,
+}
+
+/// The custom headers with their values, which every other answer masks.
+#[utoipa::path(
+    get,
+    path = "/v1/apps/{app}/webhooks/{id}/headers",
+    tag = "webhooks",
+    operation_id = "webhooks_header_values",
+    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    responses(
+        (status = 200, body = HeaderValues),
+        (status = 401, description = "Missing or wrong key", body = ErrorBody),
+        (status = 403, description = "An OAuth token without the manage scope", body = ErrorBody),
+        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+async fn header_values(
+    caller: Caller,
+    State(state): State<AppState>,
+    ApiPath((app_id, id)): ApiPath<(String, String)>,
+) -> Result<Json<HeaderValues>, ApiError> {
+    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
+    caller.require_manage()?;
+    Ok(Json(HeaderValues {
+        headers: webhook.headers,
     }))
 }
 
@@ -386,12 +427,23 @@ pub async fn update_webhook(
     mut webhook: Webhook,
     fields: WebhookFields,
 ) -> Result<Webhook, ApiError> {
+    let new_secret = fields.secret.is_some();
     fields.apply(&mut webhook, target_policy(state))?;
     webhook.updated_at = state.clock.now();
-    if !state.store.update_webhook(&webhook).await? {
+    let secret = new_secret.then_some(webhook.secret.as_str());
+    if !state.store.update_webhook(&webhook, secret).await? {
         return Err(ApiError::not_found("webhook"));
     }
-    Ok(webhook)
+    reread(state, &webhook).await
+}
+
+/// The webhook as stored now (its state may have changed since the caller read it).
+async fn reread(state: &AppState, webhook: &Webhook) -> Result<Webhook, ApiError> {
+    state
+        .store
+        .get_webhook(&webhook.app_id, &webhook.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook"))
 }
 
 #[utoipa::path(
@@ -425,6 +477,8 @@ pub async fn delete_webhook(
 ) -> Result<(), ApiError> {
     caller.require_app(app_id)?;
     if state.store.delete_webhook(app_id, id).await? {
+        // Its limit and token bucket here; other instances drop theirs when idle.
+        state.dispatcher.forget_webhook(id);
         Ok(())
     } else {
         Err(ApiError::not_found("webhook"))
@@ -480,7 +534,7 @@ async fn rotate_secret(
 /// the rotation overlap. The API's and the portal's one path.
 pub async fn rotate_webhook_secret(
     state: &AppState,
-    mut webhook: Webhook,
+    webhook: Webhook,
     secret: Option<String>,
 ) -> Result<Webhook, ApiError> {
     let new_secret = match secret {
@@ -493,13 +547,20 @@ pub async fn rotate_webhook_secret(
     let now = state.clock.now();
     let overlap = chrono::TimeDelta::from_std(state.settings.secret_rotation_overlap)
         .unwrap_or(chrono::TimeDelta::hours(24));
-    webhook.previous_secret = Some(std::mem::replace(&mut webhook.secret, new_secret));
-    webhook.previous_secret_expires_at = Some(now + overlap);
-    webhook.updated_at = now;
-    if !state.store.update_webhook(&webhook).await? {
+    if !state
+        .store
+        .rotate_webhook_secret(
+            &webhook.app_id,
+            &webhook.id,
+            &new_secret,
+            now + overlap,
+            now,
+        )
+        .await?
+    {
         return Err(ApiError::not_found("webhook"));
     }
-    Ok(webhook)
+    reread(state, &webhook).await
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -534,6 +595,7 @@ struct TestOutcome {
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "Not found, or another partner's", body = ErrorBody),
         (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 429, description = "The app's test sends of the last minute reached HOOKGATE_TEST_SENDS_PER_MINUTE", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
@@ -550,7 +612,7 @@ async fn send_test(
         Some(raw) if raw.get().starts_with('{') => raw.get().to_string(),
         Some(_) => return Err(ApiError::invalid("data must be a JSON object")),
     };
-    let (msg_id, outcome) = state.dispatcher.send_test(&webhook, &data).await;
+    let (msg_id, outcome) = state.dispatcher.send_test(&webhook, &data).await?;
     Ok(Json(TestOutcome {
         webhook_id_header: msg_id,
         outcome: outcome.class.as_str(),

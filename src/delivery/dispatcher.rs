@@ -38,6 +38,21 @@ pub struct DispatchSettings {
     pub allow_private_targets: bool,
     /// `host=ip` answers that bypass DNS (the SSRF guard still applies to them).
     pub dns_overrides: std::collections::HashMap<String, std::net::IpAddr>,
+    /// Test sends one app may make a minute on this instance.
+    pub test_sends_per_minute: u32,
+    /// The only proxy outbound requests go through; proxy variables of the environment
+    /// are ignored.
+    pub outbound_proxy: Option<String>,
+    /// Name servers and the bound of one lookup.
+    pub dns: super::resolver::DnsSettings,
+}
+
+/// A test send refused: the app's test sends of the last minute reached the cap.
+#[derive(Debug, thiserror::Error)]
+#[error("at most {per_minute} test sends a minute per app; try again in {} s", retry_after.as_secs().max(1))]
+pub struct TestSendsExhausted {
+    pub per_minute: u32,
+    pub retry_after: Duration,
 }
 
 pub struct Dispatcher {
@@ -48,6 +63,8 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     in_flight: Arc<Semaphore>,
     rate_limits: Mutex<HashMap<String, TokenBucket>>,
+    /// Per app, the test sends it may still make (a bucket of `test_sends_per_minute`).
+    test_sends: Mutex<HashMap<String, TokenBucket>>,
     /// Deliveries this instance has leased and not yet finished, and each webhook's
     /// adaptive limit: claims stop at them.
     slots: Slots,
@@ -86,15 +103,18 @@ impl Dispatcher {
         Ok(Self {
             sender: Sender::new(
                 settings.response_excerpt_bytes,
-                GuardedResolver::new(
+                GuardedResolver::with_dns(
                     settings.allow_private_targets,
                     settings.dns_overrides.clone(),
+                    &settings.dns,
                 ),
                 settings.allow_private_targets,
+                settings.outbound_proxy.as_deref(),
             )?,
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight)),
             wake: Arc::new(Notify::new()),
             rate_limits: Mutex::new(HashMap::new()),
+            test_sends: Mutex::new(HashMap::new()),
             claim_turn: tokio::sync::Mutex::new(()),
             fast_path: std::sync::RwLock::new(None),
             fast_pathed: std::sync::atomic::AtomicU64::new(0),
@@ -199,6 +219,39 @@ impl Dispatcher {
         });
     }
 
+    /// Forgets what this instance keeps for a deleted webhook.
+    pub fn forget_webhook(&self, webhook_id: &str) {
+        self.slots.forget(webhook_id);
+        self.rate_limits
+            .lock()
+            .expect("rate limit map poisoned")
+            .remove(webhook_id);
+    }
+
+    /// Drops per-webhook state idle for `idle` and token buckets full again (no
+    /// different from new ones): memory follows the webhooks in use, not every webhook
+    /// ever seen. Returns the webhooks forgotten.
+    pub fn forget_idle(&self, idle: Duration) -> Vec<String> {
+        let now = std::time::Instant::now();
+        for buckets in [&self.rate_limits, &self.test_sends] {
+            buckets
+                .lock()
+                .expect("rate limit map poisoned")
+                .retain(|_, bucket| !bucket.is_full(now));
+        }
+        self.slots.forget_idle(idle)
+    }
+
+    /// Webhooks this instance keeps state for, and token buckets it holds (for tests).
+    pub fn tracked(&self) -> (usize, usize) {
+        let buckets = self
+            .rate_limits
+            .lock()
+            .expect("rate limit map poisoned")
+            .len();
+        (self.slots.tracked(), buckets)
+    }
+
     /// This instance's current in-flight limit for a webhook.
     pub fn concurrency_limit(&self, webhook_id: &str) -> usize {
         self.slots.limit(webhook_id)
@@ -252,7 +305,7 @@ impl Dispatcher {
         }
         let records =
             futures::future::join_all(claimed.into_iter().map(|d| self.attempt_held(d))).await;
-        self.store.record_attempts(&records).await?;
+        self.record_attempts(&records).await.map_err(|(e, _)| e)?;
         Ok(records)
     }
 
@@ -347,22 +400,24 @@ impl Dispatcher {
             let mut backoff = Duration::from_millis(100);
             let mut retries = 0u32;
             loop {
-                match self.store.record_attempts(&batch).await {
+                match self.record_attempts(&batch).await {
                     Ok(()) => {
                         if retries > 0 {
                             tracing::info!(retries, "recording attempts succeeded again");
                         }
                         break;
                     }
-                    Err(e) if tokio::time::Instant::now() + backoff < give_up => {
+                    Err((e, unrecorded)) if tokio::time::Instant::now() + backoff < give_up => {
                         retries += 1;
-                        tracing::warn!(error = %e, retries, "recording attempts failed; retrying");
+                        tracing::warn!(error = %e, retries, attempts = unrecorded.len(),
+                            "recording attempts failed; retrying");
+                        batch = unrecorded;
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(Duration::from_secs(2));
                     }
-                    Err(e) => {
+                    Err((e, unrecorded)) => {
                         tracing::error!(
-                            error = %e, attempts = batch.len(),
+                            error = %e, attempts = unrecorded.len(),
                             "recording attempts failed; their deliveries will be retried after the lease"
                         );
                         break;
@@ -370,6 +425,41 @@ impl Dispatcher {
                 }
             }
             batch.clear();
+        }
+    }
+
+    /// Records a batch in one transaction. When the database refuses it (one row it
+    /// cannot store would fail all of them: one partner's listener must not keep every
+    /// other partner's attempts unrecorded and their deliveries in flight), each record
+    /// is written alone. Returns the first error and the records not written.
+    pub async fn record_attempts(
+        &self,
+        batch: &[AttemptRecord],
+    ) -> Result<(), (StoreError, Vec<AttemptRecord>)> {
+        let e = match self.store.record_attempts(batch).await {
+            Ok(()) => return Ok(()),
+            Err(e) if batch.len() > 1 && e.is_refusal() => e,
+            Err(e) => return Err((e, batch.to_vec())),
+        };
+        tracing::warn!(error = %e, attempts = batch.len(),
+            "the database refused a batch of attempts; recording them one by one");
+        let mut unrecorded = Vec::new();
+        let mut first_error = None;
+        for record in batch {
+            if let Err(e) = self
+                .store
+                .record_attempts(std::slice::from_ref(record))
+                .await
+            {
+                tracing::error!(error = %e, delivery_id = %record.attempt.delivery_id,
+                    webhook_id = %record.attempt.webhook_id, "an attempt could not be recorded");
+                first_error.get_or_insert(e);
+                unrecorded.push(record.clone());
+            }
+        }
+        match first_error {
+            None => Ok(()),
+            Some(e) => Err((e, unrecorded)),
         }
     }
 
@@ -389,9 +479,20 @@ impl Dispatcher {
     }
 
     /// Sends a signed `webhook.test` event to the webhook now and reports what happened.
-    /// Nothing is stored, so a test never counts towards the webhook's health.
-    pub async fn send_test(&self, webhook: &Webhook, data: &str) -> (String, SendOutcome) {
+    /// Nothing is stored, so a test never counts towards the webhook's health. A test
+    /// waits for the webhook's rate limit and a place under the global in-flight bound
+    /// like any attempt, and each app has a few a minute: the gateway is no free relay
+    /// of signed POSTs.
+    pub async fn send_test(
+        &self,
+        webhook: &Webhook,
+        data: &str,
+    ) -> Result<(String, SendOutcome), TestSendsExhausted> {
+        self.take_test_send(&webhook.app_id)?;
         let msg_id = format!("test_{}", uuid::Uuid::now_v7().simple());
+        self.rate_limit(&webhook.id, webhook.rate_limit_per_second)
+            .await;
+        let _slot = self.in_flight.acquire().await;
         let now = self.clock.now();
         let claimed = ClaimedDelivery {
             delivery_id: msg_id.clone(),
@@ -420,7 +521,20 @@ impl Dispatcher {
             traceparent: None,
         };
         let outcome = self.send_signed(&claimed, now).await;
-        (msg_id, outcome)
+        Ok((msg_id, outcome))
+    }
+
+    fn take_test_send(&self, app_id: &str) -> Result<(), TestSendsExhausted> {
+        let per_minute = self.settings.test_sends_per_minute.max(1);
+        let mut buckets = self.test_sends.lock().expect("test send map poisoned");
+        let now = std::time::Instant::now();
+        let bucket = buckets
+            .entry(app_id.to_string())
+            .or_insert_with(|| TokenBucket::per_minute(per_minute, now));
+        bucket.take(now).map_err(|retry_after| TestSendsExhausted {
+            per_minute,
+            retry_after,
+        })
     }
 
     async fn send_signed(

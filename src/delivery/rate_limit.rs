@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
     rate: f64,
+    /// How many tokens a full bucket holds.
+    burst: f64,
     tokens: f64,
     last: Instant,
 }
@@ -16,7 +18,19 @@ impl TokenBucket {
         let rate = f64::from(rate_per_second.max(1));
         Self {
             rate,
+            burst: rate,
             tokens: rate,
+            last: now,
+        }
+    }
+
+    /// `count` a minute, bursts up to `count`.
+    pub fn per_minute(count: u32, now: Instant) -> Self {
+        let count = f64::from(count.max(1));
+        Self {
+            rate: count / 60.0,
+            burst: count,
+            tokens: count,
             last: now,
         }
     }
@@ -24,7 +38,7 @@ impl TokenBucket {
     /// Takes a token, or says how long until one is available.
     pub fn take(&mut self, now: Instant) -> Result<(), Duration> {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
@@ -37,6 +51,12 @@ impl TokenBucket {
     pub fn rate(&self) -> u32 {
         self.rate as u32
     }
+
+    /// Full again at `now`: no different from a new bucket, so it may be dropped.
+    pub fn is_full(&self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens + elapsed * self.rate >= self.burst
+    }
 }
 
 #[cfg(test)]
@@ -44,6 +64,26 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn a_minute_bucket_bursts_its_count_then_refills_over_the_minute() {
+        let t0 = Instant::now();
+        let mut bucket = TokenBucket::per_minute(3, t0);
+        assert!((0..3).all(|_| bucket.take(t0).is_ok()));
+        let wait = bucket.take(t0).unwrap_err();
+        assert_eq!(wait.as_secs(), 20);
+        assert!(bucket.take(t0 + Duration::from_secs(20)).is_ok());
+    }
+
+    #[test]
+    fn an_idle_bucket_fills_up() {
+        let t0 = Instant::now();
+        let mut bucket = TokenBucket::new(2, t0);
+        assert!(bucket.is_full(t0));
+        bucket.take(t0).unwrap();
+        assert!(!bucket.is_full(t0));
+        assert!(bucket.is_full(t0 + Duration::from_millis(500)));
+    }
 
     #[test]
     fn a_burst_then_the_rate() {

@@ -52,8 +52,7 @@ const ABORT_VALUE: &str = "abort-message";
 /// Everything of one attempt that is not the body.
 pub const USER_AGENT: &str = concat!("hookgate/", env!("CARGO_PKG_VERSION"));
 
-/// What stands for a secret value in [`shown_headers`].
-pub const MASK: &str = "********";
+pub use crate::model::MASK;
 
 /// The headers an attempt of `msg_id` at `timestamp` carries, as logs show them: built
 /// by the same code as the real request, with the signature and every custom header's
@@ -109,13 +108,20 @@ pub struct Sender {
 
 impl Sender {
     /// Every name is resolved through `resolver`, which refuses private addresses unless
-    /// allowed; IP-literal URLs skip DNS, so `send` checks them itself.
+    /// allowed; IP-literal URLs skip DNS, so `send` checks them itself. Proxy variables
+    /// of the environment are ignored (a proxy resolves names itself, out of the guard's
+    /// sight); `proxy`, when given, is the one proxy used, and must enforce the same.
     pub fn new(
         excerpt_limit: usize,
         resolver: GuardedResolver,
         allow_private: bool,
+        proxy: Option<&str>,
     ) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+        let builder = match proxy {
+            Some(url) => reqwest::Client::builder().proxy(reqwest::Proxy::all(url)?),
+            None => reqwest::Client::builder().no_proxy(),
+        };
+        let client = builder
             .dns_resolver(std::sync::Arc::new(resolver))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(USER_AGENT)
@@ -216,7 +222,7 @@ impl Sender {
         excerpt.truncate(self.excerpt_limit);
         Ok(Answer {
             status,
-            excerpt: String::from_utf8_lossy(&excerpt).into_owned(),
+            excerpt: crate::model::storable_text(&String::from_utf8_lossy(&excerpt)).into_owned(),
             abort,
             retry_after,
         })
@@ -274,7 +280,10 @@ fn describe_error(e: &reqwest::Error) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    text.chars().take(500).collect()
+    crate::model::storable_text(&text)
+        .chars()
+        .take(500)
+        .collect()
 }
 
 #[cfg(test)]

@@ -35,6 +35,8 @@ struct Slot {
     held: usize,
     sending: usize,
     state: LimitState,
+    /// Last leased, sent or answered: an entry idle long enough is dropped.
+    used: std::time::Instant,
 }
 
 pub struct Slots {
@@ -67,11 +69,50 @@ impl Slots {
     }
 
     fn slot<'m>(&self, map: &'m mut HashMap<String, Slot>, webhook_id: &str) -> &'m mut Slot {
-        map.entry(webhook_id.to_string()).or_insert_with(|| Slot {
+        let now = std::time::Instant::now();
+        let slot = map.entry(webhook_id.to_string()).or_insert_with(|| Slot {
             held: 0,
             sending: 0,
             state: LimitState::new(self.initial()),
-        })
+            used: now,
+        });
+        slot.used = now;
+        slot
+    }
+
+    /// Forgets webhooks with nothing leased here and no use for `idle` (deleted ones, or
+    /// listeners with no traffic: their limit starts afresh), so that a partner churning
+    /// webhooks grows neither memory nor the claim. Returns the ids dropped.
+    pub fn forget_idle(&self, idle: std::time::Duration) -> Vec<String> {
+        let now = std::time::Instant::now();
+        let mut dropped = Vec::new();
+        self.lock().retain(|id, slot| {
+            let keep = slot.held > 0
+                || slot.sending > 0
+                || now.saturating_duration_since(slot.used) < idle;
+            if !keep {
+                dropped.push(id.clone());
+            }
+            keep
+        });
+        dropped
+    }
+
+    /// Forgets a deleted webhook at once, unless something of it is still leased here
+    /// (then `forget_idle` drops it later).
+    pub fn forget(&self, webhook_id: &str) {
+        let mut map = self.lock();
+        if map
+            .get(webhook_id)
+            .is_some_and(|s| s.held == 0 && s.sending == 0)
+        {
+            map.remove(webhook_id);
+        }
+    }
+
+    /// Webhooks this instance keeps state for.
+    pub fn tracked(&self) -> usize {
+        self.lock().len()
     }
 
     /// How many more deliveries this instance may lease now, across all webhooks.
@@ -97,9 +138,12 @@ impl Slots {
             per_webhook: self.initial() as i64,
             ..ClaimLimits::default()
         };
+        // Only webhooks whose room differs from a fresh one's are named: the claim's SQL
+        // grows with the listeners busy here, not with every webhook ever seen.
         for (id, slot) in map.iter() {
             match slot.state.limit.saturating_sub(slot.held) {
                 0 => claim.skip_webhooks.push(id.clone()),
+                room if room as i64 == claim.per_webhook => {}
                 room => claim.remaining.push((id.clone(), room as i64)),
             }
         }
@@ -279,6 +323,42 @@ mod tests {
         assert_eq!(slots.capacity(), 4);
         assert!(slots.try_hold("a", None) && slots.try_hold("a", None));
         assert!(!slots.try_hold("a", None), "a holds its limit of 4");
+    }
+
+    #[test]
+    fn idle_and_deleted_webhooks_are_forgotten_and_leave_the_claim() {
+        let slots = slots();
+        slots.hold([("busy", None)].into_iter());
+        slots.start_sending("idle");
+        slots.finish_sending("app", "idle", None, &outcome(AttemptClass::Timeout));
+        slots.start_sending("deleted");
+        slots.finish_sending("app", "deleted", None, &outcome(AttemptClass::Timeout));
+        assert_eq!(slots.tracked(), 3);
+        let claim = slots.claim_limits(10);
+        assert_eq!(claim.remaining.len(), 3, "{claim:?}");
+
+        slots.forget("deleted");
+        slots.forget("busy");
+        assert_eq!(slots.tracked(), 2, "a webhook with a lease held is kept");
+        assert_eq!(slots.forget_idle(Duration::ZERO), ["idle"]);
+        assert_eq!(slots.tracked(), 1);
+        slots.release("busy");
+        assert_eq!(slots.forget_idle(Duration::ZERO), ["busy"]);
+        let claim = slots.claim_limits(10);
+        assert!(claim.remaining.is_empty() && claim.skip_webhooks.is_empty());
+        assert_eq!(slots.limit("idle"), 4, "a forgotten webhook starts afresh");
+    }
+
+    #[test]
+    fn a_fresh_webhook_is_not_named_in_the_claim() {
+        let slots = slots();
+        slots.start_sending("a");
+        slots.finish_sending("app", "a", None, &outcome(AttemptClass::Success));
+        let claim = slots.claim_limits(10);
+        assert!(claim
+            .remaining
+            .iter()
+            .all(|(_, room)| *room != claim.per_webhook));
     }
 
     #[test]

@@ -68,6 +68,7 @@ impl Partner {
     pub fn caller(&self) -> crate::api::extract::Caller {
         crate::api::extract::Caller::Partner {
             app_id: self.app_id.clone(),
+            read_only: false,
         }
     }
 

@@ -79,8 +79,12 @@ pub async fn send_test(
         Ok(webhook) => webhook,
         Err(refused) => return refused,
     };
-    let (_, outcome) = state.dispatcher.send_test(&webhook, "{}").await;
-    respond(detail_page(&state, &partner, &id, Some(Notice::Tested(outcome))).await)
+    match state.dispatcher.send_test(&webhook, "{}").await {
+        Ok((_, outcome)) => {
+            respond(detail_page(&state, &partner, &id, Some(Notice::Tested(outcome))).await)
+        }
+        Err(exhausted) => api_error_page(exhausted.into()),
+    }
 }
 
 /// The signing secret, shown on request (a POST, so it never sits in a URL or a cache).

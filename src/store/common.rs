@@ -209,7 +209,35 @@ macro_rules! sql_store {
                 .await?)
             }
 
-            async fn add_app_key(&self, app_id: &str, key_hash: &str, prefix: &str, at: DateTime<Utc>) -> StoreResult<AppKey> {
+            async fn add_app_key(
+                &self,
+                app_id: &str,
+                key_hash: &str,
+                prefix: &str,
+                at: DateTime<Utc>,
+                max_live: i64,
+            ) -> StoreResult<AppKey> {
+                let mut tx = self.write_tx().await?;
+                // Touching the app row serialises concurrent creations, so the cap holds
+                // on PostgreSQL too.
+                let app = sqlx::query("UPDATE apps SET name = name WHERE id = $1")
+                    .bind(app_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if app.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("unknown app".into()));
+                }
+                let live: i64 = sqlx::query_scalar::<$db, i64>(
+                    "SELECT COUNT(*) FROM app_keys WHERE app_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(app_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if live >= max_live {
+                    return Err(StoreError::Conflict(format!(
+                        "this app already has {live} live keys; the limit is {max_live}: revoke one first"
+                    )));
+                }
                 sqlx::query(
                     "INSERT INTO app_keys (key_hash, app_id, prefix, created_at) VALUES ($1, $2, $3, $4)",
                 )
@@ -217,9 +245,9 @@ macro_rules! sql_store {
                 .bind(app_id)
                 .bind(prefix)
                 .bind(to_millis(at))
-                .execute(&self.pool)
-                .await
-                .map_err(|e| not_found_on_reference(e, "unknown app"))?;
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
                 Ok(AppKey {
                     id: key_hash[..16].to_string(),
                     prefix: prefix.to_string(),
@@ -230,8 +258,14 @@ macro_rules! sql_store {
 
             async fn list_app_keys(&self, app_id: &str) -> StoreResult<Vec<AppKey>> {
                 let rows = sqlx::query_as::<$db, (String, String, i64, Option<i64>)>(
-                    "SELECT key_hash, prefix, created_at, revoked_at FROM app_keys \
-                     WHERE app_id = $1 ORDER BY created_at, key_hash",
+                    "SELECT key_hash, prefix, created_at, revoked_at FROM ( \
+                       SELECT key_hash, prefix, created_at, revoked_at FROM app_keys \
+                       WHERE app_id = $1 AND revoked_at IS NULL \
+                       UNION ALL \
+                       SELECT * FROM (SELECT key_hash, prefix, created_at, revoked_at FROM app_keys \
+                         WHERE app_id = $1 AND revoked_at IS NOT NULL \
+                         ORDER BY revoked_at DESC LIMIT 20) r) k \
+                     ORDER BY created_at, key_hash",
                 )
                 .bind(app_id)
                 .fetch_all(&self.pool)
@@ -312,18 +346,43 @@ macro_rules! sql_store {
                 &self,
                 id: &str,
                 at: DateTime<Utc>,
-            ) -> StoreResult<Option<Installation>> {
+            ) -> StoreResult<Option<(Installation, u64)>> {
+                let mut tx = self.write_tx().await?;
                 let sql = format!(
                     "UPDATE installations SET state = 'revoked', revoked_at = COALESCE(revoked_at, $1) \
                      WHERE id = $2 RETURNING {INSTALLATION_COLUMNS}"
                 );
-                sqlx::query_as::<$db, InstallationRow>(&sql)
+                let Some(row) = sqlx::query_as::<$db, InstallationRow>(&sql)
                     .bind(to_millis(at))
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?
-                    .map(Installation::try_from)
-                    .transpose()
+                else {
+                    return Ok(None);
+                };
+                let installation = Installation::try_from(row)?;
+                // Every open delivery of the tenant to the app, through the app's webhooks'
+                // indexes: due (pending, or in flight under a lease, which this ends: its
+                // attempt's record then changes nothing) and held.
+                let mut skipped = 0;
+                for open in ["due_at IS NOT NULL", "state = 'held'"] {
+                    skipped += sqlx::query(&format!(
+                        "UPDATE deliveries SET state = 'skipped', skip_reason = $1, due_at = NULL, \
+                         lease_token = NULL, updated_at = $2 \
+                         WHERE webhook_id IN (SELECT id FROM webhooks WHERE app_id = $3) \
+                         AND installation_id = $4 AND {open} \
+                         AND state IN ('pending', 'in_flight', 'held')"
+                    ))
+                    .bind(SKIPPED_UNINSTALLED)
+                    .bind(to_millis(at))
+                    .bind(&installation.app_id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(Some((installation, skipped)))
             }
 
             async fn create_webhook(&self, w: &Webhook, max_per_app: i64) -> StoreResult<()> {
@@ -381,14 +440,15 @@ macro_rules! sql_store {
                     .collect()
             }
 
-            async fn update_webhook(&self, w: &Webhook) -> StoreResult<bool> {
+            async fn update_webhook(&self, w: &Webhook, new_secret: Option<&str>) -> StoreResult<bool> {
+                // Never `state` (the evaluator's and reactivation's) nor the previous secret
+                // (rotation's): a PATCH that overlaps them must not write back what it read.
                 let done = sqlx::query(
                     "UPDATE webhooks SET url = $1, description = $2, environment = $3, \
                      event_types = $4, headers = $5, timeout_ms = $6, retry_policy = $7, \
-                     state = $8, secret = $9, updated_at = $10, previous_secret = $13, \
-                     previous_secret_expires_at = $14, rate_limit_per_second = $15, \
-                     max_concurrency = $16 \
-                     WHERE id = $11 AND app_id = $12",
+                     secret = COALESCE($8, secret), updated_at = $9, rate_limit_per_second = $12, \
+                     max_concurrency = $13 \
+                     WHERE id = $10 AND app_id = $11",
                 )
                 .bind(&w.url)
                 .bind(&w.description)
@@ -397,15 +457,34 @@ macro_rules! sql_store {
                 .bind(serde_json::to_string(&w.headers).expect("strings serialise"))
                 .bind(w.timeout_ms)
                 .bind(serde_json::to_string(&w.retry_policy).expect("policy serialises"))
-                .bind(w.state.as_str())
-                .bind(&w.secret)
+                .bind(new_secret)
                 .bind(to_millis(w.updated_at))
                 .bind(&w.id)
                 .bind(&w.app_id)
-                .bind(&w.previous_secret)
-                .bind(w.previous_secret_expires_at.map(to_millis))
                 .bind(w.rate_limit_per_second)
                 .bind(w.max_concurrency)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn rotate_webhook_secret(
+                &self,
+                app_id: &str,
+                id: &str,
+                secret: &str,
+                previous_until: DateTime<Utc>,
+                at: DateTime<Utc>,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE webhooks SET previous_secret = secret, secret = $1, \
+                     previous_secret_expires_at = $2, updated_at = $3 WHERE id = $4 AND app_id = $5",
+                )
+                .bind(secret)
+                .bind(to_millis(previous_until))
+                .bind(to_millis(at))
+                .bind(id)
+                .bind(app_id)
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -483,8 +562,10 @@ macro_rules! sql_store {
                         .push_bind(a.latency_ms)
                         .push_bind(a.outcome.as_str())
                         .push_bind(a.status_code)
-                        .push_bind(a.error.clone())
-                        .push_bind(a.response_excerpt.clone())
+                        .push_bind(a.error.as_deref().map(|e| storable_text(e).into_owned()))
+                        .push_bind(
+                            a.response_excerpt.as_deref().map(|e| storable_text(e).into_owned()),
+                        )
                         .push_bind(a.retry_after_at.map(to_millis));
                 });
                 insert.build().execute(&mut *tx).await?;
@@ -501,20 +582,27 @@ macro_rules! sql_store {
                         .push_bind(r.first_failure_at.map(to_millis))
                         .push_bind(to_millis(r.attempt.started_at));
                 });
-                // A retry of a webhook deactivated meanwhile is held, not scheduled. A
-                // delivery whose lease was taken over keeps the newer state.
-                update.push(
+                // A retry of a webhook deactivated meanwhile is held, not scheduled; one
+                // whose tenant uninstalled the app is skipped. A delivery whose lease was
+                // taken over (or ended by an uninstall) keeps the newer state.
+                update.push(concat!(
                     ") UPDATE deliveries SET \
-                     state = CASE WHEN v.state = 'pending' AND EXISTS (SELECT 1 FROM webhooks w \
+                     state = CASE WHEN v.state <> 'pending' THEN v.state \
+                         WHEN ", installation_revoked!(), " THEN 'skipped' \
+                         WHEN EXISTS (SELECT 1 FROM webhooks w \
                          WHERE w.id = deliveries.webhook_id AND w.state = 'deactivated') \
                          THEN 'held' ELSE v.state END, \
-                     due_at = CASE WHEN v.state = 'pending' AND EXISTS (SELECT 1 FROM webhooks w \
+                     due_at = CASE WHEN v.state <> 'pending' THEN v.due \
+                         WHEN ", installation_revoked!(), " THEN NULL \
+                         WHEN EXISTS (SELECT 1 FROM webhooks w \
                          WHERE w.id = deliveries.webhook_id AND w.state = 'deactivated') \
                          THEN NULL ELSE v.due END, \
+                     skip_reason = CASE WHEN v.state = 'pending' AND ", installation_revoked!(), " \
+                         THEN 'installation_revoked' ELSE skip_reason END, \
                      attempt_count = v.attempts, lease_token = NULL, first_failure_at = v.first_failure, \
                      last_attempt_at = v.at, updated_at = v.at \
                      FROM v WHERE deliveries.id = v.id AND deliveries.lease_token = v.lease",
-                );
+                ));
                 update.build().execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(())

@@ -306,7 +306,7 @@ macro_rules! health_store {
                 // Released deliveries start a fresh retry schedule.
                 let release = format!("{REQUEUE} WHERE webhook_id = $2");
                 let (released, skipped) = if replay {
-                    let mut released = sqlx::query(&format!("{release} AND state = 'held'"))
+                    let mut released = sqlx::query(&format!("{release} AND state = 'held'{STILL_INSTALLED}"))
                         .bind(now)
                         .bind(webhook_id)
                         .execute(&mut *tx)
@@ -314,7 +314,7 @@ macro_rules! health_store {
                         .rows_affected();
                     if let (true, Some(since)) = (include_failed, streak_start) {
                         released += sqlx::query(&format!(
-                            "{release} AND state = 'failed' AND updated_at >= $3"
+                            "{release} AND state = 'failed' AND updated_at >= $3{STILL_INSTALLED}"
                         ))
                         .bind(now)
                         .bind(webhook_id)
@@ -326,11 +326,12 @@ macro_rules! health_store {
                     (released, 0)
                 } else {
                     let skipped = sqlx::query(
-                        "UPDATE deliveries SET state = 'skipped', updated_at = $1 \
+                        "UPDATE deliveries SET state = 'skipped', skip_reason = $3, updated_at = $1 \
                          WHERE webhook_id = $2 AND state = 'held'",
                     )
                     .bind(now)
                     .bind(webhook_id)
+                    .bind(SKIPPED_AT_REACTIVATION)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();

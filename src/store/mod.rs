@@ -13,6 +13,37 @@ use crate::model::{
     Webhook,
 };
 
+/// SQL: the tenant of the `deliveries` row at hand uninstalled its app.
+macro_rules! installation_revoked {
+    () => {
+        "EXISTS (SELECT 1 FROM installations i \
+         WHERE i.id = deliveries.installation_id AND i.state = 'revoked')"
+    };
+}
+
+/// SQL: what a claim sets on each row it takes. A delivery whose tenant uninstalled the
+/// app (a publish that committed beside the uninstall) is skipped instead of leased.
+macro_rules! claim_set {
+    () => {
+        concat!(
+            "SET state = CASE WHEN ",
+            installation_revoked!(),
+            " THEN 'skipped' ELSE 'in_flight' END, \
+             due_at = CASE WHEN ",
+            installation_revoked!(),
+            " THEN NULL ELSE $1 END, \
+             lease_token = CASE WHEN ",
+            installation_revoked!(),
+            " THEN NULL ELSE $2 END, \
+             skip_reason = CASE WHEN ",
+            installation_revoked!(),
+            " THEN 'installation_revoked' \
+                 ELSE skip_reason END, \
+             updated_at = $3 "
+        )
+    };
+}
+
 #[macro_use]
 pub mod catalogue;
 #[macro_use]
@@ -55,6 +86,15 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// The database answered and refused the statement (a value it cannot store, a
+    /// constraint, a conflict), as opposed to not being reached at all: the same
+    /// statement with other rows may well succeed.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(_)))
+    }
+}
+
 pub use catalogue::CatalogueStore;
 pub use health::HealthStore;
 pub use logs::{AttemptFilter, AttemptWindow, DeliveryFilter, LogStore};
@@ -90,14 +130,17 @@ pub trait Store:
     async fn app_for_oauth_client(&self, client_id: &str) -> StoreResult<Option<String>>;
     /// The app a (hashed) partner key belongs to, unless the key is revoked.
     async fn app_for_key(&self, key_hash: &str) -> StoreResult<Option<String>>;
-    /// Another partner key for the app (several may be live, for rotation).
+    /// Another partner key for the app (several may be live, for rotation); a conflict
+    /// when `max_live` are live already.
     async fn add_app_key(
         &self,
         app_id: &str,
         key_hash: &str,
         prefix: &str,
         at: DateTime<Utc>,
+        max_live: i64,
     ) -> StoreResult<AppKey>;
+    /// The app's live keys and its 20 most recently revoked, oldest first.
     async fn list_app_keys(&self, app_id: &str) -> StoreResult<Vec<AppKey>>;
     /// Revokes one key by its id; false when the app has no such live key.
     async fn revoke_app_key(
@@ -115,17 +158,35 @@ pub trait Store:
         tenant_id: Option<&str>,
         app_id: Option<&str>,
     ) -> StoreResult<Vec<Installation>>;
+    /// Uninstalls, and in the same transaction skips every pending, in-flight and held
+    /// delivery of the installation (`installation_revoked`); returns how many.
     async fn revoke_installation(
         &self,
         id: &str,
         at: DateTime<Utc>,
-    ) -> StoreResult<Option<Installation>>;
+    ) -> StoreResult<Option<(Installation, u64)>>;
 
     /// Conflict when the app already has `max_per_app` webhooks.
     async fn create_webhook(&self, webhook: &Webhook, max_per_app: i64) -> StoreResult<()>;
     async fn get_webhook(&self, app_id: &str, id: &str) -> StoreResult<Option<Webhook>>;
     async fn list_webhooks(&self, app_id: &str) -> StoreResult<Vec<Webhook>>;
-    async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<bool>;
+    /// Writes the partner's settings of the webhook, and its secret when `new_secret`
+    /// is given; never its state or its previous secret.
+    async fn update_webhook(
+        &self,
+        webhook: &Webhook,
+        new_secret: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// The current secret becomes the previous one (signing beside the new one until
+    /// `previous_until`), in one statement: a concurrent change loses neither.
+    async fn rotate_webhook_secret(
+        &self,
+        app_id: &str,
+        id: &str,
+        secret: &str,
+        previous_until: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Deletes the webhook with its deliveries and attempts.
     async fn delete_webhook(&self, app_id: &str, id: &str) -> StoreResult<bool>;
 

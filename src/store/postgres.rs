@@ -31,8 +31,10 @@ impl PgStore {
     /// concurrent claims (workers, instances) take the next rows instead of finding the
     /// whole candidate set locked; a row another claim leased meanwhile fails the
     /// `due_at` recheck under the lock.
-    pub const CLAIM_DUE: &'static str = "UPDATE deliveries \
-         SET state = 'in_flight', due_at = $1, lease_token = $2, updated_at = $3 \
+    pub const CLAIM_DUE: &'static str = concat!(
+        "UPDATE deliveries ",
+        claim_set!(),
+        "\
          WHERE id IN (SELECT d.id FROM webhooks w CROSS JOIN LATERAL ( \
                           SELECT id, due_at FROM deliveries \
                           WHERE webhook_id = w.id AND due_at <= $3 \
@@ -43,7 +45,8 @@ impl PgStore {
                       JOIN deliveries d ON d.id = c.id \
                       WHERE NOT (w.id = ANY($6)) AND d.due_at <= $3 \
                       ORDER BY c.due_at LIMIT $4 \
-                      FOR UPDATE OF d SKIP LOCKED)";
+                      FOR UPDATE OF d SKIP LOCKED)"
+    );
 
     /// The earliest due time (a retry or a lease expiry), one index probe per webhook.
     const NEXT_DUE: &'static str = "SELECT MIN(d.due_at) FROM webhooks w CROSS JOIN LATERAL ( \

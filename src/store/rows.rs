@@ -147,7 +147,8 @@ impl TryFrom<WebhookRow> for Webhook {
 }
 
 pub const DELIVERY_COLUMNS: &str = "id, event_id, event_type, webhook_id, installation_id, \
-     app_id, tenant_id, state, attempt_count, due_at, first_failure_at, last_attempt_at, created_at";
+     app_id, tenant_id, state, attempt_count, due_at, first_failure_at, last_attempt_at, created_at, \
+     skip_reason";
 
 #[derive(sqlx::FromRow)]
 pub struct DeliveryRow {
@@ -164,6 +165,7 @@ pub struct DeliveryRow {
     first_failure_at: Option<i64>,
     last_attempt_at: Option<i64>,
     created_at: i64,
+    skip_reason: Option<String>,
 }
 
 impl TryFrom<DeliveryRow> for Delivery {
@@ -188,6 +190,7 @@ impl TryFrom<DeliveryRow> for Delivery {
             first_failure_at: opt_time(r.first_failure_at),
             last_attempt_at: opt_time(r.last_attempt_at),
             created_at: from_millis(r.created_at),
+            skip_reason: r.skip_reason,
         })
     }
 }
@@ -229,9 +232,15 @@ impl TryFrom<AttemptRow> for Attempt {
     }
 }
 
-/// Queues a delivery again, due at `$1`, with a fresh retry schedule.
+/// Queues a delivery again, due at `$1`, with a fresh retry schedule. Callers add their
+/// `WHERE` and then [`STILL_INSTALLED`].
 pub const REQUEUE: &str = "UPDATE deliveries SET state = 'pending', due_at = $1, updated_at = $1, \
-     retry_base = attempt_count, first_failure_at = NULL";
+     retry_base = attempt_count, first_failure_at = NULL, skip_reason = NULL";
+
+/// A delivery whose tenant uninstalled the app is never queued again: the partner gets
+/// nothing more of that tenant's data.
+pub const STILL_INSTALLED: &str = " AND NOT EXISTS (SELECT 1 FROM installations i \
+     WHERE i.id = deliveries.installation_id AND i.state = 'revoked')";
 
 /// Everything a worker needs to send one leased delivery, in one join. `$events` is the
 /// events table as `e`: SQLite pins its primary-key index there, because statistics

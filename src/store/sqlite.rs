@@ -46,8 +46,10 @@ impl SqliteStore {
     /// `$5`) and the partner's `max_concurrency`: SQLite's LIMIT cannot name an outer
     /// column. SQLite serialises writers, so
     /// no row locks are needed.
-    pub const CLAIM_DUE: &'static str = "UPDATE deliveries \
-         SET state = 'in_flight', due_at = $1, lease_token = $2, updated_at = $3 \
+    pub const CLAIM_DUE: &'static str = concat!(
+        "UPDATE deliveries ",
+        claim_set!(),
+        "\
          WHERE id IN (SELECT c.id FROM ( \
                           SELECT d.id, d.due_at, w.id AS webhook_id, w.max_concurrency AS cap, \
                                  ROW_NUMBER() OVER (PARTITION BY w.id ORDER BY d.due_at) AS n \
@@ -59,7 +61,8 @@ impl SqliteStore {
                       WHERE c.n <= MIN(COALESCE((SELECT value FROM json_each($7) \
                                                  WHERE key = c.webhook_id), $5), \
                                        COALESCE(c.cap, $8)) \
-                      ORDER BY c.due_at LIMIT $4)";
+                      ORDER BY c.due_at LIMIT $4)"
+    );
 
     /// The earliest due time (a retry or a lease expiry).
     const NEXT_DUE: &'static str = "SELECT MIN(due_at) FROM deliveries WHERE due_at IS NOT NULL";

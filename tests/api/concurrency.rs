@@ -44,7 +44,7 @@ async fn a_failing_listener_gets_fewer_attempts_at_once(backend: Backend) {
         4,
         "16 answers of 503 bring it to the floor"
     );
-    let text = reqwest::get(format!("{}/metrics", app.base))
+    let text = reqwest::get(format!("{}/metrics", app.metrics_base))
         .await
         .unwrap()
         .text()

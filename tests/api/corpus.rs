@@ -101,6 +101,26 @@ async fn hostile_corpus_is_refused_without_change(backend: Backend) {
             ));
         }
     }
+    // Made-up methods and unmatched paths made no series of their own.
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.metrics_base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for made_up in ["M00001X", "M00002X", "BREW", "label-probe"] {
+        assert!(
+            !metrics.contains(made_up),
+            "{made_up} is a label of /metrics"
+        );
+    }
+    assert!(
+        metrics.contains(r#"method="other""#),
+        "made-up methods are counted as other"
+    );
     assert!(
         failures.is_empty(),
         "{} of {} cases misbehaved:\n{}",

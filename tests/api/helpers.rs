@@ -81,6 +81,7 @@ pub async fn fresh_database(backend: Backend) -> String {
 pub fn test_settings(database_url: String) -> Settings {
     let mut s = Settings::defaults();
     s.listen = "127.0.0.1:0".parse().unwrap();
+    s.metrics_listen = "127.0.0.1:0".parse().unwrap();
     s.database_url = database_url;
     s.platform_key = Some(PLATFORM_KEY.into());
     s.allow_insecure_targets = true;
@@ -95,6 +96,8 @@ pub fn test_settings(database_url: String) -> Settings {
 
 pub struct TestApp {
     pub base: String,
+    /// Where `/metrics` is served.
+    pub metrics_base: String,
     pub http: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub store: SharedStore,
@@ -132,6 +135,7 @@ pub async fn spawn_app_on(database_url: String, configure: impl FnOnce(&mut Sett
         .await
         .expect("app builds");
     let base = format!("http://{}", app.addr);
+    let metrics_base = format!("http://{}", app.metrics_addr);
     let (store, dispatcher) = (app.store.clone(), app.dispatcher.clone());
     let (evaluator, relay) = (app.evaluator.clone(), app.relay.clone());
     let publisher = app.publisher.clone();
@@ -139,6 +143,7 @@ pub async fn spawn_app_on(database_url: String, configure: impl FnOnce(&mut Sett
     tokio::spawn(app.run_until(shutdown.clone()));
     TestApp {
         base,
+        metrics_base,
         http: reqwest::Client::new(),
         clock,
         store,
@@ -172,6 +177,7 @@ impl TestApp {
                 deliveries.push(serde_json::to_value(list).unwrap());
                 let mut value = serde_json::to_value(&w).unwrap();
                 value["secret"] = json!(w.secret);
+                value["headers"] = json!(w.headers);
                 webhooks.push(value);
             }
         }
@@ -359,6 +365,8 @@ struct ReceiverInner {
     default_status: u16,
     /// Headers sent with every answer.
     answer_headers: HeaderMap,
+    /// The body of every answer.
+    answer_body: Bytes,
 }
 
 /// A real HTTP listener on 127.0.0.1 that records what it receives.
@@ -412,6 +420,12 @@ impl TestReceiver {
         self.inner.lock().unwrap().answer_headers = map;
     }
 
+    /// Answers every request with this body from now on (unused by tests/faults).
+    #[allow(dead_code)]
+    pub fn answer_body(&self, body: &'static [u8]) {
+        self.inner.lock().unwrap().answer_body = Bytes::from_static(body);
+    }
+
     /// Delays every answer (tests/faults shares this file and does not call it).
     #[allow(dead_code)]
     pub fn delay(&self, delay: Duration) {
@@ -439,7 +453,7 @@ async fn receive(
     State(r): State<TestReceiver>,
     headers: HeaderMap,
     body: Bytes,
-) -> (StatusCode, HeaderMap) {
+) -> (StatusCode, HeaderMap, Bytes) {
     let delay = r.inner.lock().unwrap().delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -459,5 +473,6 @@ async fn receive(
     (
         StatusCode::from_u16(status).unwrap(),
         inner.answer_headers.clone(),
+        inner.answer_body.clone(),
     )
 }

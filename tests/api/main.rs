@@ -24,5 +24,6 @@ mod properties;
 mod receiver_signals;
 mod retention;
 mod schedule;
+mod security_review;
 mod slow_clients;
 mod ssrf;

@@ -121,6 +121,16 @@ async fn tokens_act_for_their_app_within_their_scopes(backend: Backend) {
         .await;
     refused_as(&refused, 403, "webhooks:manage");
     assert_eq!(refused.body["error"]["code"], "insufficient_scope");
+    // Credentials are the manage scope's, even to read: the secret would let a reader
+    // forge deliveries, header values are the partner's own credentials.
+    for credential in ["secret", "headers"] {
+        let path = format!("{webhook}/{credential}");
+        let read = get(&app, &path, &reader).await;
+        assert_eq!(read.status, 403, "{credential}: {}", read.body);
+        assert_eq!(read.body["error"]["code"], "insufficient_scope");
+        assert_eq!(get(&app, &path, &token).await.status, 200, "{credential}");
+        assert_eq!(get(&app, &path, &bob_key).await.status, 200, "{credential}");
+    }
 
     // Another app's client sees nothing of bob's; no partner token reaches the platform's
     // routes; a client no app is set up for is refused.
@@ -253,6 +263,11 @@ async fn tokens_act_for_their_app_within_their_scopes(backend: Backend) {
     let unavailable = get(&fresh, "/v1/apps/bob/webhooks", &rotated).await;
     assert_eq!(unavailable.status, 503, "{}", unavailable.body);
     assert_eq!(unavailable.body["error"]["code"], "oauth_unavailable");
+    let said = unavailable.body["error"]["message"].as_str().unwrap();
+    assert!(
+        !said.contains(&auth.issuer()) && !said.contains("http"),
+        "an unauthenticated caller learns nothing of the JWKS URL or the fetch: {said}"
+    );
 }
 
 /// ES256 and EdDSA keys verify as RS256 ones do.

@@ -27,6 +27,7 @@ pub fn serve_command(program: &str, database_url: &str, env: &[(&str, &str)]) ->
     let mut command = Command::new(program);
     command
         .env("HOOKGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HOOKGATE_METRICS_LISTEN", "127.0.0.1:0")
         .env("HOOKGATE_DATABASE_URL", database_url)
         .env("HOOKGATE_PLATFORM_KEY", PLATFORM_KEY)
         .env("HOOKGATE_ALLOW_INSECURE_TARGETS", "true")

@@ -39,6 +39,7 @@ impl Gateway {
             .env("HOOKGATE_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .env("HOOKGATE_LISTEN", "127.0.0.1:0")
+            .env("HOOKGATE_METRICS_LISTEN", "127.0.0.1:0")
             .env(
                 "HOOKGATE_DATABASE_URL",
                 format!("sqlite://{}", db.display()),

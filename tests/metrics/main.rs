@@ -60,7 +60,7 @@ fn value(samples: &Samples, key: &str) -> f64 {
 async fn scrape(app: &TestApp) -> String {
     let r = app
         .http
-        .get(format!("{}/metrics", app.base))
+        .get(format!("{}/metrics", app.metrics_base))
         .send()
         .await
         .unwrap();
