@@ -95,10 +95,6 @@ fn describe() {
         Unit::Seconds,
         "How long the oldest due delivery has been waiting."
     );
-    describe_gauge!(
-        CONCURRENCY_LIMIT,
-        "This instance's adaptive limit of attempts in flight to the webhook."
-    );
     describe_counter!(EVALUATIONS, "Health evaluations run by this instance.");
     describe_histogram!(
         EVALUATION_DURATION,
@@ -252,9 +248,27 @@ pub fn method_label(method: &axum::http::Method) -> &'static str {
     }
 }
 
-pub fn record_concurrency_limit(app_id: &str, webhook_id: &str, limit: usize) {
-    gauge!(CONCURRENCY_LIMIT, "app_id" => app_id.to_string(), "webhook_id" => webhook_id.to_string())
-        .set(limit as f64);
+/// This instance's adaptive limit per webhook, rendered from the dispatcher's state at
+/// scrape time (a forgotten webhook has none).
+pub fn render_concurrency_limits(limits: &[(String, String, usize)]) -> String {
+    use std::fmt::Write;
+    let mut text = String::new();
+    if limits.is_empty() {
+        return text;
+    }
+    let _ = writeln!(
+        text,
+        "# HELP {CONCURRENCY_LIMIT} This instance's adaptive limit of attempts in flight to the webhook.\n# TYPE {CONCURRENCY_LIMIT} gauge"
+    );
+    for (app_id, webhook_id, limit) in limits {
+        let _ = writeln!(
+            text,
+            "{CONCURRENCY_LIMIT}{{app_id=\"{}\",webhook_id=\"{}\"}} {limit}",
+            label_value(app_id),
+            label_value(webhook_id)
+        );
+    }
+    text
 }
 
 pub fn record_notification(severity: Severity) {

@@ -20,6 +20,8 @@ use crate::store::SharedStore;
 
 pub struct MetricsEndpoint {
     store: SharedStore,
+    /// Its per-webhook adaptive limits, rendered at each scrape.
+    dispatcher: Arc<crate::delivery::Dispatcher>,
     clock: SharedClock,
     recorder: PrometheusHandle,
     refresh: TimeDelta,
@@ -32,6 +34,7 @@ pub struct MetricsEndpoint {
 impl MetricsEndpoint {
     pub fn new(
         store: SharedStore,
+        dispatcher: Arc<crate::delivery::Dispatcher>,
         clock: SharedClock,
         refresh: std::time::Duration,
         token: Option<&str>,
@@ -39,6 +42,7 @@ impl MetricsEndpoint {
         use sha2::Digest;
         Self {
             store,
+            dispatcher,
             clock,
             recorder: crate::metrics::handle(),
             refresh: TimeDelta::from_std(refresh).unwrap_or(TimeDelta::seconds(5)),
@@ -107,6 +111,9 @@ async fn scrape(State(endpoint): State<Arc<MetricsEndpoint>>, headers: HeaderMap
     let health = endpoint.database_figures().await;
     let mut text = endpoint.recorder.render();
     text.push_str(&health);
+    text.push_str(&crate::metrics::render_concurrency_limits(
+        &endpoint.dispatcher.concurrency_limits(),
+    ));
     (
         [
             (header::CONTENT_TYPE, "text/plain; version=0.0.4"),

@@ -131,6 +131,7 @@ impl Application {
         let metrics_addr = metrics_listener.local_addr()?;
         let metrics = Arc::new(crate::metrics_server::MetricsEndpoint::new(
             store.clone(),
+            dispatcher.clone(),
             clock.clone(),
             settings.metrics_refresh,
             settings.metrics_token.as_deref(),

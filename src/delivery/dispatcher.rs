@@ -252,6 +252,11 @@ impl Dispatcher {
         (self.slots.tracked(), buckets)
     }
 
+    /// Every webhook's limit on this instance, by app, once an answer moved it.
+    pub fn concurrency_limits(&self) -> Vec<(String, String, usize)> {
+        self.slots.limits()
+    }
+
     /// This instance's current in-flight limit for a webhook.
     pub fn concurrency_limit(&self, webhook_id: &str) -> usize {
         self.slots.limit(webhook_id)

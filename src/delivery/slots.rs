@@ -37,6 +37,8 @@ struct Slot {
     state: LimitState,
     /// Last leased, sent or answered: an entry idle long enough is dropped.
     used: std::time::Instant,
+    /// The webhook's app, once an answer moved the limit (for `/metrics`).
+    app_id: Option<String>,
 }
 
 pub struct Slots {
@@ -75,6 +77,7 @@ impl Slots {
             sending: 0,
             state: LimitState::new(self.initial()),
             used: now,
+            app_id: None,
         });
         slot.used = now;
         slot
@@ -108,6 +111,21 @@ impl Slots {
         {
             map.remove(webhook_id);
         }
+    }
+
+    /// Each webhook's current limit, by app, once an answer moved it: `/metrics` renders
+    /// them from here, so a forgotten webhook's series ends with it.
+    pub fn limits(&self) -> Vec<(String, String, usize)> {
+        let mut limits: Vec<_> = self
+            .lock()
+            .iter()
+            .filter_map(|(id, slot)| {
+                let app = slot.app_id.clone()?;
+                Some((app, id.clone(), slot.state.limit))
+            })
+            .collect();
+        limits.sort();
+        limits
     }
 
     /// Webhooks this instance keeps state for.
@@ -262,7 +280,9 @@ impl Slots {
         };
         slot.sending = slot.sending.saturating_sub(1);
         slot.state = concurrency::next(slot.state, &sample, self.bounds(partner_max));
-        crate::metrics::record_concurrency_limit(app_id, webhook_id, slot.state.limit);
+        if slot.app_id.as_deref() != Some(app_id) {
+            slot.app_id = Some(app_id.to_string());
+        }
     }
 }
 

@@ -43,6 +43,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/v1/apps/{app}/webhooks/{id}"),
     ("delete", "/v1/apps/{app}/webhooks/{id}"),
     ("get", "/v1/apps/{app}/webhooks/{id}/secret"),
+    ("get", "/v1/apps/{app}/webhooks/{id}/headers"),
     ("post", "/v1/apps/{app}/webhooks/{id}/rotate-secret"),
     ("post", "/v1/apps/{app}/webhooks/{id}/test"),
     ("get", "/v1/apps/{app}/webhooks/{id}/deliveries"),

@@ -474,6 +474,13 @@ async fn per_webhook_state_ends_with_the_webhook(backend: Backend) {
         .await;
     assert_eq!(drain(&app).await, 2);
     assert_eq!(app.dispatcher.tracked(), (2, 2));
+    let limit_series =
+        format!(r#"hookgate_webhook_concurrency_limit{{app_id="bob-app",webhook_id="{id}"}}"#);
+    let metrics = || async {
+        let url = format!("{}/metrics", app.metrics_base);
+        reqwest::get(url).await.unwrap().text().await.unwrap()
+    };
+    assert!(metrics().await.contains(&limit_series));
     let r = app
         .call(
             Method::DELETE,
@@ -614,7 +621,17 @@ async fn live_keys_per_app_are_capped(backend: Backend) {
     let over = app.call(Method::POST, path, Some(&first), None).await;
     assert_eq!(over.status, 409, "{}", over.body);
     let keys = app.get(path, &first).await;
-    let one = keys.body["data"][1]["id"].as_str().unwrap().to_string();
+    // Any key but the one this test calls with (keys made in one millisecond list in
+    // hash order).
+    let one = keys.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| !first.starts_with(k["prefix"].as_str().unwrap()))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let revoked = app
         .call(Method::DELETE, &format!("{path}/{one}"), Some(&first), None)
         .await;

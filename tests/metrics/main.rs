@@ -14,6 +14,7 @@ mod moto;
 
 mod binary;
 mod logs;
+mod proxy;
 mod traces;
 
 use std::collections::{BTreeSet, HashMap};
