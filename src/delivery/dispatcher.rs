@@ -412,7 +412,13 @@ impl Dispatcher {
                         }
                         break;
                     }
-                    Err((e, unrecorded)) if tokio::time::Instant::now() + backoff < give_up => {
+                    // A record the database refused alone is tried twice more (a deadlock
+                    // or a serialisation failure passes); then it is left to its lease,
+                    // so that it never holds the records behind it for long.
+                    Err((e, unrecorded))
+                        if tokio::time::Instant::now() + backoff < give_up
+                            && !(e.is_refusal() && retries >= 2) =>
+                    {
                         retries += 1;
                         tracing::warn!(error = %e, retries, attempts = unrecorded.len(),
                             "recording attempts failed; retrying");
