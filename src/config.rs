@@ -313,7 +313,7 @@ impl Settings {
 
     pub fn validate(&self) -> Result<(), InvalidSettings> {
         let fail = |m: &str| Err(InvalidSettings(m.to_string()));
-        if self.group_commit_max == 0 || self.group_commit_max > crate::api::MAX_BATCH {
+        if self.group_commit_max == 0 || self.group_commit_max > crate::domain::model::MAX_BATCH {
             return fail("the group commit size must be between 1 and 500");
         }
         if self.group_commit_window > Duration::from_millis(100) {
@@ -332,7 +332,7 @@ impl Settings {
         if self.max_in_flight_per_webhook > self.max_in_flight {
             return fail("the in-flight ceiling per webhook must not exceed max in flight");
         }
-        if self.lease <= crate::api::webhooks::MAX_TIMEOUT {
+        if self.lease <= crate::domain::model::MAX_TIMEOUT {
             return fail("the lease must be longer than the longest webhook timeout (30 s)");
         }
         if self
@@ -404,9 +404,9 @@ impl Settings {
         }
     }
 
-    pub fn health_rules(&self) -> crate::health::rules::HealthRules {
+    pub fn health_rules(&self) -> crate::domain::health::HealthRules {
         let delta = |d: Duration| chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
-        crate::health::rules::HealthRules {
+        crate::domain::health::HealthRules {
             threshold: self.health_threshold,
             warn_after: delta(self.health_warn_after),
             deactivate_after: delta(self.health_deactivate_after),

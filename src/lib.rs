@@ -5,12 +5,15 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod delivery;
+pub mod domain;
 pub mod health;
 pub mod metrics;
 pub mod metrics_server;
-pub mod model;
+/// The domain model, at its old path for the binaries and tests.
+pub use domain::model;
 pub mod notify;
 pub mod portal;
+pub mod publishing;
 pub mod receiver;
 pub mod retention;
 pub mod server;

@@ -10,8 +10,8 @@ use metrics::{
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use metrics_util::MetricKindMask;
 
-use crate::delivery::retry::AttemptClass;
-use crate::health::rules::{Severity, Status};
+use crate::domain::health::{Severity, Status};
+use crate::domain::retry::AttemptClass;
 
 pub const EVENTS_PUBLISHED: &str = "hookgate_events_published_total";
 pub const DELIVERIES_CREATED: &str = "hookgate_deliveries_created_total";
@@ -147,7 +147,7 @@ pub fn keep_fixed_series() {
         counter!(NOTIFICATIONS, "severity" => severity.as_str()).increment(0);
         counter!(NOTIFICATIONS_PUBLISHED, "severity" => severity.as_str()).increment(0);
     }
-    record_pruned(&crate::store::Pruned::default());
+    record_pruned(&crate::domain::stats::Pruned::default());
 }
 
 /// The outcome label of an attempt.
@@ -275,7 +275,7 @@ pub fn record_notification(severity: Severity) {
     counter!(NOTIFICATIONS, "severity" => severity.as_str()).increment(1);
 }
 
-pub fn record_pruned(pruned: &crate::store::Pruned) {
+pub fn record_pruned(pruned: &crate::domain::stats::Pruned) {
     for (table, n) in [
         ("attempts", pruned.attempts),
         ("deliveries", pruned.deliveries),
@@ -286,17 +286,7 @@ pub fn record_pruned(pruned: &crate::store::Pruned) {
     }
 }
 
-/// Queue figures, read from the store when `/metrics` is scraped (at most once per
-/// refresh interval).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct QueueStats {
-    pub due: i64,
-    pub scheduled: i64,
-    pub in_flight: i64,
-    pub held: i64,
-    pub oldest_due_age_ms: i64,
-    pub outbox_backlog: i64,
-}
+pub use crate::domain::stats::QueueStats;
 
 pub fn record_queue(stats: &QueueStats) {
     for (state, n) in [

@@ -16,8 +16,8 @@ use crate::config::Settings;
 use crate::delivery::dispatcher::{DispatchSettings, Dispatcher};
 use crate::health::evaluator::{Evaluator, EvaluatorSettings};
 use crate::notify::{sqs::SqsPublisher, Relay};
+use crate::publishing::{GroupCommit, GroupSettings};
 use crate::retention::Pruner;
-use crate::store::group_commit::{GroupCommit, GroupSettings};
 use crate::store::{self, SharedStore};
 
 pub struct Application {
@@ -71,7 +71,7 @@ impl Application {
                 max_in_flight: settings.max_in_flight,
                 min_in_flight_per_webhook: settings.min_in_flight_per_webhook,
                 max_in_flight_per_webhook: settings.max_in_flight_per_webhook,
-                initial_in_flight_per_webhook: crate::delivery::concurrency::INITIAL_LIMIT,
+                initial_in_flight_per_webhook: crate::domain::concurrency::INITIAL_LIMIT,
                 lease: settings.lease,
                 idle_poll: settings.idle_poll,
                 response_excerpt_bytes: settings.response_excerpt_bytes,
@@ -246,7 +246,8 @@ impl Application {
             shutdown.clone(),
             self.shutdown_grace,
         ));
-        let app = api::router(self.state);
+        let pages = crate::portal::router().merge(crate::console::router());
+        let app = api::router(self.state, pages);
         crate::server::serve(
             self.listener,
             app,

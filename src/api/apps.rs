@@ -9,7 +9,7 @@ use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Caller, Platform};
 use super::keys::generate_partner_key;
 use super::{new_id, validate_id, validate_text, ApiError, AppState, ListResponse};
-use crate::model::App;
+use crate::domain::model::App;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

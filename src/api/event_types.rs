@@ -11,8 +11,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Caller, Platform};
 use super::{validate_text, ApiError, AppState, ListResponse};
-use crate::delivery::filter::valid_event_type;
-use crate::model::EventType;
+use crate::domain::filter::valid_event_type;
+use crate::domain::model::EventType;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -16,8 +16,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::ErrorBody;
 use super::extract::{parse_json, ApiBytes, Platform};
 use super::{new_id, validate_id, ApiError, AppState};
-use crate::delivery::filter;
-use crate::model::{EventSummary, NewEvent, PublishOutcome};
+use crate::domain::filter;
+use crate::domain::model::{EventSummary, NewEvent, PublishOutcome};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -183,7 +183,7 @@ fn count_and_wake(state: &AppState, outcomes: &[PublishOutcome]) {
     }
 }
 
-pub const MAX_BATCH: usize = 500;
+pub use crate::domain::model::MAX_BATCH;
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -8,9 +8,9 @@ use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Caller};
 use super::webhooks::owned_webhook;
 use super::{ApiError, AppState};
-use crate::health::rules::Status;
+use crate::domain::health::Status;
+use crate::domain::model::{Webhook, WebhookState};
 use crate::health::{Reactivated, WebhookHealth};
-use crate::model::{Webhook, WebhookState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

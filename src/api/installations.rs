@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Platform};
 use super::{new_id, ApiError, AppState, ListResponse};
-use crate::model::Installation;
+use crate::domain::model::Installation;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -73,7 +73,7 @@ pub async fn install_app(
         id: new_id(),
         tenant_id,
         app_id,
-        state: crate::model::InstallationState::Active,
+        state: crate::domain::model::InstallationState::Active,
         created_at: state.clock.now(),
         revoked_at: None,
     };

@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::ErrorBody;
 use super::extract::{hash_key, ApiPath, Caller};
 use super::{ApiError, AppState, ListResponse};
-use crate::model::AppKey;
+use crate::domain::model::AppKey;
 
 pub const PARTNER_KEY_PREFIX: &str = "hg_app_";
 

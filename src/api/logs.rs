@@ -10,8 +10,8 @@ use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::webhooks::owned_webhook;
 use super::{page_limit, ApiError, AppState};
-use crate::delivery::retry::AttemptClass;
-use crate::model::{Attempt, Delivery, DeliveryState, Webhook};
+use crate::domain::model::{Attempt, Delivery, DeliveryState, Webhook};
+use crate::domain::retry::AttemptClass;
 use crate::store::{AttemptFilter, DeliveryFilter};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -231,7 +231,7 @@ pub async fn resend_delivery(
         .store
         .get_installation(&current.installation_id)
         .await?;
-    if installation.is_none_or(|i| i.state == crate::model::InstallationState::Revoked) {
+    if installation.is_none_or(|i| i.state == crate::domain::model::InstallationState::Revoked) {
         return Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
             "installation_revoked",

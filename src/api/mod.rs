@@ -46,7 +46,7 @@ pub struct AppState {
     /// Sends test events synchronously.
     pub dispatcher: Arc<crate::delivery::Dispatcher>,
     /// Single publishes, committed in groups.
-    pub publisher: Arc<crate::store::group_commit::GroupCommit>,
+    pub publisher: Arc<crate::publishing::GroupCommit>,
     /// Verifies the platform's OAuth access tokens, when an issuer is configured.
     pub oauth: Option<Arc<OAuthVerifier>>,
 }
@@ -106,7 +106,9 @@ pub fn routes_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-pub fn router(state: AppState) -> Router {
+/// The API, with `pages` (the portal's and the console's routes, which the composition
+/// hands in: the API imports neither) behind the same limits, metrics and traces.
+pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let max_body = state.settings.max_body_bytes;
     let (api, doc) = routes_and_doc();
     let doc = Arc::new(doc);
@@ -121,8 +123,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/readyz", get(readyz))
         .merge(api)
-        .merge(crate::portal::router())
-        .merge(crate::console::router())
+        .merge(pages)
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -8,7 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::ErrorBody;
 use super::extract::{ApiPath, ApiQuery, Caller, Platform};
 use super::{page_limit, ApiError, AppState, ListResponse};
-use crate::notify::Notification;
+use crate::domain::notification::Notification;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

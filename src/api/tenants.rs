@@ -8,7 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Platform};
 use super::{new_id, validate_id, validate_text, ApiError, AppState, ListResponse};
-use crate::model::{Environment, Tenant};
+use crate::domain::model::{Environment, Tenant};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -2,7 +2,6 @@
 //! reaches only its own app; the platform key reaches every app.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::{extract::State, Json};
@@ -12,13 +11,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::ErrorBody;
 use super::extract::{parse_json, ApiBytes, ApiJson, ApiPath, Caller};
 use super::{new_id, validate_text, ApiError, AppState, ListResponse};
-use crate::delivery::retry::{RetryPolicy, RetryPolicySpec};
 use crate::delivery::target::{validate_url, TargetPolicy};
 use crate::delivery::{filter, signing};
-use crate::model::{Environment, Webhook, WebhookState};
+use crate::domain::model::{Environment, Webhook, WebhookState};
+use crate::domain::retry::{RetryPolicy, RetryPolicySpec};
 
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::domain::model::{DEFAULT_TIMEOUT, MAX_TIMEOUT};
 const MAX_HEADERS: usize = 20;
 const MAX_EVENT_TYPES: usize = 100;
 
@@ -174,7 +172,7 @@ fn validate_headers(
                 "header {lower:?} is set by hookgate and cannot be customised"
             )));
         }
-        if value == crate::model::MASK {
+        if value == crate::domain::model::MASK {
             return Err(ApiError::invalid(format!(
                 "the value of header {lower:?} is the mask answers show; send its real value \
                  (GET …/webhooks/{{id}}/headers shows them)"

@@ -15,7 +15,7 @@ use super::{form_error, page, refused_form, respond};
 use crate::api::apps::{delete_app, update_app, UpdateApp};
 use crate::api::tenants::{delete_tenant, update_tenant, UpdateTenant};
 use crate::api::{ApiError, AppState};
-use crate::model::{Environment, InstallationState};
+use crate::domain::model::{Environment, InstallationState};
 use crate::web::forms::CsrfForm;
 
 /// Which form on the page the API refused: its message is shown in that form.

@@ -14,7 +14,7 @@ use crate::api::installations::{install_app, uninstall_app};
 use crate::api::portal_links::mint_portal_link;
 use crate::api::tenants::{create_tenant as api_create_tenant, CreateTenant};
 use crate::api::{ApiError, AppState};
-use crate::model::{Environment, InstallationState};
+use crate::domain::model::{Environment, InstallationState};
 use crate::web::forms::CsrfForm;
 
 /// A text field left empty is no value.

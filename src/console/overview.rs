@@ -9,10 +9,10 @@ use super::session::Operator;
 use super::{page, respond};
 use crate::api::health::webhook_health;
 use crate::api::{ApiError, AppState};
-use crate::health::rules::Status;
-use crate::health::WebhookHealth;
-use crate::model::Webhook;
-use crate::notify::Notification;
+use crate::domain::health::Status;
+use crate::domain::health::WebhookHealth;
+use crate::domain::model::Webhook;
+use crate::domain::notification::Notification;
 use crate::web::pages::{badge, rate};
 
 /// Notifications listed on the overview, newest first.

@@ -13,7 +13,7 @@ use super::{console_error, form_error, page, refused_form, respond};
 use crate::api::events::publish_event;
 use crate::api::extract::parse_json;
 use crate::api::{ApiError, AppState};
-use crate::model::{EventSummary, PublishOutcome};
+use crate::domain::model::{EventSummary, PublishOutcome};
 
 #[derive(Deserialize, Default)]
 pub struct PublishForm {

@@ -14,12 +14,12 @@ use tracing::Instrument;
 
 use super::rate_limit::TokenBucket;
 use super::resolver::GuardedResolver;
-use super::retry::{next_step, AttemptClass, NextStep};
 use super::sender::{OutboundRequest, SendOutcome, Sender};
 use super::slots::{SlotSettings, Slots};
 use super::{payload, signing};
 use crate::clock::SharedClock;
-use crate::model::{Attempt, AttemptRecord, ClaimedDelivery, DeliveryState, Webhook};
+use crate::domain::model::{Attempt, AttemptRecord, ClaimedDelivery, DeliveryState, Webhook};
+use crate::domain::retry::{next_step, AttemptClass, NextStep};
 use crate::store::{SharedStore, StoreError};
 
 #[derive(Debug, Clone)]

@@ -1,11 +1,12 @@
 //! The JSON body every listener receives: the event plus who it belongs to, so one
 //! listener URL can serve every tenant that installed the app.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+pub use crate::domain::model::rfc3339;
+
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::model::ClaimedDelivery;
+use crate::domain::model::ClaimedDelivery;
 
 #[derive(Serialize)]
 struct Payload<'a> {
@@ -25,10 +26,6 @@ struct Payload<'a> {
 struct TenantRef<'a> {
     id: &'a str,
     name: &'a str,
-}
-
-pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The event's `data` is stored as validated JSON text and embedded without re-parsing.

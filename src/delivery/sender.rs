@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 
 use super::resolver::GuardedResolver;
-use super::retry::{AttemptClass, RetryAfter};
 use super::target::is_private;
+use crate::domain::retry::{AttemptClass, RetryAfter};
 
 #[derive(Debug, Clone)]
 pub struct SendOutcome {
@@ -52,7 +52,7 @@ const ABORT_VALUE: &str = "abort-message";
 /// Everything of one attempt that is not the body.
 pub const USER_AGENT: &str = concat!("hookgate/", env!("CARGO_PKG_VERSION"));
 
-pub use crate::model::MASK;
+pub use crate::domain::model::MASK;
 
 /// The headers an attempt of `msg_id` at `timestamp` carries, as logs show them: built
 /// by the same code as the real request, with the signature and every custom header's
@@ -222,7 +222,8 @@ impl Sender {
         excerpt.truncate(self.excerpt_limit);
         Ok(Answer {
             status,
-            excerpt: crate::model::storable_text(&String::from_utf8_lossy(&excerpt)).into_owned(),
+            excerpt: crate::domain::model::storable_text(&String::from_utf8_lossy(&excerpt))
+                .into_owned(),
             abort,
             retry_after,
         })
@@ -280,7 +281,7 @@ fn describe_error(e: &reqwest::Error) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    crate::model::storable_text(&text)
+    crate::domain::model::storable_text(&text)
         .chars()
         .take(500)
         .collect()

@@ -1,5 +1,5 @@
 //! What this instance holds per webhook: deliveries leased and not yet finished, attempts
-//! being sent, and the adaptive in-flight limit ([`concurrency`](super::concurrency)).
+//! being sent, and the adaptive in-flight limit ([`concurrency`](crate::domain::concurrency)).
 //! Claims and the publish fast path lease only up to a webhook's limit and the global
 //! cap, so a backlog never piles up in memory and a slow listener cannot take the slots
 //! of another.
@@ -10,8 +10,8 @@ use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
-use super::concurrency::{self, Bounds, LimitState, Sample};
 use super::sender::SendOutcome;
+use crate::domain::concurrency::{self, Bounds, LimitState, Sample};
 use crate::store::ClaimLimits;
 
 /// Floor, ceiling and start of every webhook's limit, and the cap on all leased at once.
@@ -291,7 +291,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::delivery::retry::AttemptClass;
+    use crate::domain::retry::AttemptClass;
 
     fn slots() -> Slots {
         Slots::new(SlotSettings {

@@ -11,7 +11,7 @@ use super::rules::{self, HealthRules, Severity};
 use super::schedule::TickSchedule;
 use super::HealthChange;
 use crate::clock::SharedClock;
-use crate::notify::message;
+use crate::domain::notification as message;
 use crate::store::{SharedStore, StoreError};
 
 #[derive(Debug, Clone)]

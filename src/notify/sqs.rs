@@ -5,7 +5,7 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::BehaviorVersion;
 use aws_sdk_sqs::types::MessageAttributeValue;
 
-use super::Notification;
+use crate::domain::notification::Notification;
 
 #[derive(Debug, thiserror::Error)]
 #[error("SQS: {0}")]

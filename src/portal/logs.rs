@@ -15,7 +15,7 @@ use crate::api::logs::{parse_outcome, resend_delivery, webhook_delivery};
 use crate::api::webhooks::owned_webhook;
 use crate::api::{ApiError, AppState};
 use crate::delivery::sender::shown_headers;
-use crate::model::{Attempt, Delivery, DeliveryState, Webhook};
+use crate::domain::model::{Attempt, Delivery, DeliveryState, Webhook};
 use crate::store::AttemptFilter;
 use crate::web::pages::{api_error_page, layout};
 

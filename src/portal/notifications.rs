@@ -10,7 +10,7 @@ use super::respond;
 use super::session::Partner;
 use crate::api::notifications::notifications_of_app;
 use crate::api::{ApiError, AppState};
-use crate::notify::Notification;
+use crate::domain::notification::Notification;
 use crate::web::pages::layout;
 
 /// The newest this many; the API pages further.

@@ -15,9 +15,9 @@ use crate::api::logs::replay_failed;
 use crate::api::webhooks::{owned_webhook, rotate_webhook_secret};
 use crate::api::{ApiError, AppState};
 use crate::delivery::sender::SendOutcome;
-use crate::health::Reactivated;
-use crate::model::{Attempt, Webhook, WebhookState};
-use crate::notify::Notification;
+use crate::domain::health::Reactivated;
+use crate::domain::model::{Attempt, Webhook, WebhookState};
+use crate::domain::notification::Notification;
 use crate::store::AttemptFilter;
 use crate::web::pages::{api_error_page, badge, layout, rate};
 

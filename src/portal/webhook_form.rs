@@ -16,8 +16,8 @@ use crate::api::webhooks::{
     create_webhook, delete_webhook, owned_webhook, update_webhook, WebhookFields,
 };
 use crate::api::{ApiError, AppState};
-use crate::delivery::retry::RetryPolicySpec;
-use crate::model::{Environment, EventType, Webhook};
+use crate::domain::model::{Environment, EventType, Webhook};
+use crate::domain::retry::RetryPolicySpec;
 use crate::web::pages::{api_error_page, layout};
 
 const PRESETS: [(&str, &str); 4] = [

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use super::StoreResult;
-use crate::model::EventType;
+use crate::domain::model::EventType;
 
 #[async_trait]
 pub trait CatalogueStore: Send + Sync {
@@ -55,7 +55,10 @@ macro_rules! catalogue_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::catalogue::CatalogueStore for $store {
-            async fn create_event_type(&self, t: &$crate::model::EventType) -> StoreResult<()> {
+            async fn create_event_type(
+                &self,
+                t: &$crate::domain::model::EventType,
+            ) -> StoreResult<()> {
                 let sql = format!(
                     "INSERT INTO event_types ({}) VALUES ($1, $2, $3, $4, $5, $6)",
                     $crate::store::catalogue::EVENT_TYPE_COLUMNS
@@ -78,7 +81,7 @@ macro_rules! catalogue_store {
             async fn get_event_type(
                 &self,
                 name: &str,
-            ) -> StoreResult<Option<$crate::model::EventType>> {
+            ) -> StoreResult<Option<$crate::domain::model::EventType>> {
                 let sql = format!(
                     "SELECT {} FROM event_types WHERE name = $1",
                     $crate::store::catalogue::EVENT_TYPE_COLUMNS
@@ -87,11 +90,11 @@ macro_rules! catalogue_store {
                     .bind(name)
                     .fetch_optional(&self.pool)
                     .await?
-                    .map($crate::model::EventType::try_from)
+                    .map($crate::domain::model::EventType::try_from)
                     .transpose()
             }
 
-            async fn list_event_types(&self) -> StoreResult<Vec<$crate::model::EventType>> {
+            async fn list_event_types(&self) -> StoreResult<Vec<$crate::domain::model::EventType>> {
                 let sql = format!(
                     "SELECT {} FROM event_types ORDER BY name",
                     $crate::store::catalogue::EVENT_TYPE_COLUMNS
@@ -100,11 +103,14 @@ macro_rules! catalogue_store {
                     .fetch_all(&self.pool)
                     .await?
                     .into_iter()
-                    .map($crate::model::EventType::try_from)
+                    .map($crate::domain::model::EventType::try_from)
                     .collect()
             }
 
-            async fn update_event_type(&self, t: &$crate::model::EventType) -> StoreResult<bool> {
+            async fn update_event_type(
+                &self,
+                t: &$crate::domain::model::EventType,
+            ) -> StoreResult<bool> {
                 let done = sqlx::query(
                     "UPDATE event_types SET description = $1, example = $2, deprecated = $3, \
                      updated_at = $4 WHERE name = $5",

@@ -34,7 +34,7 @@ macro_rules! sql_store {
                 Ok(applied == Some(latest))
             }
 
-            async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<crate::metrics::QueueStats> {
+            async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<crate::domain::stats::QueueStats> {
                 let now = to_millis(now);
                 let (due, scheduled, in_flight, oldest): (i64, i64, i64, Option<i64>) =
                     sqlx::query_as::<$db, (i64, i64, i64, Option<i64>)>(
@@ -58,7 +58,7 @@ macro_rules! sql_store {
                 )
                 .fetch_one(&self.pool)
                 .await?;
-                Ok(crate::metrics::QueueStats {
+                Ok(crate::domain::stats::QueueStats {
                     due,
                     scheduled,
                     in_flight,

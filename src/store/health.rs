@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 
 use super::StoreResult;
 use crate::clock::from_millis;
-use crate::health::rules::{HealthState, Severity, Status, WindowFigures};
-use crate::health::{HealthChange, HealthInput, Reactivated, WebhookHealth};
-use crate::notify::Notification;
+use crate::domain::health::{HealthChange, HealthInput, Reactivated, WebhookHealth};
+use crate::domain::health::{HealthState, Severity, Status, WindowFigures};
+use crate::domain::notification::Notification;
 
 #[async_trait]
 pub trait HealthStore: Send + Sync {

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::StoreResult;
-use crate::delivery::retry::AttemptClass;
-use crate::model::{Attempt, Delivery, DeliveryState};
+use crate::domain::model::{Attempt, Delivery, DeliveryState};
+use crate::domain::retry::AttemptClass;
 
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::model::{
+use crate::domain::model::{
     App, AppKey, AttemptRecord, ClaimedDelivery, Installation, NewEvent, PublishOutcome, Tenant,
     Webhook,
 };
@@ -48,7 +48,6 @@ macro_rules! claim_set {
 pub mod catalogue;
 #[macro_use]
 mod common;
-pub mod group_commit;
 #[macro_use]
 pub mod health;
 #[macro_use]
@@ -110,7 +109,10 @@ pub trait Store:
     async fn ping(&self) -> StoreResult<()>;
     /// The database answers and every migration this build knows is applied.
     async fn ready(&self) -> StoreResult<bool>;
-    async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<crate::metrics::QueueStats>;
+    async fn queue_stats(
+        &self,
+        now: DateTime<Utc>,
+    ) -> StoreResult<crate::domain::stats::QueueStats>;
 
     async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
     async fn get_tenant(&self, id: &str) -> StoreResult<Option<Tenant>>;

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::rows::FanoutRow;
 use super::StoreError;
 use crate::clock::to_millis;
-use crate::delivery::filter;
-use crate::model::{ClaimedDelivery, DeliveryState, EventSummary, NewEvent, WebhookState};
+use crate::domain::filter;
+use crate::domain::model::{ClaimedDelivery, DeliveryState, EventSummary, NewEvent, WebhookState};
 
 /// Rows per multi-row statement: 11 binds a row stays far below PostgreSQL's 65,535.
 pub(crate) const ROWS_PER_STATEMENT: usize = 1_000;
@@ -306,7 +306,7 @@ mod tests {
             previous_secret_expires_at: None,
             headers: "{}".into(),
             timeout_ms: 10_000,
-            retry_policy: serde_json::to_string(&crate::delivery::retry::RetryPolicy::hibob())
+            retry_policy: serde_json::to_string(&crate::domain::retry::RetryPolicy::hibob())
                 .unwrap(),
             rate_limit_per_second: None,
             max_concurrency: None,

@@ -11,14 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::StoreResult;
 
-/// Rows deleted by one pruning run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pruned {
-    pub attempts: u64,
-    pub deliveries: u64,
-    pub events: u64,
-    pub notifications: u64,
-}
+pub use crate::domain::stats::Pruned;
 
 #[async_trait]
 pub trait RetentionStore: Send + Sync {

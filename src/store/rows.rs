@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 
 use super::StoreError;
 use crate::clock::from_millis;
-use crate::delivery::retry::{AttemptClass, RetryPolicy};
-use crate::model::{
+use crate::domain::model::{
     App, Attempt, ClaimedDelivery, Delivery, DeliveryState, Environment, Installation,
     InstallationState, Tenant, Webhook, WebhookState,
 };
+use crate::domain::retry::{AttemptClass, RetryPolicy};
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Corrupt(format!("{what}: {value:?}"))
@@ -357,7 +357,7 @@ impl FanoutRow {
     /// The delivery `d` of `event`, leased under `lease_token`, ready to send.
     pub fn leased(
         &self,
-        event: &crate::model::NewEvent,
+        event: &crate::domain::model::NewEvent,
         delivery_id: &str,
         lease_token: &str,
     ) -> Result<ClaimedDelivery, StoreError> {
@@ -404,9 +404,9 @@ pub struct EventSummaryRow {
     pub deliveries: i64,
 }
 
-impl From<EventSummaryRow> for crate::model::EventSummary {
+impl From<EventSummaryRow> for crate::domain::model::EventSummary {
     fn from(r: EventSummaryRow) -> Self {
-        crate::model::EventSummary {
+        crate::domain::model::EventSummary {
             id: r.id,
             event_type: r.event_type,
             tenant_id: r.tenant_id,

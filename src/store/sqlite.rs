@@ -14,10 +14,10 @@ use super::logs::{AttemptFilter, DeliveryFilter};
 use super::rows::*;
 use super::{constraint_error, not_found_on_reference, StoreError, StoreResult};
 use crate::clock::{from_millis, to_millis};
-use crate::health::rules::Status;
-use crate::health::{HealthChange, HealthInput, Reactivated, WebhookHealth};
-use crate::model::*;
-use crate::notify::Notification;
+use crate::domain::health::Status;
+use crate::domain::health::{HealthChange, HealthInput, Reactivated, WebhookHealth};
+use crate::domain::model::*;
+use crate::domain::notification::Notification;
 
 /// A failed COMMIT (disk full, I/O error) makes SQLite roll the transaction back by
 /// itself; sqlx's queued ROLLBACK then fails and the connection keeps believing it is in

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
 use crate::api::ApiError;
-use crate::health::WebhookHealth;
+use crate::domain::health::WebhookHealth;
 
 /// Small and self-contained: readable at 360 px, a visible focus ring.
 const STYLE: &str = r#"

@@ -13,6 +13,8 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::notification::Notification;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -140,6 +142,47 @@ pub fn evaluate(
         warned: state.warned || warn,
     };
     (next, warn.then_some(Severity::Warning))
+}
+
+/// One active webhook as the evaluator sees it.
+#[derive(Debug, Clone)]
+pub struct HealthInput {
+    pub webhook_id: String,
+    pub app_id: String,
+    pub app_name: String,
+    pub url: String,
+    pub state: HealthState,
+    pub window: WindowFigures,
+}
+
+/// What one evaluation writes for one webhook, in one transaction.
+#[derive(Debug, Clone)]
+pub struct HealthChange {
+    pub webhook_id: String,
+    pub state: HealthState,
+    pub evaluated_at: DateTime<Utc>,
+    pub window: WindowFigures,
+    pub notification: Option<Notification>,
+}
+
+/// `GET …/webhooks/{id}/health`.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct WebhookHealth {
+    pub webhook_id: String,
+    pub state: Status,
+    pub failure_since: Option<DateTime<Utc>>,
+    pub warned: bool,
+    pub last_evaluated_at: Option<DateTime<Utc>>,
+    pub window_attempts: i64,
+    pub window_failures: i64,
+    pub window_failure_rate: Option<f64>,
+}
+
+/// What a reactivation did with the deliveries kept while the webhook was off.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Reactivated {
+    pub released: u64,
+    pub skipped: u64,
 }
 
 #[cfg(test)]

@@ -1,13 +1,12 @@
 //! The domain vocabulary of DESIGN.md: tenants, partner apps, installations, partner
-//! webhooks, events, deliveries and attempts. Plain data, shared by the API, the store
-//! and the dispatcher.
+//! webhooks, events, deliveries and attempts. Plain data, shared by every layer above.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::retry::{AttemptClass, RetryPolicy};
+use super::retry::{AttemptClass, RetryPolicy};
 
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -115,6 +114,12 @@ pub struct Webhook {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// Events in one `POST /v1/events/batch` (and one group commit) at most.
+pub const MAX_BATCH: usize = 500;
+/// A listener's answer within this unless its webhook says otherwise (1 s to `MAX_TIMEOUT`).
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+pub const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What stands for a custom header's value (or a signature) wherever one is shown.
 pub const MASK: &str = "********";
@@ -275,6 +280,11 @@ pub struct EventType {
     pub deprecated: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Times as every answer and payload shows them: RFC 3339, milliseconds, `Z`.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Text from outside (a listener's answer, an error message) as both backends store it:

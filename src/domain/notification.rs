@@ -1,12 +1,26 @@
 //! The notification a partner receives, built from one evaluation of one webhook.
 
 use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
 use serde_json::json;
 
-use super::Notification;
-use crate::delivery::payload::rfc3339;
-use crate::health::rules::{Severity, WindowFigures};
-use crate::health::HealthInput;
+use super::health::{HealthInput, Severity, WindowFigures};
+use super::model::rfc3339;
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Notification {
+    /// Stable: also the SQS message attribute and FIFO deduplication id.
+    pub id: String,
+    pub app_id: String,
+    pub webhook_id: String,
+    pub severity: Severity,
+    /// The message body, as sent.
+    pub body: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub publish_attempts: i64,
+    pub last_error: Option<String>,
+}
 
 fn next_steps(severity: Severity) -> &'static [&'static str] {
     match severity {

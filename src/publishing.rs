@@ -1,4 +1,4 @@
-//! Group commit of single publishes: concurrent `POST /v1/events` requests share one
+//! Publishing: group commit and the publish fast path. Group commit of single publishes: concurrent `POST /v1/events` requests share one
 //! transaction. Each request is answered after the commit that holds its event.
 //!
 //! Committers take whatever requests are queued (waiting up to `window` for more, at most
@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use super::publish::FastLease;
-use super::{SharedStore, StoreError, StoreResult};
 use crate::delivery::Dispatcher;
-use crate::model::{NewEvent, PublishOutcome};
+use crate::domain::model::{NewEvent, PublishOutcome};
+use crate::store::publish::FastLease;
+use crate::store::{SharedStore, StoreError, StoreResult};
 
 /// Committers working at once: one gathers the next group while another commits.
 const COMMITTERS: usize = 2;

@@ -1,0 +1,10 @@
+//! The domain: plain types and pure rules, no I/O (no `sqlx`, no HTTP). Every other
+//! layer builds on it; it imports nothing of theirs.
+
+pub mod concurrency;
+pub mod filter;
+pub mod health;
+pub mod model;
+pub mod notification;
+pub mod retry;
+pub mod stats;
