@@ -30,7 +30,7 @@ pub struct Settings {
     pub db_acquire_timeout: Duration,
 
     /// The platform's API key (ingest, tenants, apps, installations). When unset a random
-    /// one is generated and logged once at start-up.
+    /// one is generated and printed once on stdout at start-up (never logged).
     #[arg(long, env = "HOOKGATE_PLATFORM_KEY")]
     pub platform_key: Option<String>,
 

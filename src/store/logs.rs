@@ -129,8 +129,6 @@ macro_rules! log_store {
                     .bind(f.until.map(to_millis))
                     .bind(&f.before)
                     .bind(f.limit)
-                    .bind(&f.event_type)
-                    .bind(&f.tenant_id)
                     .fetch_all(&self.pool)
                     .await?
                     .into_iter()
