@@ -13,9 +13,9 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, TimeDelta, Utc};
 use metrics_exporter_prometheus::PrometheusHandle;
-use subtle::ConstantTimeEq;
 
 use crate::clock::SharedClock;
+use crate::domain::secrets::{hash_key, same_hash};
 use crate::store::SharedStore;
 
 pub struct MetricsEndpoint {
@@ -25,8 +25,8 @@ pub struct MetricsEndpoint {
     clock: SharedClock,
     recorder: PrometheusHandle,
     refresh: TimeDelta,
-    /// SHA-256 of the token a scrape must carry, when one is set.
-    token_hash: Option<[u8; 32]>,
+    /// The hash of the token a scrape must carry, when one is set.
+    token_hash: Option<String>,
     /// When the database figures were last read, and the health series then rendered.
     cached: tokio::sync::Mutex<Option<(DateTime<Utc>, String)>>,
 }
@@ -39,14 +39,13 @@ impl MetricsEndpoint {
         refresh: std::time::Duration,
         token: Option<&str>,
     ) -> Self {
-        use sha2::Digest;
         Self {
             store,
             dispatcher,
             clock,
             recorder: crate::metrics::handle(),
             refresh: TimeDelta::from_std(refresh).unwrap_or(TimeDelta::seconds(5)),
-            token_hash: token.map(|t| sha2::Sha256::digest(t.as_bytes()).into()),
+            token_hash: token.map(hash_key),
             cached: tokio::sync::Mutex::new(None),
         }
     }
@@ -59,7 +58,6 @@ impl MetricsEndpoint {
     }
 
     fn authorised(&self, headers: &HeaderMap) -> bool {
-        use sha2::Digest;
         let Some(expected) = &self.token_hash else {
             return true;
         };
@@ -68,8 +66,7 @@ impl MetricsEndpoint {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        let given: [u8; 32] = sha2::Sha256::digest(given.trim().as_bytes()).into();
-        bool::from(given.ct_eq(expected))
+        same_hash(&hash_key(given.trim()), expected)
     }
 
     /// The health series, read from the database (so every replica reports the same),

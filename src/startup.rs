@@ -10,10 +10,11 @@ use tokio::net::TcpListener;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, extract::hash_key, AppState};
+use crate::api::{self, AppState};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::delivery::dispatcher::{DispatchSettings, Dispatcher};
+use crate::domain::secrets::hash_key;
 use crate::health::evaluator::{Evaluator, EvaluatorSettings};
 use crate::notify::{sqs::SqsPublisher, Relay};
 use crate::publishing::{GroupCommit, GroupSettings};

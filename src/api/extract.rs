@@ -3,7 +3,6 @@
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::AppState;
@@ -20,9 +19,7 @@ pub struct ApiPath<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
-pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
-}
+pub use crate::domain::secrets::hash_key;
 
 /// Who is calling: the platform, or the partner that owns one app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,10 +74,7 @@ impl FromRequestParts<AppState> for Caller {
                 ApiError::unauthorized("send your API key as 'Authorization: Bearer <key>'")
             })?;
         let hash = hash_key(key);
-        if bool::from(subtle::ConstantTimeEq::ct_eq(
-            hash.as_bytes(),
-            state.platform_key_hash.as_bytes(),
-        )) {
+        if crate::domain::secrets::same_hash(&hash, &state.platform_key_hash) {
             return Ok(Caller::Platform);
         }
         if let Some(oauth) = state.oauth.as_deref().filter(|_| looks_like_jwt(key)) {

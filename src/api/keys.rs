@@ -3,26 +3,15 @@
 
 use axum::http::StatusCode;
 use axum::{extract::State, Json};
-use rand::distributions::{Alphanumeric, DistString};
 use serde::Serialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
-use super::extract::{hash_key, ApiPath, Caller};
+use super::extract::{ApiPath, Caller};
 use super::{ApiError, AppState, ListResponse};
 use crate::domain::model::AppKey;
 
-pub const PARTNER_KEY_PREFIX: &str = "hg_app_";
-
-/// A fresh partner key, its hash, and the prefix kept to recognise it.
-pub fn generate_partner_key() -> (String, String, String) {
-    let key = format!(
-        "{PARTNER_KEY_PREFIX}{}",
-        Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
-    );
-    let prefix: String = key.chars().take(PARTNER_KEY_PREFIX.len() + 4).collect();
-    (hash_key(&key), prefix, key)
-}
+pub use crate::domain::secrets::{generate_partner_key, PARTNER_KEY_PREFIX};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

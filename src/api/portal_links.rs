@@ -4,7 +4,6 @@
 use axum::http::StatusCode;
 use axum::{extract::State, Json};
 use chrono::{DateTime, Utc};
-use rand::distributions::{Alphanumeric, DistString};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -20,10 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(mint))
 }
 
-/// A fresh random token: what a link or a session cookie carries.
-pub fn generate_token() -> String {
-    Alphanumeric.sample_string(&mut rand::thread_rng(), 43)
-}
+pub use crate::domain::secrets::generate_token;
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

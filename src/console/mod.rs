@@ -20,8 +20,8 @@ use axum_extra::extract::cookie::CookieJar;
 use axum_extra::extract::Form;
 use maud::{html, Markup};
 
-use crate::api::extract::hash_key;
 use crate::api::{ApiError, AppState};
+use crate::domain::secrets::hash_key;
 use crate::web::forms::{csrf_ok, CsrfForm};
 use crate::web::pages::{self, error_page_in, layout, Area};
 use crate::web::sign_in::{self, SignInForm};

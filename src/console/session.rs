@@ -9,9 +9,9 @@ use axum::response::Response;
 use axum_extra::extract::cookie::Cookie;
 
 use super::console_error;
-use crate::api::extract::hash_key;
-use crate::api::portal_links::generate_token;
 use crate::api::AppState;
+use crate::domain::secrets::generate_token;
+use crate::domain::secrets::hash_key;
 use crate::store::ConsoleSession;
 use crate::web::forms::csrf_ok;
 use crate::web::pages::{Area, Nav};

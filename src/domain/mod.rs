@@ -7,4 +7,5 @@ pub mod health;
 pub mod model;
 pub mod notification;
 pub mod retry;
+pub mod secrets;
 pub mod stats;

@@ -21,8 +21,8 @@ use axum_extra::extract::cookie::CookieJar;
 use axum_extra::extract::Form;
 use maud::html;
 
-use crate::api::extract::hash_key;
 use crate::api::AppState;
+use crate::domain::secrets::hash_key;
 use crate::web::pages::{self, api_error_page, error_page, Area};
 use crate::web::sign_in::{self, SignInForm};
 use session::{csrf_refused, open_session, CsrfForm, Partner};

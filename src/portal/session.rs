@@ -8,9 +8,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum_extra::extract::cookie::Cookie;
 
-use crate::api::extract::hash_key;
-use crate::api::portal_links::generate_token;
 use crate::api::AppState;
+use crate::domain::secrets::generate_token;
+use crate::domain::secrets::hash_key;
 use crate::store::PortalSession;
 pub use crate::web::forms::{csrf_ok, CsrfForm};
 use crate::web::pages::{api_error_page, Area, Nav};

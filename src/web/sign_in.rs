@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::forms::{self, csrf_ok};
 use super::pages::Area;
-use crate::api::extract::hash_key;
-use crate::api::portal_links::generate_token;
+use crate::domain::secrets::generate_token;
+use crate::domain::secrets::hash_key;
 
 /// Long enough to type a key, short enough not to linger.
 const SIGN_IN_TTL: chrono::Duration = chrono::Duration::hours(1);
