@@ -184,43 +184,58 @@ pub fn record_failed_for_good(app_id: &str, webhook_id: &str) {
 /// figures at scrape time (not kept in the recorder: a deleted webhook's series end with
 /// it).
 pub fn render_health(webhooks: &[(String, String, Status, Option<f64>)]) -> String {
+    let states = [Status::Healthy, Status::Unavailable, Status::Deactivated];
+    let mut text = webhook_gauge(
+        WEBHOOK_HEALTH,
+        "1 for the webhook's current health state (healthy, unavailable, deactivated).",
+        webhooks.iter().flat_map(|(app_id, webhook_id, status, _)| {
+            states.iter().map(move |s| {
+                let state = format!(",state=\"{}\"", s.as_str());
+                (
+                    app_id.as_str(),
+                    webhook_id.as_str(),
+                    state,
+                    u8::from(s == status).to_string(),
+                )
+            })
+        }),
+    );
+    text.push_str(&webhook_gauge(
+        WEBHOOK_FAILURE_RATE,
+        "Failure rate of the webhook's attempts in the last evaluation window (0 to 1).",
+        webhooks.iter().filter_map(|(app_id, webhook_id, _, rate)| {
+            rate.map(|r| {
+                (
+                    app_id.as_str(),
+                    webhook_id.as_str(),
+                    String::new(),
+                    r.to_string(),
+                )
+            })
+        }),
+    ));
+    text
+}
+
+/// One gauge family of per-webhook series in the exposition format, from
+/// (app id, webhook id, further labels, value); nothing when there are none.
+fn webhook_gauge<'a>(
+    name: &str,
+    help: &str,
+    series: impl Iterator<Item = (&'a str, &'a str, String, String)>,
+) -> String {
     use std::fmt::Write;
     let mut text = String::new();
-    if webhooks.is_empty() {
-        return text;
-    }
-    let _ = writeln!(
-        text,
-        "# HELP {WEBHOOK_HEALTH} 1 for the webhook's current health state (healthy, unavailable, deactivated).\n# TYPE {WEBHOOK_HEALTH} gauge"
-    );
-    for (app_id, webhook_id, status, _) in webhooks {
-        let (app, webhook) = (label_value(app_id), label_value(webhook_id));
-        for s in [Status::Healthy, Status::Unavailable, Status::Deactivated] {
-            let value = u8::from(s == *status);
-            let _ = writeln!(
-                text,
-                "{WEBHOOK_HEALTH}{{app_id=\"{app}\",webhook_id=\"{webhook}\",state=\"{}\"}} {value}",
-                s.as_str()
-            );
+    for (app_id, webhook_id, labels, value) in series {
+        if text.is_empty() {
+            let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} gauge");
         }
-    }
-    let rates: Vec<_> = webhooks
-        .iter()
-        .filter_map(|(a, w, _, rate)| rate.map(|r| (a, w, r)))
-        .collect();
-    if !rates.is_empty() {
         let _ = writeln!(
             text,
-            "# HELP {WEBHOOK_FAILURE_RATE} Failure rate of the webhook's attempts in the last evaluation window (0 to 1).\n# TYPE {WEBHOOK_FAILURE_RATE} gauge"
+            "{name}{{app_id=\"{}\",webhook_id=\"{}\"{labels}}} {value}",
+            label_value(app_id),
+            label_value(webhook_id)
         );
-        for (app_id, webhook_id, rate) in rates {
-            let _ = writeln!(
-                text,
-                "{WEBHOOK_FAILURE_RATE}{{app_id=\"{}\",webhook_id=\"{}\"}} {rate}",
-                label_value(app_id),
-                label_value(webhook_id)
-            );
-        }
     }
     text
 }
@@ -251,24 +266,18 @@ pub fn method_label(method: &axum::http::Method) -> &'static str {
 /// This instance's adaptive limit per webhook, rendered from the dispatcher's state at
 /// scrape time (a forgotten webhook has none).
 pub fn render_concurrency_limits(limits: &[(String, String, usize)]) -> String {
-    use std::fmt::Write;
-    let mut text = String::new();
-    if limits.is_empty() {
-        return text;
-    }
-    let _ = writeln!(
-        text,
-        "# HELP {CONCURRENCY_LIMIT} This instance's adaptive limit of attempts in flight to the webhook.\n# TYPE {CONCURRENCY_LIMIT} gauge"
-    );
-    for (app_id, webhook_id, limit) in limits {
-        let _ = writeln!(
-            text,
-            "{CONCURRENCY_LIMIT}{{app_id=\"{}\",webhook_id=\"{}\"}} {limit}",
-            label_value(app_id),
-            label_value(webhook_id)
-        );
-    }
-    text
+    webhook_gauge(
+        CONCURRENCY_LIMIT,
+        "This instance's adaptive limit of attempts in flight to the webhook.",
+        limits.iter().map(|(app_id, webhook_id, limit)| {
+            (
+                app_id.as_str(),
+                webhook_id.as_str(),
+                String::new(),
+                limit.to_string(),
+            )
+        }),
+    )
 }
 
 pub fn record_notification(severity: Severity) {
