@@ -347,6 +347,8 @@ impl Settings {
                 return fail("the outbound proxy must be a URL such as http://proxy:3128");
             }
         }
+        // The DNS servers and overrides parse.
+        self.dispatch()?;
         if self.dns_timeout.is_zero() || self.dns_timeout > Duration::from_secs(30) {
             return fail("the DNS timeout must be between 1 ms and 30 s");
         }
@@ -401,6 +403,49 @@ impl Settings {
         crate::store::PoolSettings {
             max_connections: self.db_max_connections,
             acquire_timeout: self.db_acquire_timeout,
+        }
+    }
+
+    /// The dispatcher's part.
+    pub fn dispatch(
+        &self,
+    ) -> Result<crate::delivery::dispatcher::DispatchSettings, InvalidSettings> {
+        use crate::delivery::resolver::{parse_overrides, parse_servers, DnsSettings};
+        Ok(crate::delivery::dispatcher::DispatchSettings {
+            workers: self.workers,
+            batch_size: self.batch_size,
+            max_in_flight: self.max_in_flight,
+            min_in_flight_per_webhook: self.min_in_flight_per_webhook,
+            max_in_flight_per_webhook: self.max_in_flight_per_webhook,
+            initial_in_flight_per_webhook: crate::domain::concurrency::INITIAL_LIMIT,
+            lease: self.lease,
+            idle_poll: self.idle_poll,
+            response_excerpt_bytes: self.response_excerpt_bytes,
+            allow_private_targets: self.allow_private_targets,
+            dns_overrides: parse_overrides(&self.dns_overrides).map_err(InvalidSettings)?,
+            test_sends_per_minute: self.test_sends_per_minute,
+            outbound_proxy: self.outbound_proxy.clone(),
+            dns: DnsSettings {
+                servers: parse_servers(&self.dns_servers).map_err(InvalidSettings)?,
+                timeout: self.dns_timeout,
+            },
+        })
+    }
+
+    /// Group commit's part.
+    pub fn group_commit(&self) -> crate::publishing::GroupSettings {
+        crate::publishing::GroupSettings {
+            max: self.group_commit_max,
+            window: self.group_commit_window,
+        }
+    }
+
+    /// The API server's limits on its clients.
+    pub fn connection_limits(&self) -> crate::server::ConnectionLimits {
+        crate::server::ConnectionLimits {
+            max_connections: self.max_connections,
+            header_read_timeout: self.header_read_timeout,
+            body_timeout: self.body_timeout,
         }
     }
 

@@ -13,11 +13,11 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState};
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::delivery::dispatcher::{DispatchSettings, Dispatcher};
+use crate::delivery::dispatcher::Dispatcher;
 use crate::domain::secrets::hash_key;
 use crate::health::evaluator::{Evaluator, EvaluatorSettings};
 use crate::notify::{sqs::SqsPublisher, Relay};
-use crate::publishing::{GroupCommit, GroupSettings};
+use crate::publishing::GroupCommit;
 use crate::retention::Pruner;
 use crate::store::{self, SharedStore};
 
@@ -66,27 +66,7 @@ impl Application {
         let dispatcher = Arc::new(Dispatcher::new(
             store.clone(),
             clock.clone(),
-            DispatchSettings {
-                workers: settings.workers,
-                batch_size: settings.batch_size,
-                max_in_flight: settings.max_in_flight,
-                min_in_flight_per_webhook: settings.min_in_flight_per_webhook,
-                max_in_flight_per_webhook: settings.max_in_flight_per_webhook,
-                initial_in_flight_per_webhook: crate::domain::concurrency::INITIAL_LIMIT,
-                lease: settings.lease,
-                idle_poll: settings.idle_poll,
-                response_excerpt_bytes: settings.response_excerpt_bytes,
-                allow_private_targets: settings.allow_private_targets,
-                dns_overrides: crate::delivery::resolver::parse_overrides(&settings.dns_overrides)
-                    .map_err(anyhow::Error::msg)?,
-                test_sends_per_minute: settings.test_sends_per_minute,
-                outbound_proxy: settings.outbound_proxy.clone(),
-                dns: crate::delivery::resolver::DnsSettings {
-                    servers: crate::delivery::resolver::parse_servers(&settings.dns_servers)
-                        .map_err(anyhow::Error::msg)?,
-                    timeout: settings.dns_timeout,
-                },
-            },
+            settings.dispatch()?,
         )?);
         let evaluator = Arc::new(Evaluator::new(
             store.clone(),
@@ -139,10 +119,7 @@ impl Application {
         ));
         let publisher = Arc::new(GroupCommit::start(
             store.clone(),
-            GroupSettings {
-                max: settings.group_commit_max,
-                window: settings.group_commit_window,
-            },
+            settings.group_commit(),
             Some(dispatcher.clone()),
         ));
         let state = AppState {
@@ -175,11 +152,7 @@ impl Application {
                 .then(|| settings.health_schedule.clone()),
             retention_schedule: settings.retention_schedule.clone(),
             shutdown_grace: settings.shutdown_grace,
-            connection_limits: crate::server::ConnectionLimits {
-                max_connections: settings.max_connections,
-                header_read_timeout: settings.header_read_timeout,
-                body_timeout: settings.body_timeout,
-            },
+            connection_limits: settings.connection_limits(),
         })
     }
 
