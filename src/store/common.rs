@@ -582,27 +582,22 @@ macro_rules! sql_store {
                         .push_bind(r.first_failure_at.map(to_millis))
                         .push_bind(to_millis(r.attempt.started_at));
                 });
-                // A retry of a webhook deactivated meanwhile is held, not scheduled; one
-                // whose tenant uninstalled the app is skipped. A delivery whose lease was
-                // taken over (or ended by an uninstall) keeps the newer state.
-                update.push(concat!(
+                // A retry of a webhook deactivated meanwhile is held, not scheduled. A
+                // delivery whose lease was taken over (or ended by an uninstall) keeps the
+                // newer state; a retry whose tenant uninstalled the app meanwhile is
+                // skipped by the claim when it falls due.
+                update.push(
                     ") UPDATE deliveries SET \
-                     state = CASE WHEN v.state <> 'pending' THEN v.state \
-                         WHEN ", installation_revoked!(), " THEN 'skipped' \
-                         WHEN EXISTS (SELECT 1 FROM webhooks w \
+                     state = CASE WHEN v.state = 'pending' AND EXISTS (SELECT 1 FROM webhooks w \
                          WHERE w.id = deliveries.webhook_id AND w.state = 'deactivated') \
                          THEN 'held' ELSE v.state END, \
-                     due_at = CASE WHEN v.state <> 'pending' THEN v.due \
-                         WHEN ", installation_revoked!(), " THEN NULL \
-                         WHEN EXISTS (SELECT 1 FROM webhooks w \
+                     due_at = CASE WHEN v.state = 'pending' AND EXISTS (SELECT 1 FROM webhooks w \
                          WHERE w.id = deliveries.webhook_id AND w.state = 'deactivated') \
                          THEN NULL ELSE v.due END, \
-                     skip_reason = CASE WHEN v.state = 'pending' AND ", installation_revoked!(), " \
-                         THEN 'installation_revoked' ELSE skip_reason END, \
                      attempt_count = v.attempts, lease_token = NULL, first_failure_at = v.first_failure, \
                      last_attempt_at = v.at, updated_at = v.at \
                      FROM v WHERE deliveries.id = v.id AND deliveries.lease_token = v.lease",
-                ));
+                );
                 update.build().execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(())
