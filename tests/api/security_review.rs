@@ -321,6 +321,13 @@ async fn a_claim_skips_deliveries_of_a_revoked_installation(backend: Backend) {
     assert_eq!(d.skip_reason.as_deref(), Some("installation_revoked"));
 }
 
+/// Deletes one of bob-app's webhooks through the API.
+async fn delete_webhook(app: &TestApp, key: &str, id: &str) {
+    let path = format!("/v1/apps/bob-app/webhooks/{id}");
+    let r = app.call(Method::DELETE, &path, Some(key), None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+}
+
 async fn sqlx_exec(app: &TestApp, sql: &str) {
     use sqlx::Connection;
     if app.database_url.starts_with("sqlite") {
@@ -386,15 +393,7 @@ async fn metrics_have_their_own_listener_token_and_refresh(backend: Backend) {
     app.clock.advance(chrono::Duration::seconds(5));
     assert!(scraped(&app).await.contains(&series));
 
-    let r = app
-        .call(
-            Method::DELETE,
-            &format!("/v1/apps/bob-app/webhooks/{id}"),
-            Some(&key),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 204);
+    delete_webhook(&app, &key, id).await;
     app.clock.advance(chrono::Duration::seconds(5));
     assert!(
         !scraped(&app).await.contains(id),
@@ -476,20 +475,9 @@ async fn per_webhook_state_ends_with_the_webhook(backend: Backend) {
     assert_eq!(app.dispatcher.tracked(), (2, 2));
     let limit_series =
         format!(r#"hookgate_webhook_concurrency_limit{{app_id="bob-app",webhook_id="{id}"}}"#);
-    let metrics = || async {
-        let url = format!("{}/metrics", app.metrics_base);
-        reqwest::get(url).await.unwrap().text().await.unwrap()
-    };
+    let metrics = || async { scrape(&app, None).await.text().await.unwrap() };
     assert!(metrics().await.contains(&limit_series));
-    let r = app
-        .call(
-            Method::DELETE,
-            &format!("/v1/apps/bob-app/webhooks/{id}"),
-            Some(&key),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 204);
+    delete_webhook(&app, &key, id).await;
     assert_eq!(
         app.dispatcher.tracked().0,
         1,
