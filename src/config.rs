@@ -433,8 +433,8 @@ impl Settings {
     }
 
     /// Group commit's part.
-    pub fn group_commit(&self) -> crate::publishing::GroupSettings {
-        crate::publishing::GroupSettings {
+    pub fn group_commit(&self) -> crate::usecases::publishing::GroupSettings {
+        crate::usecases::publishing::GroupSettings {
             max: self.group_commit_max,
             window: self.group_commit_window,
         }
@@ -446,6 +446,24 @@ impl Settings {
             max_connections: self.max_connections,
             header_read_timeout: self.header_read_timeout,
             body_timeout: self.body_timeout,
+        }
+    }
+
+    /// The rules the use cases apply.
+    pub fn policy(&self) -> crate::usecases::Policy {
+        let delta = |d: Duration| chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);
+        crate::usecases::Policy {
+            strict_event_types: self.strict_event_types,
+            max_webhooks_per_app: self.max_webhooks_per_app,
+            default_rate_limit_per_second: self.default_rate_limit_per_second,
+            targets: crate::domain::target::TargetPolicy {
+                allow_insecure: self.allow_insecure_targets,
+                allow_private: self.allow_private_targets,
+            },
+            secret_rotation_overlap: chrono::TimeDelta::from_std(self.secret_rotation_overlap)
+                .unwrap_or(chrono::TimeDelta::hours(24)),
+            health_rules: self.health_rules(),
+            health_window: delta(self.health_window),
         }
     }
 

@@ -17,9 +17,10 @@ use crate::delivery::dispatcher::Dispatcher;
 use crate::domain::secrets::hash_key;
 use crate::health::evaluator::{Evaluator, EvaluatorSettings};
 use crate::notify::{sqs::SqsPublisher, Relay};
-use crate::publishing::GroupCommit;
 use crate::retention::Pruner;
 use crate::store::{self, SharedStore};
+use crate::usecases::publishing::GroupCommit;
+use crate::usecases::Gateway;
 
 pub struct Application {
     listener: TcpListener,
@@ -120,15 +121,18 @@ impl Application {
         let publisher = Arc::new(GroupCommit::start(
             store.clone(),
             settings.group_commit(),
-            Some(dispatcher.clone()),
+            Some(dispatcher.clone() as Arc<dyn crate::usecases::Deliveries>),
         ));
-        let state = AppState {
-            publisher: publisher.clone(),
+        let gateway = Gateway {
             store: store.clone(),
             clock,
+            policy: Arc::new(settings.policy()),
             platform_key_hash: hash_key(&platform_key).into(),
-            dispatcher_wake: dispatcher.waker(),
-            dispatcher: dispatcher.clone(),
+            deliveries: dispatcher.clone(),
+            publisher: publisher.clone(),
+        };
+        let state = AppState {
+            gateway,
             settings: Arc::new(settings.clone()),
             oauth: crate::api::OAuthVerifier::from_settings(&settings).map(Arc::new),
         };
@@ -220,7 +224,9 @@ impl Application {
             shutdown.clone(),
             self.shutdown_grace,
         ));
-        let pages = crate::portal::router().merge(crate::console::router());
+        let pages = crate::portal::router()
+            .merge(crate::console::router())
+            .with_state(self.state.gateway.clone());
         let app = api::router(self.state, pages);
         crate::server::serve(
             self.listener,

@@ -2,54 +2,18 @@
 
 use axum::http::StatusCode;
 use axum::{extract::State, Json};
-use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Caller, Platform};
-use super::keys::generate_partner_key;
-use super::{new_id, validate_id, validate_text, ApiError, AppState, ListResponse};
+use super::{ApiError, AppState, List};
 use crate::domain::model::App;
+use crate::usecases::apps::{self, CreateApp, CreatedApp, UpdateApp};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(read, update, remove))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateApp {
-    pub id: Option<String>,
-    pub name: String,
-    /// The OAuth client (RFC 9068 `client_id`) whose access tokens act for this app.
-    #[serde(default)]
-    pub oauth_client_id: Option<String>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateApp {
-    pub name: Option<String>,
-    /// `null` removes it: the client's tokens stop working at once.
-    #[serde(default, deserialize_with = "super::event_types::present")]
-    #[schema(value_type = Option<String>)]
-    pub oauth_client_id: Option<Option<String>>,
-}
-
-fn validate_client_id(client_id: Option<&String>) -> Result<(), ApiError> {
-    match client_id {
-        Some(id) => validate_text("oauth_client_id", id, 255, false),
-        None => Ok(()),
-    }
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct CreatedApp {
-    #[serde(flatten)]
-    pub app: App,
-    /// Shown only here; hookgate keeps its hash.
-    pub partner_key: String,
 }
 
 #[utoipa::path(
@@ -73,26 +37,8 @@ async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateApp>,
 ) -> Result<(StatusCode, Json<CreatedApp>), ApiError> {
-    let created = create_app(&state, req).await?;
+    let created = apps::create(&state, req).await?;
     Ok((StatusCode::CREATED, Json(created)))
-}
-
-/// Validates and stores an app with its first partner key: the API's and the console's
-/// path.
-pub async fn create_app(state: &AppState, req: CreateApp) -> Result<CreatedApp, ApiError> {
-    let id = req.id.unwrap_or_else(new_id);
-    validate_id("id", &id)?;
-    validate_text("name", &req.name, 200, false)?;
-    validate_client_id(req.oauth_client_id.as_ref())?;
-    let app = App {
-        id,
-        name: req.name,
-        oauth_client_id: req.oauth_client_id,
-        created_at: state.clock.now(),
-    };
-    let (hash, prefix, partner_key) = generate_partner_key();
-    state.store.create_app(&app, &hash, &prefix).await?;
-    Ok(CreatedApp { app, partner_key })
 }
 
 #[utoipa::path(
@@ -101,19 +47,14 @@ pub async fn create_app(state: &AppState, req: CreateApp) -> Result<CreatedApp, 
     tag = "apps",
     operation_id = "apps_list",
     responses(
-        (status = 200, body = ListResponse<App>),
+        (status = 200, body = List<App>),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 403, description = "Only the platform key may call this", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
-async fn list(
-    _: Platform,
-    State(state): State<AppState>,
-) -> Result<Json<ListResponse<App>>, ApiError> {
-    Ok(Json(ListResponse {
-        data: state.store.list_apps().await?,
-    }))
+async fn list(_: Platform, State(state): State<AppState>) -> Result<Json<List<App>>, ApiError> {
+    Ok(Json(apps::list(&state).await?.into()))
 }
 
 /// The platform reads any app; a partner reads its own.
@@ -135,9 +76,7 @@ async fn read(
     State(state): State<AppState>,
     ApiPath(app_id): ApiPath<String>,
 ) -> Result<Json<App>, ApiError> {
-    caller.require_app(&app_id)?;
-    let app = state.store.get_app(&app_id).await?;
-    app.map(Json).ok_or_else(|| ApiError::not_found("app"))
+    Ok(Json(apps::get(&state, &caller, &app_id).await?))
 }
 
 /// Renames an app, or sets the OAuth client whose tokens act for it.
@@ -165,28 +104,7 @@ async fn update(
     ApiPath(app_id): ApiPath<String>,
     ApiJson(req): ApiJson<UpdateApp>,
 ) -> Result<Json<App>, ApiError> {
-    update_app(&state, &app_id, req).await.map(Json)
-}
-
-/// `PATCH /v1/apps/{app}` as a function, for the console.
-pub async fn update_app(state: &AppState, app_id: &str, req: UpdateApp) -> Result<App, ApiError> {
-    let mut app = state
-        .store
-        .get_app(app_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("app"))?;
-    if let Some(name) = req.name {
-        validate_text("name", &name, 200, false)?;
-        app.name = name;
-    }
-    if let Some(client_id) = req.oauth_client_id {
-        validate_client_id(client_id.as_ref())?;
-        app.oauth_client_id = client_id;
-    }
-    if !state.store.update_app(&app).await? {
-        return Err(ApiError::not_found("app"));
-    }
-    Ok(app)
+    Ok(Json(apps::update(&state, &app_id, req).await?))
 }
 
 #[utoipa::path(
@@ -209,16 +127,6 @@ async fn remove(
     State(state): State<AppState>,
     ApiPath(app_id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    delete_app(&state, &app_id).await?;
+    apps::delete(&state, &app_id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// `DELETE /v1/apps/{app}` as a function, for the console: 409 while the app still has
-/// installations or webhooks.
-pub async fn delete_app(state: &AppState, app_id: &str) -> Result<(), ApiError> {
-    if state.store.delete_app(app_id).await? {
-        Ok(())
-    } else {
-        Err(ApiError::not_found("app"))
-    }
 }

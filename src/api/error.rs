@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::store::StoreError;
+use crate::usecases::{ConflictKind, Error, LimitKind};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -125,33 +126,65 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        let message = e.to_string();
+        match e {
+            Error::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "not_found", message),
+            Error::Invalid { .. } => Self::invalid(message),
+            Error::MalformedJson(_) => {
+                Self::new(StatusCode::BAD_REQUEST, "malformed_json", message)
+            }
+            Error::UnknownReference(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_reference",
+                message,
+            ),
+            Error::Conflict {
+                kind: ConflictKind::InstallationRevoked,
+                ..
+            } => Self::new(StatusCode::CONFLICT, "installation_revoked", message),
+            Error::Conflict { .. }
+            | Error::LimitReached {
+                kind: LimitKind::Count,
+                ..
+            } => Self::conflict(message),
+            Error::LimitReached {
+                kind: LimitKind::Rate,
+                ..
+            } => Self::too_many(message),
+            Error::InsufficientScope(_) => {
+                Self::new(StatusCode::FORBIDDEN, "insufficient_scope", message)
+            }
+            Error::Unavailable(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
+            Error::Store(e) => Self::from_store_failure(e),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        Error::from(e).into()
+    }
+}
+
+impl ApiError {
+    /// The store failed: a client's NUL byte is its own mistake; anything else is logged
+    /// and answered without details.
+    fn from_store_failure(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(m) => Self::conflict(m),
-            StoreError::NotFound(m) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference", m)
-            }
             // PostgreSQL refuses NUL bytes in text; only a client can have sent one.
             StoreError::Database(sqlx::Error::Database(ref db))
                 if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
             {
                 Self::bad_request("text must not contain NUL bytes or invalid characters")
             }
-            other => match other.outage() {
-                Some(outage) => {
-                    tracing::error!(error = %other, ?outage, "database unavailable");
-                    Self::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "unavailable",
-                        outage.message(),
-                    )
-                }
-                None => {
-                    tracing::error!(error = %other, "store error");
-                    Self::internal()
-                }
-            },
+            other => {
+                tracing::error!(error = %other, "store error");
+                Self::internal()
+            }
         }
     }
 }
@@ -181,10 +214,4 @@ fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
         cause = e.source();
     }
     false
-}
-
-impl From<crate::delivery::dispatcher::TestSendsExhausted> for ApiError {
-    fn from(e: crate::delivery::dispatcher::TestSendsExhausted) -> Self {
-        ApiError::too_many(e.to_string())
-    }
 }

@@ -1,4 +1,4 @@
-//! Extractors whose rejections are [`ApiError`]s, and the two kinds of caller.
+//! Extractors whose rejections are [`ApiError`]s, and who the caller is.
 
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
@@ -19,45 +19,8 @@ pub struct ApiPath<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
-pub use crate::domain::secrets::hash_key;
-
-/// Who is calling: the platform, or the partner that owns one app.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
-    Platform,
-    /// `read_only`: an OAuth token with the read scope only.
-    Partner {
-        app_id: String,
-        read_only: bool,
-    },
-}
-
-impl Caller {
-    /// A partner may only see its own app; any other app id is "not found", so the
-    /// answer does not reveal that the app exists.
-    pub fn require_app(&self, app_id: &str) -> Result<(), ApiError> {
-        match self {
-            Caller::Platform => Ok(()),
-            Caller::Partner { app_id: own, .. } if own == app_id => Ok(()),
-            Caller::Partner { .. } => Err(ApiError::not_found("app")),
-        }
-    }
-
-    /// Credentials (the signing secret, custom header values) are the manage scope's,
-    /// even to read: a read-only token could forge deliveries with them.
-    pub fn require_manage(&self) -> Result<(), ApiError> {
-        match self {
-            Caller::Partner {
-                read_only: true, ..
-            } => Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "insufficient_scope",
-                "credentials can only be read with the manage scope",
-            )),
-            _ => Ok(()),
-        }
-    }
-}
+use crate::domain::secrets::hash_key;
+pub use crate::usecases::Caller;
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
@@ -181,23 +144,4 @@ impl<S: Send + Sync> FromRequest<S> for ApiBytes {
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         Ok(Self(axum::body::Bytes::from_request(req, state).await?))
     }
-}
-
-/// Parses a body the handler read itself: malformed JSON is a 400, well-formed JSON of the
-/// wrong shape a 422. An empty body is `T::default()` where `allow_empty`.
-pub fn parse_json<T: serde::de::DeserializeOwned + Default>(
-    body: &[u8],
-    allow_empty: bool,
-) -> Result<T, ApiError> {
-    if allow_empty && body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::invalid(e.to_string()),
-        _ => ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "malformed_json",
-            e.to_string(),
-        ),
-    })
 }

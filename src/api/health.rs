@@ -6,11 +6,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Caller};
-use super::webhooks::owned_webhook;
 use super::{ApiError, AppState};
-use crate::domain::health::Status;
-use crate::domain::model::{Webhook, WebhookState};
-use crate::health::{Reactivated, WebhookHealth};
+use crate::domain::health::{Reactivated, WebhookHealth};
+use crate::domain::model::Webhook;
+use crate::usecases::health;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -46,57 +45,12 @@ async fn health(
     State(state): State<AppState>,
     ApiPath((app_id, id)): ApiPath<(String, String)>,
 ) -> Result<Json<HealthResponse>, ApiError> {
-    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
-    let health = webhook_health(&state, &webhook.id).await?;
+    let (health, concurrency_limit) =
+        health::of_owned_webhook(&state, &caller, &app_id, &id).await?;
     Ok(Json(HealthResponse {
-        concurrency_limit: state.dispatcher.concurrency_limit(&webhook.id),
         health,
+        concurrency_limit,
     }))
-}
-
-/// The webhook's health as last evaluated; healthy when it was never evaluated.
-pub async fn webhook_health(state: &AppState, webhook_id: &str) -> Result<WebhookHealth, ApiError> {
-    Ok(state
-        .store
-        .get_health(webhook_id)
-        .await?
-        .unwrap_or(WebhookHealth {
-            webhook_id: webhook_id.to_string(),
-            state: Status::Healthy,
-            failure_since: None,
-            warned: false,
-            last_evaluated_at: None,
-            window_attempts: 0,
-            window_failures: 0,
-            window_failure_rate: None,
-        }))
-}
-
-/// Re-activates a deactivated webhook: `replay` releases its held deliveries (and with
-/// `include_failed` those that failed for good since the streak began), otherwise they
-/// are skipped. The API's and the portal's one path.
-pub async fn reactivate_webhook(
-    state: &AppState,
-    webhook: &Webhook,
-    replay: bool,
-    include_failed: bool,
-) -> Result<Reactivated, ApiError> {
-    if webhook.state != WebhookState::Deactivated {
-        return Err(ApiError::conflict(
-            "the webhook is active; only a deactivated webhook can be reactivated",
-        ));
-    }
-    let deliveries = state
-        .store
-        .reactivate(&webhook.id, replay, include_failed, state.clock.now())
-        .await?
-        .ok_or_else(|| ApiError::conflict("the webhook was reactivated meanwhile"))?;
-    if deliveries.released > 0 {
-        state.dispatcher_wake.notify_one();
-    }
-    tracing::info!(webhook_id = %webhook.id, released = deliveries.released,
-        skipped = deliveries.skipped, "webhook reactivated");
-    Ok(deliveries)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -139,9 +93,15 @@ async fn reactivate(
     ApiPath((app_id, id)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<ReactivateRequest>,
 ) -> Result<Json<ReactivateResponse>, ApiError> {
-    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
-    let deliveries = reactivate_webhook(&state, &webhook, req.replay, req.include_failed).await?;
-    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
+    let (webhook, deliveries) = health::reactivate(
+        &state,
+        &caller,
+        &app_id,
+        &id,
+        req.replay,
+        req.include_failed,
+    )
+    .await?;
     Ok(Json(ReactivateResponse {
         webhook,
         deliveries,

@@ -8,8 +8,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Platform};
-use super::{new_id, ApiError, AppState, ListResponse};
+use super::{ApiError, AppState, List};
 use crate::domain::model::Installation;
+use crate::usecases::installations;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -53,33 +54,13 @@ async fn install(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<Install>,
 ) -> Result<(StatusCode, Json<Installation>), ApiError> {
-    let (stored, created) = install_app(&state, req.tenant_id, req.app_id).await?;
+    let (stored, created) = installations::install(&state, req.tenant_id, req.app_id).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     Ok((status, Json(stored)))
-}
-
-/// Installs `app_id` for `tenant_id`, or re-activates the revoked installation (then
-/// `false`): the API's and the console's path.
-pub async fn install_app(
-    state: &AppState,
-    tenant_id: String,
-    app_id: String,
-) -> Result<(Installation, bool), ApiError> {
-    let installation = Installation {
-        id: new_id(),
-        tenant_id,
-        app_id,
-        state: crate::domain::model::InstallationState::Active,
-        created_at: state.clock.now(),
-        revoked_at: None,
-    };
-    let stored = state.store.install(&installation).await?;
-    let created = stored.id == installation.id;
-    Ok((stored, created))
 }
 
 #[utoipa::path(
@@ -89,7 +70,7 @@ pub async fn install_app(
     operation_id = "installations_list",
     params(Filter),
     responses(
-        (status = 200, body = ListResponse<Installation>),
+        (status = 200, body = List<Installation>),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 403, description = "Only the platform key may call this", body = ErrorBody),
@@ -100,12 +81,14 @@ async fn list(
     _: Platform,
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<Filter>,
-) -> Result<Json<ListResponse<Installation>>, ApiError> {
-    let data = state
-        .store
-        .list_installations(filter.tenant_id.as_deref(), filter.app_id.as_deref())
-        .await?;
-    Ok(Json(ListResponse { data }))
+) -> Result<Json<List<Installation>>, ApiError> {
+    let data = installations::list(
+        &state,
+        filter.tenant_id.as_deref(),
+        filter.app_id.as_deref(),
+    )
+    .await?;
+    Ok(Json(data.into()))
 }
 
 #[utoipa::path(
@@ -127,10 +110,7 @@ async fn read(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Installation>, ApiError> {
-    let installation = state.store.get_installation(&id).await?;
-    installation
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("installation"))
+    Ok(Json(installations::get(&state, &id).await?))
 }
 
 /// Uninstalling stops new deliveries at once; history stays readable.
@@ -153,18 +133,5 @@ async fn uninstall(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Installation>, ApiError> {
-    uninstall_app(&state, &id).await.map(Json)
-}
-
-/// Uninstalls: new events stop at once, and every delivery still open for the tenant is
-/// skipped in the same transaction, so the partner gets nothing more of its data.
-pub async fn uninstall_app(state: &AppState, id: &str) -> Result<Installation, ApiError> {
-    let (installation, skipped) = state
-        .store
-        .revoke_installation(id, state.clock.now())
-        .await?
-        .ok_or_else(|| ApiError::not_found("installation"))?;
-    tracing::info!(installation_id = %id, tenant_id = %installation.tenant_id,
-        app_id = %installation.app_id, skipped, "app uninstalled; open deliveries skipped");
-    Ok(installation)
+    Ok(Json(installations::uninstall(&state, &id).await?))
 }

@@ -8,10 +8,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiPath, Caller};
-use super::{ApiError, AppState, ListResponse};
+use super::{ApiError, AppState, List};
 use crate::domain::model::AppKey;
-
-pub use crate::domain::secrets::{generate_partner_key, PARTNER_KEY_PREFIX};
+use crate::usecases::keys;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -47,49 +46,8 @@ async fn create(
     State(state): State<AppState>,
     ApiPath(app_id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
-    let (key, partner_key) = create_app_key(&state, &caller, &app_id).await?;
+    let (key, partner_key) = keys::create(&state, &caller, &app_id).await?;
     Ok((StatusCode::CREATED, Json(CreatedKey { key, partner_key })))
-}
-
-/// A new partner key for the app: the stored record, and the key itself, shown once.
-/// The API's and the portal's one path.
-/// Live partner keys one app may hold: enough to rotate without downtime.
-pub const MAX_LIVE_KEYS: i64 = 20;
-
-pub async fn create_app_key(
-    state: &AppState,
-    caller: &Caller,
-    app_id: &str,
-) -> Result<(AppKey, String), ApiError> {
-    caller.require_app(app_id)?;
-    if state.store.get_app(app_id).await?.is_none() {
-        return Err(ApiError::not_found("app"));
-    }
-    let (hash, prefix, partner_key) = generate_partner_key();
-    let key = state
-        .store
-        .add_app_key(app_id, &hash, &prefix, state.clock.now(), MAX_LIVE_KEYS)
-        .await?;
-    Ok((key, partner_key))
-}
-
-/// Revokes one of the app's keys; not found when it is not the app's.
-pub async fn revoke_app_key(
-    state: &AppState,
-    caller: &Caller,
-    app_id: &str,
-    key_id: &str,
-) -> Result<(), ApiError> {
-    caller.require_app(app_id)?;
-    if state
-        .store
-        .revoke_app_key(app_id, key_id, state.clock.now())
-        .await?
-    {
-        Ok(())
-    } else {
-        Err(ApiError::not_found("key"))
-    }
 }
 
 #[utoipa::path(
@@ -99,7 +57,7 @@ pub async fn revoke_app_key(
     operation_id = "keys_list",
     params(("app" = String, Path, description = "App id")),
     responses(
-        (status = 200, body = ListResponse<AppKey>),
+        (status = 200, body = List<AppKey>),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "Not found, or another partner's", body = ErrorBody),
     ),
@@ -109,14 +67,8 @@ async fn list(
     caller: Caller,
     State(state): State<AppState>,
     ApiPath(app_id): ApiPath<String>,
-) -> Result<Json<ListResponse<AppKey>>, ApiError> {
-    caller.require_app(&app_id)?;
-    if state.store.get_app(&app_id).await?.is_none() {
-        return Err(ApiError::not_found("app"));
-    }
-    Ok(Json(ListResponse {
-        data: state.store.list_app_keys(&app_id).await?,
-    }))
+) -> Result<Json<List<AppKey>>, ApiError> {
+    Ok(Json(keys::list(&state, &caller, &app_id).await?.into()))
 }
 
 #[utoipa::path(
@@ -137,6 +89,6 @@ async fn revoke(
     State(state): State<AppState>,
     ApiPath((app_id, key_id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    revoke_app_key(&state, &caller, &app_id, &key_id).await?;
+    keys::revoke(&state, &caller, &app_id, &key_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,11 +8,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
-use super::webhooks::owned_webhook;
-use super::{page_limit, ApiError, AppState};
-use crate::domain::model::{Attempt, Delivery, DeliveryState, Webhook};
-use crate::domain::retry::AttemptClass;
+use super::{ApiError, AppState, List};
+use crate::domain::model::{Attempt, Delivery, DeliveryState};
 use crate::store::{AttemptFilter, DeliveryFilter};
+use crate::usecases::{logs, page_limit};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -21,20 +20,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(resend))
         .routes(routes!(attempts))
         .routes(routes!(replay))
-}
-
-/// A page of a log: `next_cursor`, when present, is the `before` of the next page.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Page<T> {
-    pub data: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-fn page<T>(data: Vec<T>, limit: i64, id: impl Fn(&T) -> &str) -> Page<T> {
-    let next_cursor = (data.len() as i64 == limit)
-        .then(|| data.last().map(|last| id(last).to_string()))
-        .flatten();
-    Page { data, next_cursor }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -74,7 +59,7 @@ struct AttemptQuery {
     operation_id = "logs_deliveries",
     params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id"), DeliveryQuery),
     responses(
-        (status = 200, body = Page<Delivery>),
+        (status = 200, body = List<Delivery>),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "Not found, or another partner's", body = ErrorBody),
@@ -87,8 +72,7 @@ async fn deliveries(
     State(state): State<AppState>,
     ApiPath((app_id, id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<DeliveryQuery>,
-) -> Result<Json<Page<Delivery>>, ApiError> {
-    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
+) -> Result<Json<List<Delivery>>, ApiError> {
     let limit = page_limit(q.limit)?;
     let filter = DeliveryFilter {
         state: q.state,
@@ -99,8 +83,8 @@ async fn deliveries(
         before: q.before,
         limit,
     };
-    let data = state.store.list_deliveries(&webhook.id, &filter).await?;
-    Ok(Json(page(data, limit, |d| &d.id)))
+    let data = logs::deliveries(&state, &caller, &app_id, &id, &filter).await?;
+    Ok(Json(List::page(data, limit, |d| &d.id)))
 }
 
 #[utoipa::path(
@@ -121,9 +105,8 @@ async fn delivery(
     State(state): State<AppState>,
     ApiPath((app_id, id, delivery_id)): ApiPath<(String, String, String)>,
 ) -> Result<Json<Delivery>, ApiError> {
-    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
     Ok(Json(
-        webhook_delivery(&state, &webhook.id, &delivery_id).await?,
+        logs::delivery(&state, &caller, &app_id, &id, &delivery_id).await?,
     ))
 }
 
@@ -135,7 +118,7 @@ async fn delivery(
     operation_id = "logs_attempts",
     params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id"), AttemptQuery),
     responses(
-        (status = 200, body = Page<Attempt>),
+        (status = 200, body = List<Attempt>),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "Not found, or another partner's", body = ErrorBody),
@@ -148,10 +131,9 @@ async fn attempts(
     State(state): State<AppState>,
     ApiPath((app_id, id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<AttemptQuery>,
-) -> Result<Json<Page<Attempt>>, ApiError> {
-    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
+) -> Result<Json<List<Attempt>>, ApiError> {
     let limit = page_limit(q.limit)?;
-    let outcome = parse_outcome(q.outcome.as_deref())?;
+    let outcome = logs::parse_outcome(q.outcome.as_deref())?;
     let filter = AttemptFilter {
         delivery_id: q.delivery_id,
         outcome,
@@ -162,8 +144,8 @@ async fn attempts(
         tenant_id: q.tenant_id,
         limit,
     };
-    let data = state.store.list_attempts(&webhook.id, &filter).await?;
-    Ok(Json(page(data, limit, |a| &a.id)))
+    let data = logs::attempts(&state, &caller, &app_id, &id, &filter).await?;
+    Ok(Json(List::page(data, limit, |a| &a.id)))
 }
 
 /// Attempts one delivery again now, with a fresh retry schedule.
@@ -186,70 +168,9 @@ async fn resend(
     State(state): State<AppState>,
     ApiPath((app_id, id, delivery_id)): ApiPath<(String, String, String)>,
 ) -> Result<Json<Delivery>, ApiError> {
-    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
     Ok(Json(
-        resend_delivery(&state, &webhook.id, &delivery_id).await?,
+        logs::resend(&state, &caller, &app_id, &id, &delivery_id).await?,
     ))
-}
-
-/// An attempt outcome from a query, as the API and the portal filter by it.
-pub fn parse_outcome(outcome: Option<&str>) -> Result<Option<AttemptClass>, ApiError> {
-    outcome
-        .map(|o| {
-            AttemptClass::parse(o).ok_or_else(|| {
-                ApiError::invalid(
-                    "outcome must be success, http_error, timeout, connect, network or aborted",
-                )
-            })
-        })
-        .transpose()
-}
-
-/// The webhook's delivery, or not found (also when it is another webhook's).
-pub async fn webhook_delivery(
-    state: &AppState,
-    webhook_id: &str,
-    delivery_id: &str,
-) -> Result<Delivery, ApiError> {
-    state
-        .store
-        .get_delivery(delivery_id)
-        .await?
-        .filter(|d| d.webhook_id == webhook_id)
-        .ok_or_else(|| ApiError::not_found("delivery"))
-}
-
-/// Queues one delivered, failed or skipped delivery again, due now, with a fresh retry
-/// schedule. The API's and the portal's one path.
-pub async fn resend_delivery(
-    state: &AppState,
-    webhook_id: &str,
-    delivery_id: &str,
-) -> Result<Delivery, ApiError> {
-    let current = webhook_delivery(state, webhook_id, delivery_id).await?;
-    let installation = state
-        .store
-        .get_installation(&current.installation_id)
-        .await?;
-    if installation.is_none_or(|i| i.state == crate::domain::model::InstallationState::Revoked) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "installation_revoked",
-            "the tenant uninstalled this app: none of its deliveries can be sent again",
-        ));
-    }
-    if !state
-        .store
-        .resend_delivery(webhook_id, delivery_id, state.clock.now())
-        .await?
-    {
-        return Err(ApiError::conflict(format!(
-            "the delivery is {}; only delivered, failed or skipped deliveries can be resent",
-            current.state.as_str()
-        )));
-    }
-    state.dispatcher_wake.notify_one();
-    webhook_delivery(state, webhook_id, delivery_id).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -286,24 +207,6 @@ async fn replay(
     ApiPath((app_id, id)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<ReplayRequest>,
 ) -> Result<Json<ReplayResponse>, ApiError> {
-    let webhook = owned_webhook(&state, &caller, &app_id, &id).await?;
-    let queued = replay_failed(&state, &webhook, req.since).await?;
+    let queued = logs::replay_failed(&state, &caller, &app_id, &id, req.since).await?;
     Ok(Json(ReplayResponse { queued }))
-}
-
-/// Queues again the webhook's deliveries that failed for good since `since`, and says how
-/// many: the API's and the portal's path.
-pub async fn replay_failed(
-    state: &AppState,
-    webhook: &Webhook,
-    since: DateTime<Utc>,
-) -> Result<u64, ApiError> {
-    let queued = state
-        .store
-        .replay_failed(&webhook.id, since, state.clock.now())
-        .await?;
-    if queued > 0 {
-        state.dispatcher_wake.notify_one();
-    }
-    Ok(queued)
 }

@@ -9,17 +9,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use tokio::sync::Notify;
 
-use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::store::SharedStore;
+use crate::usecases::Gateway;
 
 pub mod apps;
 pub mod error;
 pub mod event_types;
 pub mod events;
-pub use events::MAX_BATCH;
 pub mod extract;
 pub mod health;
 pub mod installations;
@@ -35,20 +32,22 @@ pub mod webhooks;
 pub use error::{ApiError, ErrorBody};
 use utoipa_axum::router::OpenApiRouter;
 
+/// What the API's handlers hold: the use cases' gateway, and what only the API needs
+/// (its settings, the OAuth verifier).
 #[derive(Clone)]
 pub struct AppState {
-    pub store: SharedStore,
-    pub clock: SharedClock,
+    pub gateway: Gateway,
     pub settings: Arc<Settings>,
-    pub platform_key_hash: Arc<str>,
-    /// Wakes the dispatcher when a publish created deliveries that are due now.
-    pub dispatcher_wake: Arc<Notify>,
-    /// Sends test events synchronously.
-    pub dispatcher: Arc<crate::delivery::Dispatcher>,
-    /// Single publishes, committed in groups.
-    pub publisher: Arc<crate::publishing::GroupCommit>,
     /// Verifies the platform's OAuth access tokens, when an issuer is configured.
     pub oauth: Option<Arc<OAuthVerifier>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Gateway;
+
+    fn deref(&self) -> &Gateway {
+        &self.gateway
+    }
 }
 
 #[derive(utoipa::OpenApi)]
@@ -106,9 +105,10 @@ pub fn routes_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-/// The API, with `pages` (the portal's and the console's routes, which the composition
-/// hands in: the API imports neither) behind the same limits, metrics and traces.
-pub fn router(state: AppState, pages: Router<AppState>) -> Router {
+/// The API, with `pages` (the portal's and the console's routes with their state, which
+/// the composition hands in: the API imports neither) behind the same limits, metrics
+/// and traces.
+pub fn router(state: AppState, pages: Router) -> Router {
     let max_body = state.settings.max_body_bytes;
     let (api, doc) = routes_and_doc();
     let doc = Arc::new(doc);
@@ -123,6 +123,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         )
         .route("/readyz", get(readyz))
         .merge(api)
+        .with_state(state)
         .merge(pages)
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
@@ -139,66 +140,34 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
         ))
         .layer(axum::middleware::from_fn(track_requests))
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
 }
 
-/// Lists are wrapped so fields (cursors, counts) can be added without breaking clients.
+/// Every list the API answers: wrapped, so fields can be added without breaking clients.
+/// `next_cursor`, on the logs that page, is the `before` of the next page; `null` when
+/// there is none (and on every list that does not page).
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct ListResponse<T> {
+pub struct List<T> {
     pub data: Vec<T>,
+    pub next_cursor: Option<String>,
 }
 
-/// Client-chosen ids (tenants, apps, events): what a platform's own ids look like, and
-/// nothing that could confuse a path.
-pub fn validate_id(field: &str, id: &str) -> Result<(), ApiError> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
-        && id != "."
-        && id != "..";
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(format!(
-            "{field} must be 1 to 128 characters of letters, digits, '_', '-', '.' or ':'"
-        )))
+impl<T> List<T> {
+    /// A page of at most `limit` items: a full page has a next one, after its last item.
+    pub fn page(data: Vec<T>, limit: i64, id: impl Fn(&T) -> &str) -> Self {
+        let next_cursor = (data.len() as i64 == limit)
+            .then(|| data.last().map(|last| id(last).to_string()))
+            .flatten();
+        Self { data, next_cursor }
     }
 }
 
-pub fn validate_text(
-    field: &str,
-    value: &str,
-    max: usize,
-    allow_empty: bool,
-) -> Result<(), ApiError> {
-    let len = value.chars().count();
-    if (!allow_empty && value.trim().is_empty()) || len > max {
-        return Err(ApiError::invalid(format!(
-            "{field} must be {}at most {max} characters",
-            if allow_empty { "" } else { "non-empty and " }
-        )));
+impl<T> From<Vec<T>> for List<T> {
+    fn from(data: Vec<T>) -> Self {
+        Self {
+            data,
+            next_cursor: None,
+        }
     }
-    if value.chars().any(|c| c.is_control()) {
-        return Err(ApiError::invalid(format!(
-            "{field} must not contain control characters"
-        )));
-    }
-    Ok(())
-}
-
-/// `?limit=` of a list: 100 by default, at most 1000.
-pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
-    match limit {
-        None => Ok(100),
-        Some(n @ 1..=1000) => Ok(n),
-        Some(_) => Err(ApiError::invalid("limit must be between 1 and 1000")),
-    }
-}
-
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
 }
 
 /// Ready when the database answers and every migration is applied.

@@ -7,8 +7,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiPath, ApiQuery, Caller, Platform};
-use super::{page_limit, ApiError, AppState, ListResponse};
+use super::{ApiError, AppState, List};
 use crate::domain::notification::Notification;
+use crate::usecases::{notifications, page_limit};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -30,7 +31,7 @@ struct Limit {
     operation_id = "notifications_all",
     params(Limit),
     responses(
-        (status = 200, body = ListResponse<Notification>),
+        (status = 200, body = List<Notification>),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 403, description = "Only the platform key may call this", body = ErrorBody),
         (status = 422, description = "Invalid field", body = ErrorBody),
@@ -41,12 +42,9 @@ async fn all(
     _: Platform,
     State(state): State<AppState>,
     ApiQuery(limit): ApiQuery<Limit>,
-) -> Result<Json<ListResponse<Notification>>, ApiError> {
-    let data = state
-        .store
-        .list_notifications(None, page_limit(limit.limit)?)
-        .await?;
-    Ok(Json(ListResponse { data }))
+) -> Result<Json<List<Notification>>, ApiError> {
+    let data = notifications::all(&state, page_limit(limit.limit)?).await?;
+    Ok(Json(data.into()))
 }
 
 #[utoipa::path(
@@ -56,7 +54,7 @@ async fn all(
     operation_id = "notifications_of_app",
     params(("app" = String, Path, description = "App id"), Limit),
     responses(
-        (status = 200, body = ListResponse<Notification>),
+        (status = 200, body = List<Notification>),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 404, description = "Not found, or another partner's", body = ErrorBody),
         (status = 422, description = "Invalid field", body = ErrorBody),
@@ -68,19 +66,8 @@ async fn of_app(
     State(state): State<AppState>,
     ApiPath(app_id): ApiPath<String>,
     ApiQuery(limit): ApiQuery<Limit>,
-) -> Result<Json<ListResponse<Notification>>, ApiError> {
+) -> Result<Json<List<Notification>>, ApiError> {
     let limit = page_limit(limit.limit)?;
-    let data = notifications_of_app(&state, &caller, &app_id, limit).await?;
-    Ok(Json(ListResponse { data }))
-}
-
-/// `GET /v1/apps/{app}/notifications` as a function, for the portal: newest first.
-pub async fn notifications_of_app(
-    state: &AppState,
-    caller: &Caller,
-    app_id: &str,
-    limit: i64,
-) -> Result<Vec<Notification>, ApiError> {
-    caller.require_app(app_id)?;
-    Ok(state.store.list_notifications(Some(app_id), limit).await?)
+    let data = notifications::of_app(&state, &caller, &app_id, limit).await?;
+    Ok(Json(data.into()))
 }

@@ -2,33 +2,18 @@
 
 use axum::http::StatusCode;
 use axum::{extract::State, Json};
-use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Platform};
-use super::{new_id, validate_id, validate_text, ApiError, AppState, ListResponse};
-use crate::domain::model::{Environment, Tenant};
+use super::{ApiError, AppState, List};
+use crate::domain::model::Tenant;
+use crate::usecases::tenants::{self, CreateTenant, UpdateTenant};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(read, update, remove))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTenant {
-    pub id: Option<String>,
-    pub name: String,
-    pub environment: Environment,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateTenant {
-    pub name: Option<String>,
-    pub environment: Option<Environment>,
 }
 
 #[utoipa::path(
@@ -53,23 +38,8 @@ async fn create(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateTenant>,
 ) -> Result<(StatusCode, Json<Tenant>), ApiError> {
-    let tenant = create_tenant(&state, req).await?;
+    let tenant = tenants::create(&state, req).await?;
     Ok((StatusCode::CREATED, Json(tenant)))
-}
-
-/// Validates and stores a tenant: the API's and the console's path.
-pub async fn create_tenant(state: &AppState, req: CreateTenant) -> Result<Tenant, ApiError> {
-    let id = req.id.unwrap_or_else(new_id);
-    validate_id("id", &id)?;
-    validate_text("name", &req.name, 200, false)?;
-    let tenant = Tenant {
-        id,
-        name: req.name,
-        environment: req.environment,
-        created_at: state.clock.now(),
-    };
-    state.store.create_tenant(&tenant).await?;
-    Ok(tenant)
 }
 
 #[utoipa::path(
@@ -78,19 +48,14 @@ pub async fn create_tenant(state: &AppState, req: CreateTenant) -> Result<Tenant
     tag = "tenants",
     operation_id = "tenants_list",
     responses(
-        (status = 200, body = ListResponse<Tenant>),
+        (status = 200, body = List<Tenant>),
         (status = 401, description = "Missing or wrong key", body = ErrorBody),
         (status = 403, description = "Only the platform key may call this", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
-async fn list(
-    _: Platform,
-    State(state): State<AppState>,
-) -> Result<Json<ListResponse<Tenant>>, ApiError> {
-    Ok(Json(ListResponse {
-        data: state.store.list_tenants().await?,
-    }))
+async fn list(_: Platform, State(state): State<AppState>) -> Result<Json<List<Tenant>>, ApiError> {
+    Ok(Json(tenants::list(&state).await?.into()))
 }
 
 #[utoipa::path(
@@ -112,10 +77,7 @@ async fn read(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Tenant>, ApiError> {
-    let tenant = state.store.get_tenant(&id).await?;
-    tenant
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("tenant"))
+    Ok(Json(tenants::get(&state, &id).await?))
 }
 
 #[utoipa::path(
@@ -141,31 +103,7 @@ async fn update(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<UpdateTenant>,
 ) -> Result<Json<Tenant>, ApiError> {
-    update_tenant(&state, &id, req).await.map(Json)
-}
-
-/// `PATCH /v1/tenants/{id}` as a function, for the console.
-pub async fn update_tenant(
-    state: &AppState,
-    id: &str,
-    req: UpdateTenant,
-) -> Result<Tenant, ApiError> {
-    let mut tenant = state
-        .store
-        .get_tenant(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("tenant"))?;
-    if let Some(name) = req.name {
-        validate_text("name", &name, 200, false)?;
-        tenant.name = name;
-    }
-    if let Some(environment) = req.environment {
-        tenant.environment = environment;
-    }
-    if !state.store.update_tenant(&tenant).await? {
-        return Err(ApiError::not_found("tenant"));
-    }
-    Ok(tenant)
+    Ok(Json(tenants::update(&state, &id, req).await?))
 }
 
 #[utoipa::path(
@@ -188,16 +126,6 @@ async fn remove(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    delete_tenant(&state, &id).await?;
+    tenants::delete(&state, &id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// `DELETE /v1/tenants/{id}` as a function, for the console: 409 while the tenant still
-/// has events or installations.
-pub async fn delete_tenant(state: &AppState, id: &str) -> Result<(), ApiError> {
-    if state.store.delete_tenant(id).await? {
-        Ok(())
-    } else {
-        Err(ApiError::not_found("tenant"))
-    }
 }

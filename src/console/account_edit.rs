@@ -5,35 +5,36 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::accounts::optional;
-use super::session::{csrf_refused, Operator};
-use super::{form_error, page, refused_form, respond};
-use crate::api::apps::{delete_app, update_app, UpdateApp};
-use crate::api::tenants::{delete_tenant, update_tenant, UpdateTenant};
-use crate::api::{ApiError, AppState};
+use super::session::Operator;
+use super::{form_error, page, refused_form, PageError};
 use crate::domain::model::{Environment, InstallationState};
-use crate::web::forms::CsrfForm;
+use crate::usecases::apps::{self, UpdateApp};
+use crate::usecases::tenants::{self, UpdateTenant};
+use crate::usecases::{installations, webhooks, Caller, Error, Gateway};
+use crate::web::forms::{csrf_field, CsrfForm, Posted};
 
-/// Which form on the page the API refused: its message is shown in that form.
+csrf_field!(TenantEdit, AppEdit);
+
+/// Which form on the page the use case refused: its message is shown in that form.
 #[derive(Clone, Copy)]
 enum Refused<'a> {
-    Edit(&'a ApiError),
-    Delete(&'a ApiError),
+    Edit(&'a Error),
+    Delete(&'a Error),
 }
 
 impl<'a> Refused<'a> {
-    fn edit(refused: Option<Self>) -> Option<&'a ApiError> {
+    fn edit(refused: Option<Self>) -> Option<&'a Error> {
         match refused {
             Some(Refused::Edit(e)) => Some(e),
             _ => None,
         }
     }
 
-    fn delete(refused: Option<Self>) -> Option<&'a ApiError> {
+    fn delete(refused: Option<Self>) -> Option<&'a Error> {
         match refused {
             Some(Refused::Delete(e)) => Some(e),
             _ => None,
@@ -77,27 +78,23 @@ pub struct TenantEdit {
 }
 
 pub async fn tenant(
-    State(state): State<AppState>,
+    State(gw): State<Gateway>,
     operator: Operator,
     Path(id): Path<String>,
-) -> Response {
-    respond(tenant_page(&state, &operator, &id, None, None).await)
+) -> Result<Markup, PageError> {
+    tenant_page(&gw, &operator, &id, None, None).await
 }
 
 /// `form` is what was posted, shown again on an error; without it, the stored values.
 async fn tenant_page(
-    state: &AppState,
+    gw: &Gateway,
     operator: &Operator,
     id: &str,
     form: Option<&TenantEdit>,
     refused: Option<Refused<'_>>,
-) -> Result<Markup, ApiError> {
-    let tenant = state
-        .store
-        .get_tenant(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("tenant"))?;
-    let installed = state.store.list_installations(Some(id), None).await?;
+) -> Result<Markup, PageError> {
+    let tenant = tenants::get(gw, id).await?;
+    let installed = installations::list(gw, Some(id), None).await?;
     let (name, environment) = match form {
         Some(f) => (f.name.as_str(), f.environment.as_str()),
         None => (tenant.name.as_str(), tenant.environment.as_str()),
@@ -134,23 +131,23 @@ async fn tenant_page(
 }
 
 pub async fn save_tenant(
-    State(state): State<AppState>,
-    operator: Operator,
+    State(gw): State<Gateway>,
     Path(id): Path<String>,
-    Form(form): Form<TenantEdit>,
+    Posted {
+        session: operator,
+        form,
+    }: Posted<Operator, TenantEdit>,
 ) -> Response {
-    if !operator.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
     let saved = match Environment::parse(&form.environment) {
         Some(environment) => {
             let req = UpdateTenant {
                 name: Some(form.name.clone()),
                 environment: Some(environment),
             };
-            update_tenant(&state, &id, req).await
+            tenants::update(&gw, &id, req).await
         }
-        None => Err(ApiError::invalid(
+        None => Err(Error::invalid(
+            "environment",
             "environment must be production or development",
         )),
     };
@@ -159,7 +156,7 @@ pub async fn save_tenant(
         Err(e) => {
             refused_form(
                 &e,
-                tenant_page(&state, &operator, &id, Some(&form), Some(Refused::Edit(&e))),
+                tenant_page(&gw, &operator, &id, Some(&form), Some(Refused::Edit(&e))),
             )
             .await
         }
@@ -167,20 +164,18 @@ pub async fn save_tenant(
 }
 
 pub async fn remove_tenant(
-    State(state): State<AppState>,
-    operator: Operator,
+    State(gw): State<Gateway>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Posted {
+        session: operator, ..
+    }: Posted<Operator, CsrfForm>,
 ) -> Response {
-    if !operator.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
-    match delete_tenant(&state, &id).await {
+    match tenants::delete(&gw, &id).await {
         Ok(()) => Redirect::to("/console/tenants").into_response(),
         Err(e) => {
             refused_form(
                 &e,
-                tenant_page(&state, &operator, &id, None, Some(Refused::Delete(&e))),
+                tenant_page(&gw, &operator, &id, None, Some(Refused::Delete(&e))),
             )
             .await
         }
@@ -198,26 +193,22 @@ pub struct AppEdit {
 }
 
 pub async fn app(
-    State(state): State<AppState>,
+    State(gw): State<Gateway>,
     operator: Operator,
     Path(app_id): Path<String>,
-) -> Response {
-    respond(app_page(&state, &operator, &app_id, None, None).await)
+) -> Result<Markup, PageError> {
+    app_page(&gw, &operator, &app_id, None, None).await
 }
 
 async fn app_page(
-    state: &AppState,
+    gw: &Gateway,
     operator: &Operator,
     app_id: &str,
     form: Option<&AppEdit>,
     refused: Option<Refused<'_>>,
-) -> Result<Markup, ApiError> {
-    let app = state
-        .store
-        .get_app(app_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("app"))?;
-    let webhooks = state.store.list_webhooks(app_id).await?;
+) -> Result<Markup, PageError> {
+    let app = apps::get(gw, &Caller::Platform, app_id).await?;
+    let webhooks = webhooks::list(gw, &Caller::Platform, app_id).await?;
     let (name, client_id) = match form {
         Some(f) => (f.name.as_str(), f.oauth_client_id.as_str()),
         None => (
@@ -247,25 +238,24 @@ async fn app_page(
 }
 
 pub async fn save_app(
-    State(state): State<AppState>,
-    operator: Operator,
+    State(gw): State<Gateway>,
     Path(app_id): Path<String>,
-    Form(form): Form<AppEdit>,
+    Posted {
+        session: operator,
+        form,
+    }: Posted<Operator, AppEdit>,
 ) -> Response {
-    if !operator.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
     let req = UpdateApp {
         name: Some(form.name.clone()),
         oauth_client_id: Some(optional(&form.oauth_client_id)),
     };
-    match update_app(&state, &app_id, req).await {
+    match apps::update(&gw, &app_id, req).await {
         Ok(_) => Redirect::to("/console/apps").into_response(),
         Err(e) => {
             refused_form(
                 &e,
                 app_page(
-                    &state,
+                    &gw,
                     &operator,
                     &app_id,
                     Some(&form),
@@ -278,20 +268,18 @@ pub async fn save_app(
 }
 
 pub async fn remove_app(
-    State(state): State<AppState>,
-    operator: Operator,
+    State(gw): State<Gateway>,
     Path(app_id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Posted {
+        session: operator, ..
+    }: Posted<Operator, CsrfForm>,
 ) -> Response {
-    if !operator.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
-    match delete_app(&state, &app_id).await {
+    match apps::delete(&gw, &app_id).await {
         Ok(()) => Redirect::to("/console/apps").into_response(),
         Err(e) => {
             refused_form(
                 &e,
-                app_page(&state, &operator, &app_id, None, Some(Refused::Delete(&e))),
+                app_page(&gw, &operator, &app_id, None, Some(Refused::Delete(&e))),
             )
             .await
         }

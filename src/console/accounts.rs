@@ -1,21 +1,21 @@
 //! Tenants, partner apps (with their first key, shown once, and one-time portal links)
-//! and installations, through the API's own functions.
+//! and installations, through the use cases the API calls.
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::session::{csrf_refused, Operator};
-use super::{console_error, form_error, page, refused_form, respond};
-use crate::api::apps::{create_app as api_create_app, CreateApp};
-use crate::api::installations::{install_app, uninstall_app};
-use crate::api::portal_links::mint_portal_link;
-use crate::api::tenants::{create_tenant as api_create_tenant, CreateTenant};
-use crate::api::{ApiError, AppState};
+use super::session::Operator;
+use super::{form_error, page, refused_form, PageError};
 use crate::domain::model::{Environment, InstallationState};
-use crate::web::forms::CsrfForm;
+use crate::usecases::apps::{self, CreateApp};
+use crate::usecases::tenants::{self, CreateTenant};
+use crate::usecases::{installations, portal, Error, Gateway};
+use crate::web::forms::{csrf_field, CsrfForm, Posted};
+
+csrf_field!(TenantForm, AppForm, InstallForm);
 
 /// A text field left empty is no value.
 pub(super) fn optional(id: &str) -> Option<String> {
@@ -35,17 +35,17 @@ pub struct TenantForm {
     environment: String,
 }
 
-pub async fn tenants(State(state): State<AppState>, operator: Operator) -> Response {
-    respond(tenants_page(&state, &operator, &TenantForm::default(), None).await)
+pub async fn tenants(State(gw): State<Gateway>, operator: Operator) -> Result<Markup, PageError> {
+    tenants_page(&gw, &operator, &TenantForm::default(), None).await
 }
 
 async fn tenants_page(
-    state: &AppState,
+    gw: &Gateway,
     operator: &Operator,
     form: &TenantForm,
-    error: Option<&ApiError>,
-) -> Result<Markup, ApiError> {
-    let tenants = state.store.list_tenants().await?;
+    error: Option<&Error>,
+) -> Result<Markup, PageError> {
+    let tenants = tenants::list(gw).await?;
     Ok(page(
         operator,
         "Tenants",
@@ -83,13 +83,12 @@ async fn tenants_page(
 }
 
 pub async fn create_tenant(
-    State(state): State<AppState>,
-    operator: Operator,
-    Form(form): Form<TenantForm>,
+    State(gw): State<Gateway>,
+    Posted {
+        session: operator,
+        form,
+    }: Posted<Operator, TenantForm>,
 ) -> Response {
-    if !operator.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
     let created = match Environment::parse(&form.environment) {
         Some(environment) => {
             let req = CreateTenant {
@@ -97,15 +96,16 @@ pub async fn create_tenant(
                 name: form.name.clone(),
                 environment,
             };
-            api_create_tenant(&state, req).await
+            tenants::create(&gw, req).await
         }
-        None => Err(ApiError::invalid(
+        None => Err(Error::invalid(
+            "environment",
             "environment must be production or development",
         )),
     };
     match created {
         Ok(_) => Redirect::to("/console/tenants").into_response(),
-        Err(e) => refused_form(&e, tenants_page(&state, &operator, &form, Some(&e))).await,
+        Err(e) => refused_form(&e, tenants_page(&gw, &operator, &form, Some(&e))).await,
     }
 }
 
@@ -135,18 +135,18 @@ enum Shown {
     },
 }
 
-pub async fn apps(State(state): State<AppState>, operator: Operator) -> Response {
-    respond(apps_page(&state, &operator, &AppForm::default(), None, Shown::Nothing).await)
+pub async fn apps(State(gw): State<Gateway>, operator: Operator) -> Result<Markup, PageError> {
+    apps_page(&gw, &operator, &AppForm::default(), None, Shown::Nothing).await
 }
 
 async fn apps_page(
-    state: &AppState,
+    gw: &Gateway,
     operator: &Operator,
     form: &AppForm,
-    error: Option<&ApiError>,
+    error: Option<&Error>,
     shown: Shown,
-) -> Result<Markup, ApiError> {
-    let apps = state.store.list_apps().await?;
+) -> Result<Markup, PageError> {
+    let apps = apps::list(gw).await?;
     Ok(page(
         operator,
         "Partner apps",
@@ -202,19 +202,18 @@ async fn apps_page(
 }
 
 pub async fn create_app(
-    State(state): State<AppState>,
-    operator: Operator,
-    Form(form): Form<AppForm>,
-) -> Response {
-    if !operator.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
+    State(gw): State<Gateway>,
+    Posted {
+        session: operator,
+        form,
+    }: Posted<Operator, AppForm>,
+) -> Result<Response, PageError> {
     let req = CreateApp {
         id: optional(&form.id),
         name: form.name.clone(),
         oauth_client_id: optional(&form.oauth_client_id),
     };
-    let (error, shown) = match api_create_app(&state, req).await {
+    let (error, shown) = match apps::create(&gw, req).await {
         Ok(created) => (
             None,
             Shown::PartnerKey {
@@ -222,46 +221,37 @@ pub async fn create_app(
                 key: created.partner_key,
             },
         ),
-        Err(e) if e.status.is_client_error() => (Some(e), Shown::Nothing),
-        Err(e) => return console_error(e),
+        Err(e) if e.is_caller_error() => (Some(e), Shown::Nothing),
+        Err(e) => return Err(e.into()),
     };
     let status = error
         .as_ref()
-        .map_or(axum::http::StatusCode::CREATED, |e| e.status);
+        .map_or(StatusCode::CREATED, crate::web::error::status_of);
     // Created: an empty form for the next one.
     let form = if error.is_some() {
         form
     } else {
         AppForm::default()
     };
-    match apps_page(&state, &operator, &form, error.as_ref(), shown).await {
-        Ok(page) => (status, page).into_response(),
-        Err(e) => console_error(e),
-    }
+    let page = apps_page(&gw, &operator, &form, error.as_ref(), shown).await?;
+    Ok((status, page).into_response())
 }
 
 pub async fn portal_link(
-    State(state): State<AppState>,
-    operator: Operator,
+    State(gw): State<Gateway>,
     Path(app_id): Path<String>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if !operator.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
-    let link = match mint_portal_link(&state, &app_id, None).await {
-        Ok(link) => link,
-        Err(e) => return console_error(e),
-    };
+    Posted {
+        session: operator, ..
+    }: Posted<Operator, CsrfForm>,
+) -> Result<Response, PageError> {
+    let link = portal::mint_link(&gw, &app_id, None).await?;
     let shown = Shown::PortalLink {
         app_id,
         url: link.url,
         expires_at: link.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
     };
-    match apps_page(&state, &operator, &AppForm::default(), None, shown).await {
-        Ok(page) => (axum::http::StatusCode::CREATED, page).into_response(),
-        Err(e) => console_error(e),
-    }
+    let page = apps_page(&gw, &operator, &AppForm::default(), None, shown).await?;
+    Ok((StatusCode::CREATED, page).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -274,19 +264,22 @@ pub struct InstallForm {
     app_id: String,
 }
 
-pub async fn installations(State(state): State<AppState>, operator: Operator) -> Response {
-    respond(installations_page(&state, &operator, &InstallForm::default(), None).await)
+pub async fn installations(
+    State(gw): State<Gateway>,
+    operator: Operator,
+) -> Result<Markup, PageError> {
+    installations_page(&gw, &operator, &InstallForm::default(), None).await
 }
 
 async fn installations_page(
-    state: &AppState,
+    gw: &Gateway,
     operator: &Operator,
     form: &InstallForm,
-    error: Option<&ApiError>,
-) -> Result<Markup, ApiError> {
-    let installations = state.store.list_installations(None, None).await?;
-    let tenants = state.store.list_tenants().await?;
-    let apps = state.store.list_apps().await?;
+    error: Option<&Error>,
+) -> Result<Markup, PageError> {
+    let installations = installations::list(gw, None, None).await?;
+    let tenants = tenants::list(gw).await?;
+    let apps = apps::list(gw).await?;
     Ok(page(
         operator,
         "Installations",
@@ -334,31 +327,24 @@ async fn installations_page(
 }
 
 pub async fn install(
-    State(state): State<AppState>,
-    operator: Operator,
-    Form(form): Form<InstallForm>,
+    State(gw): State<Gateway>,
+    Posted {
+        session: operator,
+        form,
+    }: Posted<Operator, InstallForm>,
 ) -> Response {
-    if !operator.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
-    let installed = install_app(&state, form.tenant_id.clone(), form.app_id.clone()).await;
+    let installed = installations::install(&gw, form.tenant_id.clone(), form.app_id.clone()).await;
     match installed {
         Ok(_) => Redirect::to("/console/installations").into_response(),
-        Err(e) => refused_form(&e, installations_page(&state, &operator, &form, Some(&e))).await,
+        Err(e) => refused_form(&e, installations_page(&gw, &operator, &form, Some(&e))).await,
     }
 }
 
 pub async fn uninstall(
-    State(state): State<AppState>,
-    operator: Operator,
+    State(gw): State<Gateway>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if !operator.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
-    match uninstall_app(&state, &id).await {
-        Ok(_) => Redirect::to("/console/installations").into_response(),
-        Err(e) => console_error(e),
-    }
+    _: Posted<Operator, CsrfForm>,
+) -> Result<Redirect, PageError> {
+    installations::uninstall(&gw, &id).await?;
+    Ok(Redirect::to("/console/installations"))
 }

@@ -1,20 +1,18 @@
 //! The event-type catalogue partners pick from: declare a type with its description and
-//! an example, deprecate it, delete it, through the API's own functions.
+//! an example, deprecate it, delete it, through the use cases the API calls.
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::session::{csrf_refused, Operator};
-use super::{console_error, form_error, page, refused_form, respond};
-use crate::api::event_types::{
-    create_event_type, delete_event_type, update_event_type, CreateEventType, UpdateEventType,
-};
-use crate::api::extract::parse_json;
-use crate::api::{ApiError, AppState};
-use crate::web::forms::CsrfForm;
+use super::session::Operator;
+use super::{form_error, page, refused_form, PageError};
+use crate::usecases::catalogue::{self, CreateEventType, UpdateEventType};
+use crate::usecases::{parse_json, Error, Gateway};
+use crate::web::forms::{csrf_field, CsrfForm, Posted};
+
+csrf_field!(EventTypeForm, DeprecateForm);
 
 #[derive(Deserialize, Default)]
 pub struct EventTypeForm {
@@ -32,13 +30,12 @@ pub struct EventTypeForm {
 }
 
 impl EventTypeForm {
-    fn request(&self) -> Result<CreateEventType, ApiError> {
+    fn request(&self) -> Result<CreateEventType, Error> {
         let example = match self.example.trim() {
             "" => None,
             json => Some(
-                parse_json::<serde_json::Value>(json.as_bytes(), false).map_err(|e| {
-                    ApiError::invalid(format!("example is not JSON: {}", e.message))
-                })?,
+                parse_json::<serde_json::Value>(json.as_bytes(), false)
+                    .map_err(|e| Error::invalid("example", format!("example is not JSON: {e}")))?,
             ),
         };
         Ok(CreateEventType {
@@ -50,18 +47,18 @@ impl EventTypeForm {
     }
 }
 
-pub async fn list(State(state): State<AppState>, operator: Operator) -> Response {
-    respond(list_page(&state, &operator, &EventTypeForm::default(), None).await)
+pub async fn list(State(gw): State<Gateway>, operator: Operator) -> Result<Markup, PageError> {
+    list_page(&gw, &operator, &EventTypeForm::default(), None).await
 }
 
 async fn list_page(
-    state: &AppState,
+    gw: &Gateway,
     operator: &Operator,
     form: &EventTypeForm,
-    error: Option<&ApiError>,
-) -> Result<Markup, ApiError> {
-    let types = state.store.list_event_types().await?;
-    let strict = state.settings.strict_event_types;
+    error: Option<&Error>,
+) -> Result<Markup, PageError> {
+    let types = catalogue::list(gw).await?;
+    let strict = gw.policy.strict_event_types;
     Ok(page(
         operator,
         "Event types",
@@ -115,20 +112,19 @@ async fn list_page(
 }
 
 pub async fn create(
-    State(state): State<AppState>,
-    operator: Operator,
-    Form(form): Form<EventTypeForm>,
+    State(gw): State<Gateway>,
+    Posted {
+        session: operator,
+        form,
+    }: Posted<Operator, EventTypeForm>,
 ) -> Response {
-    if !operator.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
     let created = match form.request() {
-        Ok(req) => create_event_type(&state, req).await,
+        Ok(req) => catalogue::create(&gw, req).await,
         Err(e) => Err(e),
     };
     match created {
         Ok(_) => Redirect::to("/console/event-types").into_response(),
-        Err(e) => refused_form(&e, list_page(&state, &operator, &form, Some(&e))).await,
+        Err(e) => refused_form(&e, list_page(&gw, &operator, &form, Some(&e))).await,
     }
 }
 
@@ -142,36 +138,24 @@ pub struct DeprecateForm {
 }
 
 pub async fn deprecate(
-    State(state): State<AppState>,
-    operator: Operator,
+    State(gw): State<Gateway>,
     Path(name): Path<String>,
-    Form(form): Form<DeprecateForm>,
-) -> Response {
-    if !operator.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
+    Posted { form, .. }: Posted<Operator, DeprecateForm>,
+) -> Result<Redirect, PageError> {
     let change = UpdateEventType {
         description: None,
         example: None,
         deprecated: Some(form.deprecated == "true"),
     };
-    match update_event_type(&state, &name, change).await {
-        Ok(_) => Redirect::to("/console/event-types").into_response(),
-        Err(e) => console_error(e),
-    }
+    catalogue::update(&gw, &name, change).await?;
+    Ok(Redirect::to("/console/event-types"))
 }
 
 pub async fn delete(
-    State(state): State<AppState>,
-    operator: Operator,
+    State(gw): State<Gateway>,
     Path(name): Path<String>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if !operator.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
-    match delete_event_type(&state, &name).await {
-        Ok(()) => Redirect::to("/console/event-types").into_response(),
-        Err(e) => console_error(e),
-    }
+    _: Posted<Operator, CsrfForm>,
+) -> Result<Redirect, PageError> {
+    catalogue::delete(&gw, &name).await?;
+    Ok(Redirect::to("/console/event-types"))
 }

@@ -1,8 +1,8 @@
 //! The platform console under `/console/`, signed in with the platform key: tenants, apps,
 //! installations, the event-type catalogue, the queue and the webhooks that need
 //! attention, notifications, and a form to publish a test event. Like the portal, every
-//! page calls the API's own functions (`crate::api`); nothing here validates or stores
-//! on its own.
+//! page calls the use cases the API calls (`crate::usecases`); nothing here validates or
+//! stores on its own.
 
 mod account_edit;
 mod accounts;
@@ -20,14 +20,17 @@ use axum_extra::extract::cookie::CookieJar;
 use axum_extra::extract::Form;
 use maud::{html, Markup};
 
-use crate::api::{ApiError, AppState};
-use crate::domain::secrets::hash_key;
-use crate::web::forms::{csrf_ok, CsrfForm};
-use crate::web::pages::{self, error_page_in, layout, Area};
+use crate::usecases::{sessions, Error, Gateway};
+use crate::web::error::{message_of, status_of, ConsoleArea};
+use crate::web::forms::{CsrfForm, Posted};
+use crate::web::pages::{self, layout, Area};
 use crate::web::sign_in::{self, SignInForm};
-use session::{csrf_refused, open_session, Operator};
+use session::{open_session, Operator};
 
-pub fn router() -> Router<AppState> {
+/// An error page of the console.
+type PageError = crate::web::error::PageError<ConsoleArea>;
+
+pub fn router() -> Router<Gateway> {
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/") }))
         .route("/console/", get(overview::overview))
@@ -84,7 +87,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/console/{*rest}",
-            get(|| async { error_page_in(Area::Console, StatusCode::NOT_FOUND, "No such page.") }),
+            get(|| async { PageError::new(StatusCode::NOT_FOUND, "No such page.") }),
         )
 }
 
@@ -93,34 +96,25 @@ fn page(operator: &Operator, title: &str, body: Markup) -> Markup {
     layout(title, operator.nav(), body)
 }
 
-/// An API error as a console page, with its status.
-fn console_error(e: ApiError) -> Response {
-    error_page_in(Area::Console, e.status, &e.message)
-}
-
-/// A console page, or the API's error that kept it from being built.
-fn respond(page: Result<Markup, ApiError>) -> Response {
-    pages::page_or_error(Area::Console, page)
-}
-
-/// A refused form: a client error is shown on the form's own page (`form_page`, not
-/// built otherwise) with the API's status; anything else as an error page.
+/// A refused form: a caller's mistake is shown on the form's own page (`form_page`, not
+/// built otherwise) with the status the API would answer; anything else as an error
+/// page.
 async fn refused_form(
-    e: &ApiError,
-    form_page: impl std::future::Future<Output = Result<Markup, ApiError>>,
+    e: &Error,
+    form_page: impl std::future::Future<Output = Result<Markup, PageError>>,
 ) -> Response {
-    if !e.status.is_client_error() {
-        return error_page_in(Area::Console, e.status, &e.message);
+    if !e.is_caller_error() {
+        return PageError::new(status_of(e), message_of(e)).into_response();
     }
     match form_page.await {
-        Ok(page) => (e.status, page).into_response(),
-        Err(e) => console_error(e),
+        Ok(page) => (status_of(e), page).into_response(),
+        Err(page_error) => page_error.into_response(),
     }
 }
 
-/// The API's message for a failed form, above the form.
-fn form_error(error: Option<&ApiError>) -> Markup {
-    html! { @if let Some(e) = error { p.error role="alert" { (e.message) } } }
+/// A use case's message for a failed form, above the form.
+fn form_error(error: Option<&Error>) -> Markup {
+    html! { @if let Some(e) = error { p.error role="alert" { (message_of(e)) } } }
 }
 
 fn sign_in_page(csrf: &str, error: Option<&str>) -> Markup {
@@ -139,33 +133,27 @@ async fn sign_in_form(headers: HeaderMap, jar: CookieJar) -> Response {
 }
 
 async fn sign_in(
-    State(state): State<AppState>,
+    State(gw): State<Gateway>,
     headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<SignInForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let Some(csrf) = sign_in::checked_csrf(Area::Console, &jar, &form) else {
-        return csrf_refused();
+        return Err(PageError::csrf_refused());
     };
-    // Compared as hashes in constant time, as the API compares keys.
-    if !csrf_ok(&state.platform_key_hash, &hash_key(form.key.trim())) {
-        return sign_in::refused(sign_in_page(&csrf, Some("That is not the platform key.")));
+    if !sessions::is_platform_key(&gw, &form.key) {
+        let page = sign_in_page(&csrf, Some("That is not the platform key."));
+        return Ok(sign_in::refused(page));
     }
-    match open_session(&state, &headers).await {
-        Ok(session) => sign_in::signed_in(Area::Console, jar, session, "/console/"),
-        Err(page) => page,
-    }
+    let session = open_session(&gw, &headers).await?;
+    Ok(sign_in::signed_in(Area::Console, jar, session, "/console/"))
 }
 
 async fn sign_out(
-    State(state): State<AppState>,
-    operator: Operator,
+    State(gw): State<Gateway>,
     jar: CookieJar,
-    Form(form): Form<CsrfForm>,
+    Posted { session, .. }: Posted<Operator, CsrfForm>,
 ) -> Response {
-    if !operator.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
-    operator.sign_out(&state).await;
+    session.sign_out(&gw).await;
     sign_in::signed_out(Area::Console, jar)
 }

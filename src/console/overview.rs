@@ -2,54 +2,23 @@
 //! deactivated across apps, and the notifications with the outbox backlog.
 
 use axum::extract::State;
-use axum::response::Response;
 use maud::{html, Markup};
 
 use super::session::Operator;
-use super::{page, respond};
-use crate::api::health::webhook_health;
-use crate::api::{ApiError, AppState};
-use crate::domain::health::Status;
-use crate::domain::health::WebhookHealth;
-use crate::domain::model::Webhook;
+use super::{page, PageError};
 use crate::domain::notification::Notification;
+use crate::usecases::{health, notifications, Gateway};
 use crate::web::pages::{badge, rate};
 
 /// Notifications listed on the overview, newest first.
 const RECENT_NOTIFICATIONS: i64 = 20;
 
-pub async fn overview(State(state): State<AppState>, operator: Operator) -> Response {
-    respond(overview_page(&state, &operator).await)
-}
-
-/// Webhooks the evaluator found unavailable, and deactivated ones, with their health.
-async fn needing_attention(state: &AppState) -> Result<Vec<(Webhook, WebhookHealth)>, ApiError> {
-    let mut found = Vec::new();
-    for (app_id, webhook_id, status, _) in state.store.health_overview().await? {
-        if status == Status::Healthy {
-            continue;
-        }
-        // Gone since the overview was read: nothing to show.
-        let Some(webhook) = state.store.get_webhook(&app_id, &webhook_id).await? else {
-            continue;
-        };
-        let health = webhook_health(state, &webhook_id).await?;
-        found.push((webhook, health));
-    }
-    found.sort_by_key(|(w, h)| (h.failure_since, w.app_id.clone()));
-    Ok(found)
-}
-
-async fn overview_page(state: &AppState, operator: &Operator) -> Result<Markup, ApiError> {
-    let now = state.clock.now();
-    let queue = state.store.queue_stats(now).await?;
-    let attention = needing_attention(state).await?;
-    let notifications = state
-        .store
-        .list_notifications(None, RECENT_NOTIFICATIONS)
-        .await?;
+pub async fn overview(State(gw): State<Gateway>, operator: Operator) -> Result<Markup, PageError> {
+    let queue = health::queue(&gw).await?;
+    let attention = health::needing_attention(&gw).await?;
+    let notifications = notifications::all(&gw, RECENT_NOTIFICATIONS).await?;
     Ok(page(
-        operator,
+        &operator,
         "Overview",
         html! {
             h2 { "Delivery queue" }

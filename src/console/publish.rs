@@ -1,19 +1,20 @@
-//! A form that publishes one test event for a tenant, through `POST /v1/events`'s own
-//! function: the same validation, fan-out and delivery as an event from the platform.
+//! A form that publishes one test event for a tenant, through the use case behind
+//! `POST /v1/events`: the same validation, fan-out and delivery as an event from the
+//! platform.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum_extra::extract::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::session::{csrf_refused, Operator};
-use super::{console_error, form_error, page, refused_form, respond};
-use crate::api::events::publish_event;
-use crate::api::extract::parse_json;
-use crate::api::{ApiError, AppState};
+use super::session::Operator;
+use super::{form_error, page, refused_form, PageError};
 use crate::domain::model::{EventSummary, PublishOutcome};
+use crate::usecases::{catalogue, events, parse_json, tenants, Error, Gateway};
+use crate::web::forms::{csrf_field, Posted};
+
+csrf_field!(PublishForm);
 
 #[derive(Deserialize, Default)]
 pub struct PublishForm {
@@ -30,11 +31,11 @@ pub struct PublishForm {
 
 impl PublishForm {
     /// The body `POST /v1/events` would receive.
-    fn body(&self) -> Result<Vec<u8>, ApiError> {
+    fn body(&self) -> Result<Vec<u8>, Error> {
         let data = match self.data.trim() {
             "" => serde_json::json!({}),
             json => parse_json::<serde_json::Value>(json.as_bytes(), false)
-                .map_err(|e| ApiError::invalid(format!("data is not JSON: {}", e.message)))?,
+                .map_err(|e| Error::invalid("data", format!("data is not JSON: {e}")))?,
         };
         let body = serde_json::json!({
             "type": self.event_type.trim(),
@@ -45,19 +46,19 @@ impl PublishForm {
     }
 }
 
-pub async fn form(State(state): State<AppState>, operator: Operator) -> Response {
-    respond(form_page(&state, &operator, &PublishForm::default(), None, None).await)
+pub async fn form(State(gw): State<Gateway>, operator: Operator) -> Result<Markup, PageError> {
+    form_page(&gw, &operator, &PublishForm::default(), None, None).await
 }
 
 async fn form_page(
-    state: &AppState,
+    gw: &Gateway,
     operator: &Operator,
     form: &PublishForm,
-    error: Option<&ApiError>,
+    error: Option<&Error>,
     published: Option<(&EventSummary, bool)>,
-) -> Result<Markup, ApiError> {
-    let tenants = state.store.list_tenants().await?;
-    let types = state.store.list_event_types().await?;
+) -> Result<Markup, PageError> {
+    let tenants = tenants::list(gw).await?;
+    let types = catalogue::list(gw).await?;
     let data = if form.data.is_empty() {
         "{}"
     } else {
@@ -96,25 +97,24 @@ async fn form_page(
 }
 
 pub async fn publish(
-    State(state): State<AppState>,
-    operator: Operator,
-    Form(form): Form<PublishForm>,
-) -> Response {
-    if !operator.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
+    State(gw): State<Gateway>,
+    Posted {
+        session: operator,
+        form,
+    }: Posted<Operator, PublishForm>,
+) -> Result<Response, PageError> {
     let outcome = match form.body() {
-        Ok(body) => publish_event(&state, &body, None).await,
+        Ok(body) => events::publish(&gw, &body, None).await,
         Err(e) => Err(e),
     };
     let (event, replayed) = match &outcome {
         Ok(PublishOutcome::Created(event)) => (event, false),
         Ok(PublishOutcome::Replayed(event)) => (event, true),
-        Err(e) => return refused_form(e, form_page(&state, &operator, &form, Some(e), None)).await,
+        Err(e) => {
+            return Ok(refused_form(e, form_page(&gw, &operator, &form, Some(e), None)).await)
+        }
     };
     // The form again, empty of nothing: publishing twice is one click.
-    match form_page(&state, &operator, &form, None, Some((event, replayed))).await {
-        Ok(page) => (StatusCode::ACCEPTED, page).into_response(),
-        Err(e) => console_error(e),
-    }
+    let page = form_page(&gw, &operator, &form, None, Some((event, replayed))).await?;
+    Ok((StatusCode::ACCEPTED, page).into_response())
 }

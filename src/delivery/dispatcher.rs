@@ -47,13 +47,7 @@ pub struct DispatchSettings {
     pub dns: super::resolver::DnsSettings,
 }
 
-/// A test send refused: the app's test sends of the last minute reached the cap.
-#[derive(Debug, thiserror::Error)]
-#[error("at most {per_minute} test sends a minute per app; try again in {} s", retry_after.as_secs().max(1))]
-pub struct TestSendsExhausted {
-    pub per_minute: u32,
-    pub retry_after: Duration,
-}
+pub use crate::usecases::TestSendsExhausted;
 
 pub struct Dispatcher {
     store: SharedStore,

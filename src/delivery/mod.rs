@@ -3,13 +3,13 @@
 
 pub mod dispatcher;
 pub mod payload;
+mod port;
 pub mod rate_limit;
 pub mod resolver;
 pub mod sender;
 pub mod signing;
 pub mod slots;
-pub mod target;
 
 pub use dispatcher::Dispatcher;
 // The pure rules live in the domain; these paths stay for the binaries and tests.
-pub use crate::domain::{concurrency, filter, retry};
+pub use crate::domain::{concurrency, filter, retry, target};

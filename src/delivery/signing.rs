@@ -4,33 +4,11 @@
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use hmac::{Hmac, Mac};
-use rand::RngCore;
 use sha2::Sha256;
 
-pub const SECRET_PREFIX: &str = "whsec_";
-const SECRET_BYTES: usize = 24;
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("a webhook secret must be \"whsec_\" followed by base64 of 24 to 64 bytes")]
-pub struct InvalidSecret;
-
-/// A fresh random secret in its `whsec_…` form.
-pub fn generate_secret() -> String {
-    let mut key = [0u8; SECRET_BYTES];
-    rand::thread_rng().fill_bytes(&mut key);
-    format!("{SECRET_PREFIX}{}", B64.encode(key))
-}
-
-/// The HMAC key behind a `whsec_…` secret.
-pub fn secret_key(secret: &str) -> Result<Vec<u8>, InvalidSecret> {
-    let encoded = secret.strip_prefix(SECRET_PREFIX).ok_or(InvalidSecret)?;
-    let key = B64.decode(encoded).map_err(|_| InvalidSecret)?;
-    if (SECRET_BYTES..=64).contains(&key.len()) {
-        Ok(key)
-    } else {
-        Err(InvalidSecret)
-    }
-}
+pub use crate::domain::secrets::{
+    generate_secret, secret_key, InvalidSecret, SECRET_BYTES, SECRET_PREFIX,
+};
 
 /// One `v1,…` signature of `{msg_id}.{timestamp}.{body}`.
 pub fn sign(key: &[u8], msg_id: &str, timestamp: i64, body: &[u8]) -> String {

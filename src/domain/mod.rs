@@ -9,3 +9,4 @@ pub mod notification;
 pub mod retry;
 pub mod secrets;
 pub mod stats;
+pub mod target;

@@ -1,7 +1,9 @@
 //! Keys, tokens and their hashes: what the platform, partners, portal links and sessions
 //! present, and how they are stored (SHA-256, hex).
 
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use rand::distributions::{Alphanumeric, DistString};
+use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 pub const PARTNER_KEY_PREFIX: &str = "hg_app_";
@@ -30,6 +32,33 @@ pub fn generate_partner_key() -> (String, String, String) {
     );
     let prefix: String = key.chars().take(PARTNER_KEY_PREFIX.len() + 4).collect();
     (hash_key(&key), prefix, key)
+}
+
+/// A webhook's signing secret: `whsec_` and the base64 of its HMAC key (Standard
+/// Webhooks).
+pub const SECRET_PREFIX: &str = "whsec_";
+pub const SECRET_BYTES: usize = 24;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("a webhook secret must be \"whsec_\" followed by base64 of 24 to 64 bytes")]
+pub struct InvalidSecret;
+
+/// A fresh random secret in its `whsec_…` form.
+pub fn generate_secret() -> String {
+    let mut key = [0u8; SECRET_BYTES];
+    rand::thread_rng().fill_bytes(&mut key);
+    format!("{SECRET_PREFIX}{}", B64.encode(key))
+}
+
+/// The HMAC key behind a `whsec_…` secret.
+pub fn secret_key(secret: &str) -> Result<Vec<u8>, InvalidSecret> {
+    let encoded = secret.strip_prefix(SECRET_PREFIX).ok_or(InvalidSecret)?;
+    let key = B64.decode(encoded).map_err(|_| InvalidSecret)?;
+    if (SECRET_BYTES..=64).contains(&key.len()) {
+        Ok(key)
+    } else {
+        Err(InvalidSecret)
+    }
 }
 
 #[cfg(test)]

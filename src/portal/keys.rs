@@ -1,55 +1,43 @@
 //! The portal's partner keys: create (shown once), list by prefix, revoke — through the
-//! API's own `create_app_key` and `revoke_app_key`.
+//! use cases the API calls (`usecases::keys`).
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use axum_extra::extract::Form;
-use maud::html;
+use maud::{html, Markup};
 
-use super::session::{csrf_refused, CsrfForm, Partner};
-use crate::api::keys::{create_app_key, revoke_app_key};
-use crate::api::{ApiError, AppState};
-use crate::web::pages::{api_error_page, layout};
+use super::session::Partner;
+use super::PageError;
+use crate::usecases::{keys, Gateway};
+use crate::web::forms::{CsrfForm, Posted};
+use crate::web::pages::layout;
 
-pub async fn list(State(state): State<AppState>, partner: Partner) -> Response {
-    page(&state, &partner, None).await
+pub async fn list(State(gw): State<Gateway>, partner: Partner) -> Result<Markup, PageError> {
+    page(&gw, &partner, None).await
 }
 
 pub async fn create(
-    State(state): State<AppState>,
-    partner: Partner,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if !partner.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
-    match create_app_key(&state, &partner.caller(), &partner.app_id).await {
-        Ok((_, key)) => page(&state, &partner, Some(key)).await,
-        Err(e) => api_error_page(e),
-    }
+    State(gw): State<Gateway>,
+    Posted { session, .. }: Posted<Partner, CsrfForm>,
+) -> Result<Markup, PageError> {
+    let (_, key) = keys::create(&gw, &session.caller(), &session.app_id).await?;
+    page(&gw, &session, Some(key)).await
 }
 
 pub async fn revoke(
-    State(state): State<AppState>,
-    partner: Partner,
+    State(gw): State<Gateway>,
     Path(key_id): Path<String>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if !partner.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
-    match revoke_app_key(&state, &partner.caller(), &partner.app_id, &key_id).await {
-        Ok(()) => page(&state, &partner, None).await,
-        Err(e) => api_error_page(e),
-    }
+    Posted { session, .. }: Posted<Partner, CsrfForm>,
+) -> Result<Markup, PageError> {
+    keys::revoke(&gw, &session.caller(), &session.app_id, &key_id).await?;
+    page(&gw, &session, None).await
 }
 
 /// The keys, and a key just created (its only showing).
-async fn page(state: &AppState, partner: &Partner, created: Option<String>) -> Response {
-    let keys = match state.store.list_app_keys(&partner.app_id).await {
-        Ok(keys) => keys,
-        Err(e) => return api_error_page(ApiError::from(e)),
-    };
+async fn page(
+    gw: &Gateway,
+    partner: &Partner,
+    created: Option<String>,
+) -> Result<Markup, PageError> {
+    let keys = keys::list(gw, &partner.caller(), &partner.app_id).await?;
     let body = html! {
         @if let Some(key) = &created {
             div.card role="status" {
@@ -87,5 +75,5 @@ async fn page(state: &AppState, partner: &Partner, created: Option<String>) -> R
         } }
         p.muted { "Revoking the key you signed in with ends this session." }
     };
-    layout("Partner keys", partner.nav(), body).into_response()
+    Ok(layout("Partner keys", partner.nav(), body))
 }

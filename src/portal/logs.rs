@@ -1,23 +1,20 @@
 //! The portal's logs: a webhook's attempts with filters and paging, and a delivery's
-//! page with its attempts and "Resend" — through the API's own filter parsing, store
-//! queries and `resend_delivery`.
+//! page with its attempts and "Resend" — through the use cases the API calls
+//! (`usecases::logs`).
 
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
-use axum_extra::extract::Form;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::respond;
-use super::session::{csrf_refused, CsrfForm, Partner};
-use crate::api::logs::{parse_outcome, resend_delivery, webhook_delivery};
-use crate::api::webhooks::owned_webhook;
-use crate::api::{ApiError, AppState};
+use super::session::Partner;
+use super::PageError;
 use crate::delivery::sender::shown_headers;
 use crate::domain::model::{Attempt, Delivery, DeliveryState, Webhook};
 use crate::store::AttemptFilter;
-use crate::web::pages::{api_error_page, layout};
+use crate::usecases::{logs, webhooks, Error, Gateway};
+use crate::web::forms::{CsrfForm, Posted};
+use crate::web::pages::layout;
 
 const PAGE: i64 = 50;
 const OUTCOMES: [&str; 6] = [
@@ -28,10 +25,6 @@ const OUTCOMES: [&str; 6] = [
     "network",
     "aborted",
 ];
-
-async fn own(state: &AppState, partner: &Partner, id: &str) -> Result<Webhook, ApiError> {
-    owned_webhook(state, &partner.caller(), &partner.app_id, id).await
-}
 
 /// The query of the attempts page: a GET form, so a filtered page can be bookmarked.
 #[derive(Deserialize, Default)]
@@ -71,32 +64,25 @@ fn non_empty(value: &str) -> Option<String> {
     (!value.is_empty()).then(|| value.to_string())
 }
 
-pub(super) fn parse_time(field: &str, value: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
+/// A `datetime-local` value, read as UTC; empty is none.
+pub(super) fn parse_time(field: &'static str, value: &str) -> Result<Option<DateTime<Utc>>, Error> {
     if value.trim().is_empty() {
         return Ok(None);
     }
     NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M")
         .map(|t| Some(t.and_utc()))
-        .map_err(|_| ApiError::invalid(format!("{field} must be a date and time")))
+        .map_err(|_| Error::invalid(field, format!("{field} must be a date and time")))
 }
 
 pub async fn attempts(
-    State(state): State<AppState>,
+    State(gw): State<Gateway>,
     partner: Partner,
     Path(id): Path<String>,
     Query(q): Query<AttemptsQuery>,
-) -> Response {
-    respond(attempts_page(&state, &partner, &id, &q).await)
-}
-
-async fn attempts_page(
-    state: &AppState,
-    partner: &Partner,
-    id: &str,
-    q: &AttemptsQuery,
-) -> Result<Markup, ApiError> {
-    let webhook = own(state, partner, id).await?;
-    let outcome = parse_outcome(Some(q.outcome.as_str()).filter(|o| !o.is_empty()))?;
+) -> Result<Markup, PageError> {
+    let caller = partner.caller();
+    let webhook = webhooks::get(&gw, &caller, &partner.app_id, &id).await?;
+    let outcome = logs::parse_outcome(Some(q.outcome.as_str()).filter(|o| !o.is_empty()))?;
     let filter = AttemptFilter {
         delivery_id: None,
         outcome,
@@ -107,7 +93,7 @@ async fn attempts_page(
         tenant_id: non_empty(&q.tenant_id),
         limit: PAGE,
     };
-    let attempts = state.store.list_attempts(&webhook.id, &filter).await?;
+    let attempts = logs::attempts(&gw, &caller, &partner.app_id, &id, &filter).await?;
     let older = (attempts.len() as i64 == PAGE)
         .then(|| attempts.last().map(|a| a.id.clone()))
         .flatten();
@@ -166,47 +152,39 @@ pub fn attempt_table(webhook: &Webhook, attempts: &[Attempt]) -> Markup {
 }
 
 pub async fn delivery(
-    State(state): State<AppState>,
+    State(gw): State<Gateway>,
     partner: Partner,
     Path((id, delivery_id)): Path<(String, String)>,
-) -> Response {
-    respond(delivery_page(&state, &partner, &id, &delivery_id, None).await)
+) -> Result<Markup, PageError> {
+    delivery_page(&gw, &partner, &id, &delivery_id, None).await
 }
 
 pub async fn resend(
-    State(state): State<AppState>,
-    partner: Partner,
+    State(gw): State<Gateway>,
     Path((id, delivery_id)): Path<(String, String)>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if !partner.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
-    let resent = match own(&state, &partner, &id).await {
-        Ok(webhook) => resend_delivery(&state, &webhook.id, &delivery_id).await,
-        Err(e) => Err(e),
-    };
-    match resent {
-        Ok(d) => respond(delivery_page(&state, &partner, &id, &delivery_id, Some(&d)).await),
-        Err(e) => api_error_page(e),
-    }
+    Posted { session, .. }: Posted<Partner, CsrfForm>,
+) -> Result<Markup, PageError> {
+    let caller = session.caller();
+    let resent = logs::resend(&gw, &caller, &session.app_id, &id, &delivery_id).await?;
+    delivery_page(&gw, &session, &id, &delivery_id, Some(&resent)).await
 }
 
 async fn delivery_page(
-    state: &AppState,
+    gw: &Gateway,
     partner: &Partner,
     id: &str,
     delivery_id: &str,
     resent: Option<&Delivery>,
-) -> Result<Markup, ApiError> {
-    let webhook = own(state, partner, id).await?;
-    let d = webhook_delivery(state, &webhook.id, delivery_id).await?;
+) -> Result<Markup, PageError> {
+    let caller = partner.caller();
+    let webhook = webhooks::get(gw, &caller, &partner.app_id, id).await?;
+    let d = logs::delivery(gw, &caller, &partner.app_id, id, delivery_id).await?;
     let filter = AttemptFilter {
         delivery_id: Some(d.id.clone()),
         limit: 100,
         ..Default::default()
     };
-    let attempts = state.store.list_attempts(&webhook.id, &filter).await?;
+    let attempts = logs::attempts(gw, &caller, &partner.app_id, id, &filter).await?;
     let resendable = matches!(
         d.state,
         DeliveryState::Delivered | DeliveryState::Failed | DeliveryState::Skipped

@@ -1,7 +1,7 @@
 //! The partner portal under `/portal/`, served by the gateway itself: server-rendered
 //! pages (maud), no JavaScript needed, no asset from outside the binary. Each page calls
-//! the same store and validation code as the API (`crate::api`), with the signed-in
-//! app as the caller, so a partner sees in the portal exactly what its key sees.
+//! the same use cases as the API (`crate::usecases`), with the signed-in app as the
+//! caller, so a partner sees in the portal exactly what its key sees.
 
 mod chart;
 mod keys;
@@ -21,13 +21,17 @@ use axum_extra::extract::cookie::CookieJar;
 use axum_extra::extract::Form;
 use maud::html;
 
-use crate::api::AppState;
-use crate::domain::secrets::hash_key;
-use crate::web::pages::{self, api_error_page, error_page, Area};
+use crate::usecases::{sessions, Gateway};
+use crate::web::error::PortalArea;
+use crate::web::forms::{CsrfForm, Posted};
+use crate::web::pages::{self, Area};
 use crate::web::sign_in::{self, SignInForm};
-use session::{csrf_refused, open_session, CsrfForm, Partner};
+use session::{open_session, Partner};
 
-pub fn router() -> Router<AppState> {
+/// An error page of the portal.
+type PageError = crate::web::error::PageError<PortalArea>;
+
+pub fn router() -> Router<Gateway> {
     Router::new()
         .route(
             "/portal",
@@ -73,13 +77,8 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/portal/{*rest}",
-            get(|| async { error_page(StatusCode::NOT_FOUND, "No such page in the portal.") }),
+            get(|| async { PageError::new(StatusCode::NOT_FOUND, "No such page in the portal.") }),
         )
-}
-
-/// A portal page, or the API's error that kept it from being built.
-fn respond(page: Result<maud::Markup, crate::api::ApiError>) -> Response {
-    pages::page_or_error(Area::Portal, page)
 }
 
 fn sign_in_page(csrf: &str, error: Option<&str>) -> maud::Markup {
@@ -98,63 +97,49 @@ async fn sign_in_form(headers: HeaderMap, jar: CookieJar) -> Response {
 }
 
 async fn sign_in(
-    State(state): State<AppState>,
+    State(gw): State<Gateway>,
     headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<SignInForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let Some(csrf) = sign_in::checked_csrf(Area::Portal, &jar, &form) else {
-        return csrf_refused();
+        return Err(PageError::csrf_refused());
     };
-    let key_hash = hash_key(form.key.trim());
-    let app = match state.store.app_for_key(&key_hash).await {
-        Ok(app) => app,
-        Err(e) => return api_error_page(e.into()),
-    };
-    let Some(app_id) = app else {
+    let Some((app_id, key_hash)) = sessions::partner_for_key(&gw, &form.key).await? else {
         let page = sign_in_page(&csrf, Some("That key is not a valid partner key."));
-        return sign_in::refused(page);
+        return Ok(sign_in::refused(page));
     };
-    match open_session(&state, &headers, &app_id, Some(key_hash)).await {
-        Ok(session) => sign_in::signed_in(Area::Portal, jar, session, "/portal/webhooks"),
-        Err(page) => page,
-    }
+    let session = open_session(&gw, &headers, &app_id, Some(key_hash)).await?;
+    Ok(sign_in::signed_in(
+        Area::Portal,
+        jar,
+        session,
+        "/portal/webhooks",
+    ))
 }
 
 async fn sign_out(
-    State(state): State<AppState>,
-    partner: Partner,
+    State(gw): State<Gateway>,
     jar: CookieJar,
-    Form(form): Form<CsrfForm>,
+    Posted { session, .. }: Posted<Partner, CsrfForm>,
 ) -> Response {
-    if !partner.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
-    partner.sign_out(&state).await;
+    session.sign_out(&gw).await;
     sign_in::signed_out(Area::Portal, jar)
 }
 
 /// A one-time link minted by the platform (`POST /v1/apps/{app}/portal-links`).
 async fn redeem_link(
-    State(state): State<AppState>,
+    State(gw): State<Gateway>,
     headers: HeaderMap,
     jar: CookieJar,
     Path(token): Path<String>,
-) -> Response {
-    let redeemed = state
-        .store
-        .redeem_portal_link(&hash_key(&token), state.clock.now())
-        .await;
-    let app_id = match redeemed {
-        Ok(Some(app_id)) => app_id,
-        Ok(None) => return error_page(
+) -> Result<Response, PageError> {
+    let Some(app_id) = sessions::redeem_link(&gw, &token).await? else {
+        return Err(PageError::new(
             StatusCode::GONE,
             "This portal link has expired or was already used. Ask your platform for a new one.",
-        ),
-        Err(e) => return api_error_page(e.into()),
+        ));
     };
-    match open_session(&state, &headers, &app_id, None).await {
-        Ok(session) => (jar.add(session), pages::continue_to("/portal/webhooks")).into_response(),
-        Err(page) => page,
-    }
+    let session = open_session(&gw, &headers, &app_id, None).await?;
+    Ok((jar.add(session), pages::continue_to("/portal/webhooks")).into_response())
 }

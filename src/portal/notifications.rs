@@ -1,37 +1,31 @@
 //! Every health notification about the app's webhooks, newest first: what its SQS queue
 //! received (or is about to), with each one's window and failure start, through the
-//! API's `notifications_of_app`. A webhook's own page lists only its own.
+//! use case the API calls (`usecases::notifications`). A webhook's own page lists only its own.
 
 use axum::extract::State;
-use axum::response::Response;
 use maud::{html, Markup};
 
-use super::respond;
 use super::session::Partner;
-use crate::api::notifications::notifications_of_app;
-use crate::api::{ApiError, AppState};
+use super::PageError;
 use crate::domain::notification::Notification;
+use crate::usecases::{notifications, Gateway};
 use crate::web::pages::layout;
 
 /// The newest this many; the API pages further.
 const SHOWN: i64 = 200;
 
-pub async fn list(State(state): State<AppState>, partner: Partner) -> Response {
-    respond(list_page(&state, &partner).await)
-}
-
-async fn list_page(state: &AppState, partner: &Partner) -> Result<Markup, ApiError> {
+pub async fn list(State(gw): State<Gateway>, partner: Partner) -> Result<Markup, PageError> {
     let notifications =
-        notifications_of_app(state, &partner.caller(), &partner.app_id, SHOWN).await?;
-    let settings = &state.settings;
+        notifications::of_app(&gw, &partner.caller(), &partner.app_id, SHOWN).await?;
+    let rules = &gw.policy.health_rules;
     Ok(layout(
         "Notifications",
         partner.nav(),
         html! {
             p.muted {
                 "What your platform's queue receives when a listener keeps failing: a warning after "
-                (humantime::format_duration(settings.health_warn_after)) " unavailable, a deactivation after "
-                (humantime::format_duration(settings.health_deactivate_after))
+                (humantime::format_duration(rules.warn_after.to_std().unwrap_or_default())) " unavailable, a deactivation after "
+                (humantime::format_duration(rules.deactivate_after.to_std().unwrap_or_default()))
                 ", and a recovery once a warned listener succeeds again."
             }
             @if notifications.is_empty() {

@@ -1,22 +1,19 @@
 //! Portal sessions: a random token in an HttpOnly, SameSite=Strict cookie (Secure behind
-//! https), stored hashed with its app, its CSRF token and its end. A session opened with
-//! a partner key ends when that key is revoked; any session ends with its app.
+//! https). What a session holds and when it ends is the use case's
+//! (`usecases::sessions`); this is the cookie side.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::Cookie;
 
-use crate::api::AppState;
-use crate::domain::secrets::generate_token;
-use crate::domain::secrets::hash_key;
-use crate::store::PortalSession;
-pub use crate::web::forms::{csrf_ok, CsrfForm};
-use crate::web::pages::{api_error_page, Area, Nav};
+use super::PageError;
+use crate::usecases::{sessions, Caller, Gateway};
+use crate::web::error::PortalArea;
+use crate::web::forms::Session;
+use crate::web::pages::{Area, Nav};
 use crate::web::sign_in;
-
-pub const SESSION_TTL: chrono::Duration = chrono::Duration::hours(8);
 
 /// The signed-in partner of a portal request.
 pub struct Partner {
@@ -25,48 +22,38 @@ pub struct Partner {
     token_hash: String,
 }
 
-impl FromRequestParts<AppState> for Partner {
+impl FromRequestParts<Gateway> for Partner {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, gw: &Gateway) -> Result<Self, Response> {
         let to_sign_in = || sign_in::to_sign_in(Area::Portal);
         let Some(token_hash) = sign_in::session_token_hash(Area::Portal, &parts.headers) else {
             return Err(to_sign_in());
         };
-        let store = &state.store;
-        let found = store
-            .get_portal_session(&token_hash)
-            .await
-            .map_err(|e| api_error_page(e.into()))?;
-        let Some(session) = found else {
-            return Err(to_sign_in());
-        };
-        let key_still_valid = match &session.key_hash {
-            Some(key_hash) => {
-                let app = store
-                    .app_for_key(key_hash)
-                    .await
-                    .map_err(|e| api_error_page(e.into()))?;
-                app.as_deref() == Some(session.app_id.as_str())
-            }
-            None => true,
-        };
-        if session.expires_at <= state.clock.now() || !key_still_valid {
-            let _ = store.delete_portal_session(&token_hash).await;
-            return Err(to_sign_in());
+        match sessions::portal_session(gw, &token_hash).await {
+            Ok(Some(session)) => Ok(Self {
+                app_id: session.app_id,
+                csrf: session.csrf,
+                token_hash: session.token_hash,
+            }),
+            Ok(None) => Err(to_sign_in()),
+            Err(e) => Err(PageError::from(e).into_response()),
         }
-        Ok(Self {
-            app_id: session.app_id,
-            csrf: session.csrf_token,
-            token_hash,
-        })
+    }
+}
+
+impl Session for Partner {
+    type Area = PortalArea;
+
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
 }
 
 impl Partner {
-    /// The API's caller for this session: the partner of its app.
-    pub fn caller(&self) -> crate::api::extract::Caller {
-        crate::api::extract::Caller::Partner {
+    /// The use cases' caller for this session: the partner of its app.
+    pub fn caller(&self) -> Caller {
+        Caller::Partner {
             app_id: self.app_id.clone(),
             read_only: false,
         }
@@ -81,46 +68,23 @@ impl Partner {
         })
     }
 
-    /// Whether a form's CSRF token is this session's; if not, answer [`csrf_refused`].
-    pub fn csrf_ok(&self, given: &str) -> bool {
-        csrf_ok(&self.csrf, given)
+    pub async fn sign_out(&self, gw: &Gateway) {
+        sessions::end_portal(gw, &self.token_hash).await;
     }
-
-    pub async fn sign_out(&self, state: &AppState) {
-        let _ = state.store.delete_portal_session(&self.token_hash).await;
-    }
-}
-
-/// The answer to a portal form without its session's CSRF token: nothing was done.
-pub fn csrf_refused() -> Response {
-    crate::web::forms::csrf_refused_in(Area::Portal)
 }
 
 /// Opens a session for `app_id` and returns the cookie that carries it.
 pub async fn open_session(
-    state: &AppState,
+    gw: &Gateway,
     headers: &HeaderMap,
     app_id: &str,
     key_hash: Option<String>,
-) -> Result<Cookie<'static>, Response> {
-    let token = generate_token();
-    let now = state.clock.now();
-    let session = PortalSession {
-        app_id: app_id.to_string(),
-        key_hash,
-        csrf_token: generate_token(),
-        created_at: now,
-        expires_at: now + SESSION_TTL,
-    };
-    state
-        .store
-        .create_portal_session(&hash_key(&token), &session)
-        .await
-        .map_err(|e| api_error_page(e.into()))?;
+) -> Result<Cookie<'static>, PageError> {
+    let opened = sessions::open_portal(gw, app_id, key_hash).await?;
     Ok(sign_in::session_cookie(
         Area::Portal,
-        token,
+        opened.token,
         headers,
-        SESSION_TTL,
+        opened.ttl,
     ))
 }

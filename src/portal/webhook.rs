@@ -1,49 +1,49 @@
 //! A webhook's own page in the portal: its settings, "Send a test", the signing secret and
 //! its rotation, its health with the 24-hour chart and reactivation, and its recent
-//! attempts. Every action goes through the API's own functions.
+//! attempts. Every action goes through the use cases the API calls.
 
 use axum::extract::{Path, State};
-use axum::response::Response;
-use axum_extra::extract::Form;
+use axum::http::StatusCode;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::respond;
-use super::session::{CsrfForm, Partner};
-use crate::api::health::{reactivate_webhook, webhook_health};
-use crate::api::logs::replay_failed;
-use crate::api::webhooks::{owned_webhook, rotate_webhook_secret};
-use crate::api::{ApiError, AppState};
-use crate::delivery::sender::SendOutcome;
+use super::session::Partner;
+use super::PageError;
 use crate::domain::health::Reactivated;
-use crate::domain::model::{Attempt, Webhook, WebhookState};
-use crate::domain::notification::Notification;
+use crate::domain::model::{Attempt, WebhookState};
 use crate::store::AttemptFilter;
-use crate::web::pages::{api_error_page, badge, layout, rate};
+use crate::usecases::{health, logs, notifications, webhooks, Gateway, TestSent};
+use crate::web::forms::{csrf_field, CsrfForm, Posted};
+use crate::web::pages::{badge, layout, rate};
 
+csrf_field!(ReactivateForm, ReplayForm);
+
+/// The newest `limit` attempts of the partner's webhook.
 pub async fn latest_attempts(
-    state: &AppState,
+    gw: &Gateway,
+    partner: &Partner,
     webhook_id: &str,
     limit: i64,
-) -> Result<Vec<Attempt>, ApiError> {
+) -> Result<Vec<Attempt>, PageError> {
     let filter = AttemptFilter {
         limit,
         ..Default::default()
     };
-    Ok(state.store.list_attempts(webhook_id, &filter).await?)
+    let caller = partner.caller();
+    Ok(logs::attempts(gw, &caller, &partner.app_id, webhook_id, &filter).await?)
 }
 
 pub async fn detail(
-    State(state): State<AppState>,
+    State(gw): State<Gateway>,
     partner: Partner,
     Path(id): Path<String>,
-) -> Response {
-    respond(detail_page(&state, &partner, &id, None).await)
+) -> Result<Markup, PageError> {
+    detail_page(&gw, &partner, &id, None).await
 }
 
 /// What an action on a webhook's page shows above its attempts.
 enum Notice {
-    Tested(SendOutcome),
+    Tested(TestSent),
     Reactivated(Reactivated),
     Secret {
         secret: String,
@@ -52,81 +52,46 @@ enum Notice {
     Replayed(u64),
 }
 
-/// The signed-in app's webhook for an action's form, once its CSRF token is checked.
-async fn for_action(
-    state: &AppState,
-    partner: &Partner,
-    id: &str,
-    form: &CsrfForm,
-) -> Result<Webhook, Response> {
-    if !partner.csrf_ok(&form.csrf) {
-        return Err(super::session::csrf_refused());
-    }
-    owned_webhook(state, &partner.caller(), &partner.app_id, id)
-        .await
-        .map_err(api_error_page)
-}
-
-/// "Send a test": a signed `webhook.test` event now, through the API's own path
-/// (`Dispatcher::send_test`); its outcome is shown on the page, not logged.
+/// "Send a test": a signed `webhook.test` event now, through the API's own use case;
+/// its outcome is shown on the page, not logged.
 pub async fn send_test(
-    State(state): State<AppState>,
-    partner: Partner,
+    State(gw): State<Gateway>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    let webhook = match for_action(&state, &partner, &id, &form).await {
-        Ok(webhook) => webhook,
-        Err(refused) => return refused,
-    };
-    match state.dispatcher.send_test(&webhook, "{}").await {
-        Ok((_, outcome)) => {
-            respond(detail_page(&state, &partner, &id, Some(Notice::Tested(outcome))).await)
-        }
-        Err(exhausted) => api_error_page(exhausted.into()),
-    }
+    Posted { session, .. }: Posted<Partner, CsrfForm>,
+) -> Result<Markup, PageError> {
+    let sent = webhooks::send_test(&gw, &session.caller(), &session.app_id, &id, None).await?;
+    detail_page(&gw, &session, &id, Some(Notice::Tested(sent))).await
 }
 
 /// The signing secret, shown on request (a POST, so it never sits in a URL or a cache).
 pub async fn reveal_secret(
-    State(state): State<AppState>,
-    partner: Partner,
+    State(gw): State<Gateway>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    let webhook = match for_action(&state, &partner, &id, &form).await {
-        Ok(webhook) => webhook,
-        Err(refused) => return refused,
-    };
+    Posted { session, .. }: Posted<Partner, CsrfForm>,
+) -> Result<Markup, PageError> {
+    let webhook = webhooks::with_credentials(&gw, &session.caller(), &session.app_id, &id).await?;
     let notice = Notice::Secret {
         previous_until: webhook
             .previous_secret_expires_at
-            .filter(|until| *until > state.clock.now()),
+            .filter(|until| *until > gw.clock.now()),
         secret: webhook.secret,
     };
-    respond(detail_page(&state, &partner, &id, Some(notice)).await)
+    detail_page(&gw, &session, &id, Some(notice)).await
 }
 
 /// A new secret; the old one keeps signing until the overlap's end, shown.
 pub async fn rotate_secret(
-    State(state): State<AppState>,
-    partner: Partner,
+    State(gw): State<Gateway>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    let webhook = match for_action(&state, &partner, &id, &form).await {
-        Ok(webhook) => webhook,
-        Err(refused) => return refused,
-    };
-    let rotated = match rotate_webhook_secret(&state, webhook, None).await {
-        Ok(rotated) => rotated,
-        Err(e) => return api_error_page(e),
-    };
+    Posted { session, .. }: Posted<Partner, CsrfForm>,
+) -> Result<Markup, PageError> {
+    let rotated =
+        webhooks::rotate_secret(&gw, &session.caller(), &session.app_id, &id, None).await?;
     let notice = Notice::Secret {
         secret: rotated.secret,
         previous_until: rotated.previous_secret_expires_at,
     };
-    respond(detail_page(&state, &partner, &id, Some(notice)).await)
+    detail_page(&gw, &session, &id, Some(notice)).await
 }
 
 #[derive(Deserialize)]
@@ -138,34 +103,29 @@ pub struct ReactivateForm {
     held: String,
 }
 
-/// Reactivation with the API's three choices, through its `reactivate_webhook`.
+/// Reactivation with the API's three choices.
 pub async fn reactivate(
-    State(state): State<AppState>,
-    partner: Partner,
+    State(gw): State<Gateway>,
     Path(id): Path<String>,
-    Form(form): Form<ReactivateForm>,
-) -> Response {
-    let csrf = CsrfForm { csrf: form.csrf };
-    let webhook = match for_action(&state, &partner, &id, &csrf).await {
-        Ok(webhook) => webhook,
-        Err(refused) => return refused,
-    };
+    Posted { session, form }: Posted<Partner, ReactivateForm>,
+) -> Result<Markup, PageError> {
+    let caller = session.caller();
+    // Another app's webhook is a 404, whatever the form says.
+    webhooks::get(&gw, &caller, &session.app_id, &id).await?;
     let (replay, include_failed) = match form.held.as_str() {
         "replay" => (true, false),
         "replay_failed" => (true, true),
         "skip" => (false, false),
         _ => {
-            return api_error_page(ApiError::invalid(
+            return Err(PageError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
                 "choose what happens to the held deliveries",
             ))
         }
     };
-    match reactivate_webhook(&state, &webhook, replay, include_failed).await {
-        Ok(done) => {
-            respond(detail_page(&state, &partner, &id, Some(Notice::Reactivated(done))).await)
-        }
-        Err(e) => api_error_page(e),
-    }
+    let (_, done) =
+        health::reactivate(&gw, &caller, &session.app_id, &id, replay, include_failed).await?;
+    detail_page(&gw, &session, &id, Some(Notice::Reactivated(done))).await
 }
 
 #[derive(Deserialize)]
@@ -178,45 +138,22 @@ pub struct ReplayForm {
 }
 
 /// "Replay failed since…": every delivery that failed for good since then is queued
-/// again, through the API's `replay_failed`.
+/// again.
 pub async fn replay(
-    State(state): State<AppState>,
-    partner: Partner,
+    State(gw): State<Gateway>,
     Path(id): Path<String>,
-    Form(form): Form<ReplayForm>,
-) -> Response {
-    let csrf = CsrfForm { csrf: form.csrf };
-    let webhook = match for_action(&state, &partner, &id, &csrf).await {
-        Ok(webhook) => webhook,
-        Err(refused) => return refused,
+    Posted { session, form }: Posted<Partner, ReplayForm>,
+) -> Result<Markup, PageError> {
+    let caller = session.caller();
+    webhooks::get(&gw, &caller, &session.app_id, &id).await?;
+    let Some(since) = super::logs::parse_time("since", &form.since)? else {
+        return Err(PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "since is required",
+        ));
     };
-    let since = match super::logs::parse_time("since", &form.since) {
-        Ok(Some(since)) => since,
-        Ok(None) => return api_error_page(ApiError::invalid("since is required")),
-        Err(e) => return api_error_page(e),
-    };
-    match replay_failed(&state, &webhook, since).await {
-        Ok(queued) => {
-            respond(detail_page(&state, &partner, &id, Some(Notice::Replayed(queued))).await)
-        }
-        Err(e) => api_error_page(e),
-    }
-}
-
-/// Evaluation windows over the last day, for the chart.
-async fn day_of_windows(
-    state: &AppState,
-    webhook_id: &str,
-) -> Result<Vec<crate::store::AttemptWindow>, ApiError> {
-    let window = chrono::Duration::from_std(state.settings.health_window)
-        .unwrap_or(chrono::Duration::minutes(30))
-        .max(chrono::Duration::minutes(1));
-    let count = (chrono::Duration::hours(24).num_seconds() / window.num_seconds()).clamp(1, 96);
-    let since = state.clock.now() - window * count as i32;
-    Ok(state
-        .store
-        .attempt_windows(webhook_id, since, window, count as usize)
-        .await?)
+    let queued = logs::replay_failed(&gw, &caller, &session.app_id, &id, since).await?;
+    detail_page(&gw, &session, &id, Some(Notice::Replayed(queued))).await
 }
 
 fn notice(notice: &Notice) -> Markup {
@@ -264,24 +201,20 @@ fn notice(notice: &Notice) -> Markup {
 }
 
 async fn detail_page(
-    state: &AppState,
+    gw: &Gateway,
     partner: &Partner,
     id: &str,
     shown: Option<Notice>,
-) -> Result<Markup, ApiError> {
-    let webhook: Webhook = owned_webhook(state, &partner.caller(), &partner.app_id, id).await?;
-    let health = webhook_health(state, &webhook.id).await?;
-    let attempts = latest_attempts(state, &webhook.id, 20).await?;
-    let windows = day_of_windows(state, &webhook.id).await?;
-    let threshold = state.settings.health_threshold;
-    let notifications: Vec<Notification> = state
-        .store
-        .list_notifications(Some(&webhook.app_id), 100)
-        .await?
-        .into_iter()
-        .filter(|n| n.webhook_id == webhook.id)
-        .collect();
-    let day_ago = (state.clock.now() - chrono::Duration::hours(24)).format("%Y-%m-%dT%H:%M");
+) -> Result<Markup, PageError> {
+    let caller = partner.caller();
+    let webhook = webhooks::get(gw, &caller, &partner.app_id, id).await?;
+    let health = health::of_webhook(gw, &webhook.id).await?;
+    let attempts = latest_attempts(gw, partner, &webhook.id, 20).await?;
+    let windows = health::day_of_windows(gw, &webhook.id).await?;
+    let threshold = gw.policy.health_rules.threshold;
+    let notifications =
+        notifications::of_webhook(gw, &caller, &partner.app_id, &webhook.id, 100).await?;
+    let day_ago = (gw.clock.now() - chrono::Duration::hours(24)).format("%Y-%m-%dT%H:%M");
     Ok(layout(
         "Webhook",
         partner.nav(),

@@ -1,24 +1,27 @@
 //! The form that adds a webhook or edits one, and deletion: URL, description,
 //! environment, event types (catalogue checkboxes and wildcards), custom headers, timeout,
-//! retry policy and rate limit. The API's `create_webhook` and `update_webhook` validate;
-//! their message is shown beside its field and nothing is stored on an error.
+//! retry policy and rate limit. The use cases the API calls (`usecases::webhooks`)
+//! validate; their error names its field, the message is shown beside it, and nothing is
+//! stored on an error.
 
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::session::{csrf_refused, CsrfForm, Partner};
-use crate::api::webhooks::{
-    create_webhook, delete_webhook, owned_webhook, update_webhook, WebhookFields,
-};
-use crate::api::{ApiError, AppState};
+use super::session::Partner;
+use super::PageError;
 use crate::domain::model::{Environment, EventType, Webhook};
 use crate::domain::retry::RetryPolicySpec;
-use crate::web::pages::{api_error_page, layout};
+use crate::usecases::webhooks::{self, WebhookFields};
+use crate::usecases::{catalogue, Error, Gateway};
+use crate::web::error::{message_of, status_of};
+use crate::web::forms::{csrf_field, CsrfForm, Posted};
+use crate::web::pages::layout;
+
+csrf_field!(WebhookForm);
 
 const PRESETS: [(&str, &str); 4] = [
     (
@@ -115,7 +118,7 @@ impl WebhookForm {
         types
     }
 
-    fn headers(&self) -> Result<BTreeMap<String, String>, ApiError> {
+    fn headers(&self) -> Result<BTreeMap<String, String>, Error> {
         let mut headers = BTreeMap::new();
         for line in self
             .headers
@@ -124,14 +127,14 @@ impl WebhookForm {
             .filter(|l| !l.is_empty())
         {
             let (name, value) = line.split_once(':').ok_or_else(|| {
-                ApiError::invalid(format!("headers: {line:?} is not 'Name: value'"))
+                Error::invalid("headers", format!("headers: {line:?} is not 'Name: value'"))
             })?;
             headers.insert(name.trim().to_string(), value.trim().to_string());
         }
         Ok(headers)
     }
 
-    fn retry_policy(&self) -> Result<Option<RetryPolicySpec>, ApiError> {
+    fn retry_policy(&self) -> Result<Option<RetryPolicySpec>, Error> {
         Ok(match self.retry_policy.as_str() {
             "" => None,
             "custom" => {
@@ -142,9 +145,10 @@ impl WebhookForm {
                     .filter(|o| !o.is_empty())
                     .map(|o| {
                         o.parse().map_err(|_| {
-                            ApiError::invalid(format!(
-                                "retry offsets must be whole seconds: {o:?} is not"
-                            ))
+                            Error::invalid(
+                                "retry_policy",
+                                format!("retry offsets must be whole seconds: {o:?} is not"),
+                            )
                         })
                     })
                     .collect::<Result<Vec<u64>, _>>()?;
@@ -157,28 +161,36 @@ impl WebhookForm {
         })
     }
 
-    /// The API's fields; a value the API's types cannot hold is an error for its field.
+    /// The use case's fields; a value their types cannot hold is an error for its field.
     /// An empty rate limit is no limit: on an edit it removes the one set.
-    fn fields(&self, editing: bool) -> Result<WebhookFields, ApiError> {
+    fn fields(&self, editing: bool) -> Result<WebhookFields, Error> {
         let environment = match self.environment.as_str() {
             "" => None,
             e => Some(Environment::parse(e).ok_or_else(|| {
-                ApiError::invalid("environment must be production or development")
+                Error::invalid(
+                    "environment",
+                    "environment must be production or development",
+                )
             })?),
         };
         let timeout_seconds = match self.timeout_seconds.trim() {
             "" => None,
             t => Some(t.parse().map_err(|_| {
-                ApiError::invalid("timeout_seconds must be a whole number of seconds")
+                Error::invalid(
+                    "timeout_seconds",
+                    "timeout_seconds must be a whole number of seconds",
+                )
             })?),
         };
-        let rate_limit_per_second =
-            match self.rate_limit_per_second.trim() {
-                "" => editing.then_some(0),
-                r => Some(r.parse().map_err(|_| {
-                    ApiError::invalid("rate_limit_per_second must be a whole number")
-                })?),
-            };
+        let rate_limit_per_second = match self.rate_limit_per_second.trim() {
+            "" => editing.then_some(0),
+            r => Some(r.parse().map_err(|_| {
+                Error::invalid(
+                    "rate_limit_per_second",
+                    "rate_limit_per_second must be a whole number",
+                )
+            })?),
+        };
         let types = self.event_types();
         Ok(WebhookFields {
             url: Some(self.url.clone()),
@@ -198,29 +210,22 @@ impl WebhookForm {
     }
 }
 
-/// Which field an API message is about.
-fn field_of(message: &str) -> &'static str {
-    const STARTS: [(&str, &str); 7] = [
-        ("url", "url"),
-        ("description", "description"),
-        ("environment", "environment"),
-        ("event_types", "event_types"),
-        ("event type", "event_types"),
-        ("timeout_seconds", "timeout_seconds"),
-        ("rate_limit_per_second", "rate_limit_per_second"),
-    ];
-    const CONTAINS: [(&str, &str); 5] = [
-        ("header", "headers"),
-        ("retr", "retry_policy"),
-        ("offset", "retry_policy"),
-        ("preset", "retry_policy"),
-        ("retries", "retry_policy"),
-    ];
-    STARTS
-        .iter()
-        .find(|(prefix, _)| message.starts_with(prefix))
-        .or_else(|| CONTAINS.iter().find(|(part, _)| message.contains(part)))
-        .map_or("", |(_, field)| field)
+/// The form's fields, by the names the use case's errors give them; an error about any
+/// other field (or none) is shown above the form.
+const FORM_FIELDS: [&str; 8] = [
+    "url",
+    "description",
+    "environment",
+    "event_types",
+    "headers",
+    "timeout_seconds",
+    "retry_policy",
+    "rate_limit_per_second",
+];
+
+/// The form field an error is shown beside, if any.
+fn field_of(error: &Error) -> Option<&'static str> {
+    error.field().filter(|f| FORM_FIELDS.contains(f))
 }
 
 /// The form to add a webhook (`editing` is `None`) or to edit one.
@@ -229,14 +234,14 @@ fn form_page(
     catalogue: &[EventType],
     form: &WebhookForm,
     editing: Option<&str>,
-    error: Option<&ApiError>,
+    error: Option<&Error>,
 ) -> Markup {
     let error_for = |field: &str| -> Option<String> {
         error
-            .filter(|e| field_of(&e.message) == field)
-            .map(|e| e.message.clone())
+            .filter(|e| field_of(e) == Some(field))
+            .map(|e| e.to_string())
     };
-    let general = error.filter(|e| field_of(&e.message).is_empty());
+    let general = error.filter(|e| field_of(e).is_none()).map(message_of);
     let field_error = |field: &str| {
         html! { @if let Some(m) = error_for(field) { span.field-error role="alert" id={ (field) "-error" } { (m) } } }
     };
@@ -279,7 +284,7 @@ fn form_page(
         partner.nav(),
         html! {
             form.card method="post" action=(action) {
-                @if let Some(e) = general { p.error role="alert" { (e.message) } }
+                @if let Some(message) = general { p.error role="alert" { (message) } }
                 input type="hidden" name="csrf" value=(partner.csrf);
                 label for="url" { "Listener URL" }
                 input #url type="url" name="url" value=(form.url) required placeholder="https://partner.example/hooks";
@@ -344,109 +349,86 @@ fn form_page(
     )
 }
 
-/// A refused form again, with the API's message beside its field and its status.
+/// A refused form again, with the use case's message beside its field and the status
+/// the API would answer; a failure of the gateway itself is an error page.
 async fn refused(
-    state: &AppState,
+    gw: &Gateway,
     partner: &Partner,
     form: &WebhookForm,
     editing: Option<&str>,
-    e: ApiError,
+    e: Error,
 ) -> Response {
-    if !e.status.is_client_error() {
-        return api_error_page(e);
+    if !e.is_caller_error() {
+        return PageError::from(e).into_response();
     }
-    let catalogue = state.store.list_event_types().await.unwrap_or_default();
+    let catalogue = catalogue::list(gw).await.unwrap_or_default();
     let page = form_page(partner, &catalogue, form, editing, Some(&e));
-    (e.status, page).into_response()
+    (status_of(&e), page).into_response()
 }
 
-pub async fn new_form(State(state): State<AppState>, partner: Partner) -> Response {
-    match state.store.list_event_types().await {
-        Ok(catalogue) => {
-            form_page(&partner, &catalogue, &WebhookForm::default(), None, None).into_response()
-        }
-        Err(e) => api_error_page(e.into()),
-    }
+pub async fn new_form(State(gw): State<Gateway>, partner: Partner) -> Result<Markup, PageError> {
+    let catalogue = catalogue::list(&gw).await?;
+    Ok(form_page(
+        &partner,
+        &catalogue,
+        &WebhookForm::default(),
+        None,
+        None,
+    ))
 }
 
 pub async fn create(
-    State(state): State<AppState>,
-    partner: Partner,
-    Form(form): Form<WebhookForm>,
+    State(gw): State<Gateway>,
+    Posted { session, form }: Posted<Partner, WebhookForm>,
 ) -> Response {
-    if !partner.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
     let created = match form.fields(false) {
         Ok(fields) => {
-            create_webhook(&state, &partner.caller(), partner.app_id.clone(), fields).await
+            webhooks::create(&gw, &session.caller(), session.app_id.clone(), fields).await
         }
         Err(e) => Err(e),
     };
     match created {
         Ok(webhook) => Redirect::to(&format!("/portal/webhooks/{}", webhook.id)).into_response(),
-        Err(e) => refused(&state, &partner, &form, None, e).await,
+        Err(e) => refused(&gw, &session, &form, None, e).await,
     }
-}
-
-async fn own(state: &AppState, partner: &Partner, id: &str) -> Result<Webhook, ApiError> {
-    owned_webhook(state, &partner.caller(), &partner.app_id, id).await
 }
 
 pub async fn edit_form(
-    State(state): State<AppState>,
+    State(gw): State<Gateway>,
     partner: Partner,
     Path(id): Path<String>,
-) -> Response {
-    let shown = async {
-        let webhook = own(&state, &partner, &id).await?;
-        let catalogue = state.store.list_event_types().await?;
-        let form = WebhookForm::of(&webhook);
-        Ok::<_, ApiError>(form_page(&partner, &catalogue, &form, Some(&id), None))
-    };
-    match shown.await {
-        Ok(page) => page.into_response(),
-        Err(e) => api_error_page(e),
-    }
+) -> Result<Markup, PageError> {
+    let webhook = webhooks::get(&gw, &partner.caller(), &partner.app_id, &id).await?;
+    let catalogue = catalogue::list(&gw).await?;
+    let form = WebhookForm::of(&webhook);
+    Ok(form_page(&partner, &catalogue, &form, Some(&id), None))
 }
 
 pub async fn update(
-    State(state): State<AppState>,
-    partner: Partner,
+    State(gw): State<Gateway>,
     Path(id): Path<String>,
-    Form(form): Form<WebhookForm>,
-) -> Response {
-    if !partner.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
+    Posted { session, form }: Posted<Partner, WebhookForm>,
+) -> Result<Response, PageError> {
+    let caller = session.caller();
     // Another app's webhook is a 404 page, not a form.
-    let webhook = match own(&state, &partner, &id).await {
-        Ok(webhook) => webhook,
-        Err(e) => return api_error_page(e),
-    };
+    webhooks::get(&gw, &caller, &session.app_id, &id).await?;
     let updated = match form.fields(true) {
-        Ok(fields) => update_webhook(&state, webhook, fields).await,
+        Ok(fields) => webhooks::update(&gw, &caller, &session.app_id, &id, fields).await,
         Err(e) => Err(e),
     };
-    match updated {
+    Ok(match updated {
         Ok(webhook) => Redirect::to(&format!("/portal/webhooks/{}", webhook.id)).into_response(),
-        Err(e) => refused(&state, &partner, &form, Some(&id), e).await,
-    }
+        Err(e) => refused(&gw, &session, &form, Some(&id), e).await,
+    })
 }
 
 pub async fn delete(
-    State(state): State<AppState>,
-    partner: Partner,
+    State(gw): State<Gateway>,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if !partner.csrf_ok(&form.csrf) {
-        return csrf_refused();
-    }
-    match delete_webhook(&state, &partner.caller(), &partner.app_id, &id).await {
-        Ok(()) => Redirect::to("/portal/webhooks").into_response(),
-        Err(e) => api_error_page(e),
-    }
+    Posted { session, .. }: Posted<Partner, CsrfForm>,
+) -> Result<Redirect, PageError> {
+    webhooks::delete(&gw, &session.caller(), &session.app_id, &id).await?;
+    Ok(Redirect::to("/portal/webhooks"))
 }
 
 #[cfg(test)]
@@ -454,22 +436,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_land_beside_their_field() {
-        for (message, field) in [
-            ("url must use https", "url"),
-            ("at most 20 custom headers", "headers"),
-            ("\"bad name\" is not a valid header name", "headers"),
-            ("unknown retry policy preset \"x\"", "retry_policy"),
-            ("offsets must be strictly increasing", "retry_policy"),
-            ("at most 20 retries", "retry_policy"),
-            (
-                "rate_limit_per_second must be between 0 and 10000",
-                "rate_limit_per_second",
-            ),
-            ("the app already has 10 webhooks", ""),
-        ] {
-            assert_eq!(field_of(message), field, "{message}");
+    fn errors_land_beside_the_field_they_name() {
+        let invalid = |field| Error::invalid(field, "refused");
+        for field in FORM_FIELDS {
+            assert_eq!(field_of(&invalid(field)), Some(field));
         }
+        // Not on the form, or about no field: above the form.
+        assert_eq!(field_of(&invalid("max_concurrency")), None);
+        assert_eq!(field_of(&Error::invalid_request("refused")), None);
+        assert_eq!(
+            field_of(&Error::LimitReached {
+                kind: crate::usecases::LimitKind::Count,
+                message: "this app already has 10 webhooks".into()
+            }),
+            None
+        );
+        let bad_timeout = WebhookForm {
+            timeout_seconds: "soon".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            bad_timeout.fields(false).err().and_then(|e| e.field()),
+            Some("timeout_seconds")
+        );
+        let bad_offsets = WebhookForm {
+            retry_policy: "custom".into(),
+            retry_offsets: "30, later".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            bad_offsets.fields(false).err().and_then(|e| e.field()),
+            Some("retry_policy")
+        );
     }
 
     #[test]

@@ -2,26 +2,21 @@
 //! adds or edits one is `webhook_form.rs`; a webhook's own page is `webhook.rs`.
 
 use axum::extract::State;
-use axum::response::Response;
 use maud::{html, Markup};
 
-use super::respond;
 use super::session::Partner;
 use super::webhook::latest_attempts;
-use crate::api::health::webhook_health;
-use crate::api::{ApiError, AppState};
+use super::PageError;
+use crate::usecases::{health, webhooks, Gateway};
 use crate::web::pages::{badge, layout, rate};
 
-pub async fn list(State(state): State<AppState>, partner: Partner) -> Response {
-    respond(list_page(&state, &partner).await)
-}
-
-async fn list_page(state: &AppState, partner: &Partner) -> Result<Markup, ApiError> {
-    let webhooks = state.store.list_webhooks(&partner.app_id).await?;
+pub async fn list(State(gw): State<Gateway>, partner: Partner) -> Result<Markup, PageError> {
+    let caller = partner.caller();
+    let webhooks = webhooks::list(&gw, &caller, &partner.app_id).await?;
     let mut rows = Vec::new();
     for webhook in webhooks {
-        let health = webhook_health(state, &webhook.id).await?;
-        let last = latest_attempts(state, &webhook.id, 1).await?.pop();
+        let health = health::of_webhook(&gw, &webhook.id).await?;
+        let last = latest_attempts(&gw, &partner, &webhook.id, 1).await?.pop();
         rows.push((webhook, health, last));
     }
     Ok(layout(

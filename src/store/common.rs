@@ -118,7 +118,7 @@ macro_rules! sql_store {
                     .execute(&self.pool)
                     .await
                     .map_err(|e| {
-                        constraint_error(e, "the tenant still has events or installations")
+                        $crate::store::in_use_error(e, "the tenant still has events or installations")
                     })?;
                 Ok(done.rows_affected() == 1)
             }
@@ -195,7 +195,7 @@ macro_rules! sql_store {
                     .execute(&self.pool)
                     .await
                     .map_err(|e| {
-                        constraint_error(e, "the app still has installations or webhooks")
+                        $crate::store::in_use_error(e, "the app still has installations or webhooks")
                     })?;
                 Ok(done.rows_affected() == 1)
             }
@@ -234,7 +234,7 @@ macro_rules! sql_store {
                 .fetch_one(&mut *tx)
                 .await?;
                 if live >= max_live {
-                    return Err(StoreError::Conflict(format!(
+                    return Err(StoreError::LimitReached(format!(
                         "this app already has {live} live keys; the limit is {max_live}: revoke one first"
                     )));
                 }
@@ -402,7 +402,7 @@ macro_rules! sql_store {
                         .fetch_one(&mut *tx)
                         .await?;
                 if count >= max_per_app {
-                    return Err(StoreError::Conflict(format!(
+                    return Err(StoreError::LimitReached(format!(
                         "this app already has {count} webhooks; the limit is {max_per_app}"
                     )));
                 }

@@ -69,9 +69,19 @@ pub(crate) use write_tx::{WriteTurn, WriteTx};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A unique key is taken or a limit is reached; the message is safe to show.
+    /// A unique key is taken: `constraint` names it as `table.column` when the
+    /// database said which. The message is safe to show.
+    #[error("{message}")]
+    Conflict {
+        constraint: Option<String>,
+        message: String,
+    },
+    /// The row to delete is still referred to; the message is safe to show.
     #[error("{0}")]
-    Conflict(String),
+    InUse(String),
+    /// A count limit the caller passed is reached; the message is safe to show.
+    #[error("{0}")]
+    LimitReached(String),
     /// A row the write refers to does not exist; the message is safe to show.
     #[error("{0}")]
     NotFound(String),
@@ -283,14 +293,40 @@ pub async fn connect(database_url: &str, pool: &PoolSettings) -> StoreResult<Sha
     Ok(store)
 }
 
-/// Maps constraint violations to errors a client can act on.
+/// A unique key taken (or, for a write that names its parent, a missing parent) as a
+/// conflict a client can act on.
 fn constraint_error(err: sqlx::Error, conflict: &str) -> StoreError {
     match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() || db.is_foreign_key_violation() => {
-            StoreError::Conflict(conflict.to_string())
+            StoreError::Conflict {
+                constraint: taken_key(db.as_ref()),
+                message: conflict.to_string(),
+            }
         }
         _ => StoreError::Database(err),
     }
+}
+
+/// A delete refused because rows still refer to the row.
+fn in_use_error(err: sqlx::Error, in_use: &str) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::InUse(in_use.to_string())
+        }
+        _ => StoreError::Database(err),
+    }
+}
+
+/// The unique key a violation is about, as `table.column`, on both backends: SQLite says
+/// `UNIQUE constraint failed: apps.oauth_client_id`, PostgreSQL names the table and
+/// says `Key (oauth_client_id)=(…) already exists.` in its detail.
+fn taken_key(db: &dyn sqlx::error::DatabaseError) -> Option<String> {
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        let column = pg.detail()?.strip_prefix("Key (")?.split(')').next()?;
+        return Some(format!("{}.{}", pg.table()?, column));
+    }
+    let columns = db.message().strip_prefix("UNIQUE constraint failed: ")?;
+    Some(columns.split(", ").next()?.to_string())
 }
 
 /// A write that names a missing parent row (foreign key) is the client's mistake.

@@ -260,10 +260,14 @@ macro_rules! publish_fns {
                     Some(row) if row.request_hash == e.request_hash => {
                         Some(PublishOutcome::Replayed(row.into()))
                     }
-                    _ => return Err(StoreError::Conflict(
-                        "this event id or Idempotency-Key was already used with a different body"
-                            .into(),
-                    )),
+                    _ => {
+                        return Err(StoreError::Conflict {
+                            constraint: None,
+                            message: "this event id or Idempotency-Key was already used with a \
+                                  different body"
+                                .into(),
+                        })
+                    }
                 };
             }
             Ok((outcomes.into_iter().flatten().collect(), leased))

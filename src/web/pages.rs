@@ -5,7 +5,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
-use crate::api::ApiError;
 use crate::domain::health::WebhookHealth;
 
 /// Small and self-contained: readable at 360 px, a visible focus ring.
@@ -213,12 +212,8 @@ fn page(area: Area, title: &str, nav: Option<Nav>, refresh: Option<&str>, body: 
     }
 }
 
-/// An error as a page with its status: the API's message, never a stack or a 500 for a
-/// client's mistake.
-pub fn error_page(status: StatusCode, message: &str) -> Response {
-    error_page_in(Area::Portal, status, message)
-}
-
+/// An error as a page of `area` with its status: the use case's message, never a stack
+/// or a 500 for a client's mistake.
 pub fn error_page_in(area: Area, status: StatusCode, message: &str) -> Response {
     let title = status.canonical_reason().unwrap_or("Error");
     let (home, back) = area.home();
@@ -231,20 +226,6 @@ pub fn error_page_in(area: Area, status: StatusCode, message: &str) -> Response 
         },
     );
     (status, page).into_response()
-}
-
-/// The API's error (same code, same message) as a page.
-pub fn api_error_page(e: ApiError) -> Response {
-    error_page(e.status, &e.message)
-}
-
-/// A page of `area`, or the API's error that kept it from being built, as a page with
-/// its status.
-pub fn page_or_error(area: Area, page: Result<Markup, ApiError>) -> Response {
-    match page {
-        Ok(page) => page.into_response(),
-        Err(e) => error_page_in(area, e.status, &e.message),
-    }
 }
 
 /// A webhook's health state as a coloured badge.

@@ -46,7 +46,7 @@ pub fn form(
 }
 
 /// The posted form's token checked against its cookie: the token to render the form
-/// again with, or `None` (answer [`forms::csrf_refused_in`]).
+/// again with, or `None` (answer `PageError::csrf_refused`).
 pub fn checked_csrf(area: Area, jar: &CookieJar, form: &SignInForm) -> Option<String> {
     let expected = jar
         .get(area.sign_in_cookie())

@@ -102,7 +102,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub store: SharedStore,
     pub dispatcher: Arc<Dispatcher>,
-    pub publisher: Arc<hookgate::publishing::GroupCommit>,
+    pub publisher: Arc<hookgate::usecases::publishing::GroupCommit>,
     pub evaluator: Arc<hookgate::health::Evaluator>,
     pub relay: Option<Arc<hookgate::notify::Relay>>,
     pub database_url: String,

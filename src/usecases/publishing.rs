@@ -1,4 +1,4 @@
-//! Publishing: group commit and the publish fast path. Group commit of single publishes: concurrent `POST /v1/events` requests share one
+//! Group commit of single publishes, and the fast path: concurrent publishes share one
 //! transaction. Each request is answered after the commit that holds its event.
 //!
 //! Committers take whatever requests are queued (waiting up to `window` for more, at most
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, Mutex};
 
-use crate::delivery::Dispatcher;
+use super::Deliveries;
 use crate::domain::model::{NewEvent, PublishOutcome};
 use crate::store::publish::FastLease;
 use crate::store::{SharedStore, StoreError, StoreResult};
@@ -50,7 +50,7 @@ impl GroupCommit {
     pub fn start(
         store: SharedStore,
         settings: GroupSettings,
-        dispatcher: Option<Arc<Dispatcher>>,
+        dispatcher: Option<Arc<dyn Deliveries>>,
     ) -> Self {
         let transactions = Arc::new(AtomicU64::new(0));
         let queue = (settings.max > 1).then(|| {
@@ -98,7 +98,7 @@ impl GroupCommit {
 
 async fn commit_loop(
     store: SharedStore,
-    dispatcher: Option<Arc<Dispatcher>>,
+    dispatcher: Option<Arc<dyn Deliveries>>,
     jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
     settings: GroupSettings,
     transactions: Arc<AtomicU64>,
@@ -134,7 +134,7 @@ async fn commit_loop(
 /// slots it took back.
 async fn publish_group(
     store: &SharedStore,
-    dispatcher: Option<&Arc<Dispatcher>>,
+    dispatcher: Option<&Arc<dyn Deliveries>>,
     events: &[NewEvent],
 ) -> StoreResult<Vec<PublishOutcome>> {
     let Some(dispatcher) = dispatcher else {
@@ -157,7 +157,7 @@ async fn publish_group(
     };
     match store.publish_leasing(events, &lease).await {
         Ok((outcomes, leased)) => {
-            dispatcher.dispatch_leased(leased).await;
+            dispatcher.clone().dispatch_leased(leased).await;
             Ok(outcomes)
         }
         Err(e) => {
@@ -174,7 +174,7 @@ async fn publish_group(
 #[tracing::instrument(name = "publish.transaction", skip_all, fields(events = group.len()))]
 async fn commit(
     store: &SharedStore,
-    dispatcher: Option<&Arc<Dispatcher>>,
+    dispatcher: Option<&Arc<dyn Deliveries>>,
     group: Vec<Job>,
     transactions: &AtomicU64,
 ) {

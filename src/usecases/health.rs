@@ -1,0 +1,107 @@
+//! A webhook's health as the evaluator last saw it, and reactivation by its partner.
+
+use super::{Caller, ConflictKind, Error, Gateway, Result};
+use crate::domain::health::{Reactivated, Status, WebhookHealth};
+use crate::domain::model::{Webhook, WebhookState};
+
+/// The webhook's health as last evaluated; healthy when it was never evaluated.
+pub async fn of_webhook(gw: &Gateway, webhook_id: &str) -> Result<WebhookHealth> {
+    Ok(gw
+        .store
+        .get_health(webhook_id)
+        .await?
+        .unwrap_or(WebhookHealth {
+            webhook_id: webhook_id.to_string(),
+            state: Status::Healthy,
+            failure_since: None,
+            warned: false,
+            last_evaluated_at: None,
+            window_attempts: 0,
+            window_failures: 0,
+            window_failure_rate: None,
+        }))
+}
+
+/// The caller's webhook's health, and the in-flight limit this instance allows it.
+pub async fn of_owned_webhook(
+    gw: &Gateway,
+    caller: &Caller,
+    app_id: &str,
+    id: &str,
+) -> Result<(WebhookHealth, usize)> {
+    let webhook = super::webhooks::get(gw, caller, app_id, id).await?;
+    let health = of_webhook(gw, &webhook.id).await?;
+    Ok((health, gw.deliveries.concurrency_limit(&webhook.id)))
+}
+
+/// Re-activates the caller's deactivated webhook: `replay` releases its held deliveries
+/// (and with `include_failed` those that failed for good since the streak began),
+/// otherwise they are skipped. Returns the webhook as it is now.
+pub async fn reactivate(
+    gw: &Gateway,
+    caller: &Caller,
+    app_id: &str,
+    id: &str,
+    replay: bool,
+    include_failed: bool,
+) -> Result<(Webhook, Reactivated)> {
+    let webhook = super::webhooks::get(gw, caller, app_id, id).await?;
+    if webhook.state != WebhookState::Deactivated {
+        return Err(Error::conflict(
+            ConflictKind::State,
+            "the webhook is active; only a deactivated webhook can be reactivated",
+        ));
+    }
+    let deliveries = gw
+        .store
+        .reactivate(&webhook.id, replay, include_failed, gw.clock.now())
+        .await?
+        .ok_or_else(|| {
+            Error::conflict(ConflictKind::State, "the webhook was reactivated meanwhile")
+        })?;
+    if deliveries.released > 0 {
+        gw.deliveries.wake();
+    }
+    tracing::info!(webhook_id = %webhook.id, released = deliveries.released,
+        skipped = deliveries.skipped, "webhook reactivated");
+    let webhook = super::webhooks::get(gw, caller, app_id, id).await?;
+    Ok((webhook, deliveries))
+}
+
+/// The webhook's evaluation windows over the last day (at most 96), for a chart.
+pub async fn day_of_windows(
+    gw: &Gateway,
+    webhook_id: &str,
+) -> Result<Vec<crate::store::AttemptWindow>> {
+    let window = gw.policy.health_window.max(chrono::TimeDelta::minutes(1));
+    let count = (chrono::TimeDelta::hours(24).num_seconds() / window.num_seconds()).clamp(1, 96);
+    let since = gw.clock.now() - window * count as i32;
+    Ok(gw
+        .store
+        .attempt_windows(webhook_id, since, window, count as usize)
+        .await?)
+}
+
+/// Webhooks the evaluator found unavailable, and deactivated ones, with their health,
+/// longest failing first.
+pub async fn needing_attention(gw: &Gateway) -> Result<Vec<(Webhook, WebhookHealth)>> {
+    let mut found = Vec::new();
+    for (app_id, webhook_id, status, _) in gw.store.health_overview().await? {
+        if status == Status::Healthy {
+            continue;
+        }
+        // Gone since the overview was read: nothing to show.
+        let Some(webhook) = gw.store.get_webhook(&app_id, &webhook_id).await? else {
+            continue;
+        };
+        let health = of_webhook(gw, &webhook_id).await?;
+        found.push((webhook, health));
+    }
+    found.sort_by_key(|(w, h)| (h.failure_since, w.app_id.clone()));
+    Ok(found)
+}
+
+/// The delivery queue as it stands now.
+pub async fn queue(gw: &Gateway) -> Result<crate::domain::stats::QueueStats> {
+    Ok(gw.store.queue_stats(gw.clock.now()).await?)
+}

@@ -1,0 +1,53 @@
+//! Installations: a tenant granted a partner app access (the OAuth grant). Created and
+//! revoked by the platform; the tenant never manages webhooks itself.
+
+use super::{new_id, Error, Gateway, Result};
+use crate::domain::model::{Installation, InstallationState};
+
+/// Installs `app_id` for `tenant_id`, or re-activates the revoked installation (then
+/// `false`: nothing new was created).
+pub async fn install(
+    gw: &Gateway,
+    tenant_id: String,
+    app_id: String,
+) -> Result<(Installation, bool)> {
+    let installation = Installation {
+        id: new_id(),
+        tenant_id,
+        app_id,
+        state: InstallationState::Active,
+        created_at: gw.clock.now(),
+        revoked_at: None,
+    };
+    let stored = gw.store.install(&installation).await?;
+    let created = stored.id == installation.id;
+    Ok((stored, created))
+}
+
+pub async fn list(
+    gw: &Gateway,
+    tenant_id: Option<&str>,
+    app_id: Option<&str>,
+) -> Result<Vec<Installation>> {
+    Ok(gw.store.list_installations(tenant_id, app_id).await?)
+}
+
+pub async fn get(gw: &Gateway, id: &str) -> Result<Installation> {
+    gw.store
+        .get_installation(id)
+        .await?
+        .ok_or(Error::NotFound("installation"))
+}
+
+/// Uninstalls: new events stop at once, and every delivery still open for the tenant is
+/// skipped in the same transaction, so the partner gets nothing more of its data.
+pub async fn uninstall(gw: &Gateway, id: &str) -> Result<Installation> {
+    let (installation, skipped) = gw
+        .store
+        .revoke_installation(id, gw.clock.now())
+        .await?
+        .ok_or(Error::NotFound("installation"))?;
+    tracing::info!(installation_id = %id, tenant_id = %installation.tenant_id,
+        app_id = %installation.app_id, skipped, "app uninstalled; open deliveries skipped");
+    Ok(installation)
+}

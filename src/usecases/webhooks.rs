@@ -1,0 +1,328 @@
+//! Partner webhooks (listeners) of one app. A partner reaches only its own app; the
+//! platform reaches every app.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{new_id, validate_text, Caller, Error, Gateway, LimitKind, Result, TestSent};
+use crate::domain::model::{
+    Environment, Webhook, WebhookState, DEFAULT_TIMEOUT, MASK, MAX_TIMEOUT,
+};
+use crate::domain::retry::{RetryPolicy, RetryPolicySpec};
+use crate::domain::secrets::{generate_secret, secret_key};
+use crate::domain::{filter, target};
+
+pub const MAX_HEADERS: usize = 20;
+pub const MAX_EVENT_TYPES: usize = 100;
+
+/// Headers a partner may not set: hop-by-hop, framing, and the signature headers.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-authorization",
+    "proxy-connection",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
+/// The fields a partner sets; on update every field is optional.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookFields {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub environment: Option<Environment>,
+    pub event_types: Option<Vec<String>>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub timeout_seconds: Option<u64>,
+    pub retry_policy: Option<RetryPolicySpec>,
+    /// At most this many attempts per second (1–10000); `0` removes the cap.
+    pub rate_limit_per_second: Option<i64>,
+    /// At most this many attempts in flight at once (1–1000), below the gateway's
+    /// adaptive limit; `0` removes it.
+    pub max_concurrency: Option<i64>,
+    /// A `whsec_…` secret of the partner's choosing; generated when absent.
+    pub secret: Option<String>,
+}
+
+impl WebhookFields {
+    /// Validates every field present and applies it to `w`.
+    fn apply(self, w: &mut Webhook, targets: target::TargetPolicy) -> Result<()> {
+        if let Some(url) = self.url {
+            w.url = target::validate_url(url.trim(), targets)
+                .map_err(|m| Error::invalid("url", m))?
+                .to_string();
+        }
+        if let Some(description) = self.description {
+            validate_text("description", &description, 500, true)?;
+            w.description = description;
+        }
+        if let Some(environment) = self.environment {
+            w.environment = environment;
+        }
+        if let Some(types) = self.event_types {
+            w.event_types = validate_event_types(types)?;
+        }
+        if let Some(headers) = self.headers {
+            w.headers = validate_headers(headers)?;
+        }
+        if let Some(seconds) = self.timeout_seconds {
+            if !(1..=MAX_TIMEOUT.as_secs()).contains(&seconds) {
+                return Err(Error::invalid(
+                    "timeout_seconds",
+                    format!(
+                        "timeout_seconds must be between 1 and {}",
+                        MAX_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
+            w.timeout_ms = seconds as i64 * 1000;
+        }
+        if let Some(spec) = self.retry_policy {
+            w.retry_policy =
+                RetryPolicy::from_spec(&spec).map_err(|m| Error::invalid("retry_policy", m))?;
+        }
+        if let Some(rate) = self.rate_limit_per_second {
+            w.rate_limit_per_second = match rate {
+                0 => None,
+                1..=10_000 => Some(rate),
+                _ => {
+                    return Err(Error::invalid(
+                        "rate_limit_per_second",
+                        "rate_limit_per_second must be between 0 and 10000",
+                    ))
+                }
+            };
+        }
+        if let Some(max) = self.max_concurrency {
+            w.max_concurrency = match max {
+                0 => None,
+                1..=1_000 => Some(max),
+                _ => {
+                    return Err(Error::invalid(
+                        "max_concurrency",
+                        "max_concurrency must be between 0 and 1000",
+                    ))
+                }
+            };
+        }
+        if let Some(secret) = self.secret {
+            w.secret = validate_secret(secret)?;
+        }
+        Ok(())
+    }
+}
+
+fn validate_secret(secret: String) -> Result<String> {
+    secret_key(&secret).map_err(|e| Error::invalid("secret", e.to_string()))?;
+    Ok(secret)
+}
+
+fn validate_event_types(types: Vec<String>) -> Result<Vec<String>> {
+    if types.is_empty() || types.len() > MAX_EVENT_TYPES {
+        return Err(Error::invalid(
+            "event_types",
+            format!("event_types must list 1 to {MAX_EVENT_TYPES} types; use [\"*\"] for all"),
+        ));
+    }
+    if let Some(bad) = types.iter().find(|t| !filter::valid_pattern(t)) {
+        return Err(Error::invalid(
+            "event_types",
+            format!("event type filter {bad:?} is not valid: use \"*\", \"a.b\" or \"a.*\""),
+        ));
+    }
+    Ok(types)
+}
+
+fn validate_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
+    let invalid = |m: String| Error::invalid("headers", m);
+    if headers.len() > MAX_HEADERS {
+        return Err(invalid(format!("at most {MAX_HEADERS} custom headers")));
+    }
+    let mut normalised = BTreeMap::new();
+    for (name, value) in headers {
+        let parsed = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| invalid(format!("{name:?} is not a valid header name")))?;
+        let lower = parsed.as_str();
+        if RESERVED_HEADERS.contains(&lower) || lower.starts_with("proxy-") {
+            return Err(invalid(format!(
+                "header {lower:?} is set by hookgate and cannot be customised"
+            )));
+        }
+        if value == MASK {
+            return Err(invalid(format!(
+                "the value of header {lower:?} is the mask answers show; send its real value \
+                 (GET …/webhooks/{{id}}/headers shows them)"
+            )));
+        }
+        if value.len() > 1024 || http::HeaderValue::from_str(&value).is_err() {
+            return Err(invalid(format!(
+                "the value of header {lower:?} must be at most 1024 visible ASCII characters"
+            )));
+        }
+        normalised.insert(lower.to_string(), value);
+    }
+    Ok(normalised)
+}
+
+/// The app must exist and be the caller's; its webhook must exist within it.
+pub async fn get(gw: &Gateway, caller: &Caller, app_id: &str, id: &str) -> Result<Webhook> {
+    caller.require_app(app_id)?;
+    gw.store
+        .get_webhook(app_id, id)
+        .await?
+        .ok_or(Error::NotFound("webhook"))
+}
+
+/// The webhooks of the caller's app.
+pub async fn list(gw: &Gateway, caller: &Caller, app_id: &str) -> Result<Vec<Webhook>> {
+    super::apps::get(gw, caller, app_id).await?;
+    Ok(gw.store.list_webhooks(app_id).await?)
+}
+
+/// Validates `fields` and stores a new webhook of `app_id`. Nothing is stored on an
+/// error.
+pub async fn create(
+    gw: &Gateway,
+    caller: &Caller,
+    app_id: String,
+    fields: WebhookFields,
+) -> Result<Webhook> {
+    super::apps::get(gw, caller, &app_id).await?;
+    if fields.url.is_none() {
+        return Err(Error::invalid("url", "url is required"));
+    }
+    let policy = &gw.policy;
+    let now = gw.clock.now();
+    let mut webhook = Webhook {
+        id: new_id(),
+        app_id,
+        url: String::new(),
+        description: String::new(),
+        environment: Environment::Production,
+        event_types: vec!["*".into()],
+        secret: generate_secret(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        rate_limit_per_second: (policy.default_rate_limit_per_second > 0)
+            .then_some(policy.default_rate_limit_per_second),
+        max_concurrency: None,
+        headers: BTreeMap::new(),
+        timeout_ms: DEFAULT_TIMEOUT.as_millis() as i64,
+        retry_policy: RetryPolicy::hibob(),
+        state: WebhookState::Active,
+        created_at: now,
+        updated_at: now,
+    };
+    fields.apply(&mut webhook, policy.targets)?;
+    gw.store
+        .create_webhook(&webhook, policy.max_webhooks_per_app)
+        .await?;
+    Ok(webhook)
+}
+
+/// Validates `fields` and applies them to the caller's webhook. Nothing changes on an
+/// error.
+pub async fn update(
+    gw: &Gateway,
+    caller: &Caller,
+    app_id: &str,
+    id: &str,
+    fields: WebhookFields,
+) -> Result<Webhook> {
+    let mut webhook = get(gw, caller, app_id, id).await?;
+    let new_secret = fields.secret.is_some();
+    fields.apply(&mut webhook, gw.policy.targets)?;
+    webhook.updated_at = gw.clock.now();
+    let secret = new_secret.then_some(webhook.secret.as_str());
+    if !gw.store.update_webhook(&webhook, secret).await? {
+        return Err(Error::NotFound("webhook"));
+    }
+    // As stored now: its state may have changed since it was read.
+    get(gw, caller, app_id, id).await
+}
+
+/// Deletes the caller's webhook with its deliveries.
+pub async fn delete(gw: &Gateway, caller: &Caller, app_id: &str, id: &str) -> Result<()> {
+    caller.require_app(app_id)?;
+    if gw.store.delete_webhook(app_id, id).await? {
+        // Its limit and token bucket here; other instances drop theirs when idle.
+        gw.deliveries.forget_webhook(id);
+        Ok(())
+    } else {
+        Err(Error::NotFound("webhook"))
+    }
+}
+
+/// The webhook with its credentials (signing secret, header values): the manage
+/// scope's, even to read.
+pub async fn with_credentials(
+    gw: &Gateway,
+    caller: &Caller,
+    app_id: &str,
+    id: &str,
+) -> Result<Webhook> {
+    let webhook = get(gw, caller, app_id, id).await?;
+    caller.require_manage()?;
+    Ok(webhook)
+}
+
+/// A new secret (the caller's, or generated); the old one keeps signing beside it for
+/// the rotation overlap.
+pub async fn rotate_secret(
+    gw: &Gateway,
+    caller: &Caller,
+    app_id: &str,
+    id: &str,
+    secret: Option<String>,
+) -> Result<Webhook> {
+    get(gw, caller, app_id, id).await?;
+    let new_secret = match secret {
+        Some(secret) => validate_secret(secret)?,
+        None => generate_secret(),
+    };
+    let now = gw.clock.now();
+    let previous_until = now + gw.policy.secret_rotation_overlap;
+    if !gw
+        .store
+        .rotate_webhook_secret(app_id, id, &new_secret, previous_until, now)
+        .await?
+    {
+        return Err(Error::NotFound("webhook"));
+    }
+    get(gw, caller, app_id, id).await
+}
+
+/// Sends a signed `webhook.test` event carrying `data` (a JSON object; `{}` when
+/// absent) now, and says what the listener answered.
+pub async fn send_test(
+    gw: &Gateway,
+    caller: &Caller,
+    app_id: &str,
+    id: &str,
+    data: Option<&str>,
+) -> Result<TestSent> {
+    let webhook = get(gw, caller, app_id, id).await?;
+    let data = match data {
+        None => "{}",
+        Some(raw) if raw.starts_with('{') => raw,
+        Some(_) => return Err(Error::invalid("data", "data must be a JSON object")),
+    };
+    gw.deliveries
+        .send_test(&webhook, data)
+        .await
+        .map_err(|e| Error::LimitReached {
+            kind: LimitKind::Rate,
+            message: e.to_string(),
+        })
+}
