@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app_with, Backend, TestApp, PLATFORM_KEY};
+use crate::helpers::{spawn_app, spawn_app_with, Backend, TestApp, PLATFORM_KEY};
 
 struct Case {
     name: &'static str,
@@ -532,4 +532,37 @@ async fn client_errors_are_json_and_change_nothing(backend: Backend) {
     );
 }
 
-on_both_backends!(client_errors_are_json_and_change_nothing);
+/// A taken unique key is named by the key that fired, on both backends (SQLite and
+/// PostgreSQL report it differently): the app's id and its OAuth client are told apart.
+async fn a_taken_key_is_named_for_what_it_is(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = app
+        .platform_post(
+            "/v1/apps",
+            json!({"id": "payroll", "name": "Payroll", "oauth_client_id": "payroll-client"}),
+        )
+        .await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    for (body, says) in [
+        (
+            json!({"id": "payroll", "name": "Again"}),
+            "an app with this id exists",
+        ),
+        (
+            json!({"id": "other", "name": "Other", "oauth_client_id": "payroll-client"}),
+            "another app has this OAuth client id",
+        ),
+    ] {
+        let taken = app.platform_post("/v1/apps", body).await;
+        assert_eq!(taken.status, 409, "{}", taken.body);
+        assert_eq!(taken.body["error"]["code"], "conflict");
+        assert_eq!(taken.body["error"]["message"], says, "{}", taken.body);
+    }
+    let apps = app.get("/v1/apps", PLATFORM_KEY).await;
+    assert_eq!(apps.body["data"].as_array().map(Vec::len), Some(1));
+}
+
+on_both_backends!(
+    client_errors_are_json_and_change_nothing,
+    a_taken_key_is_named_for_what_it_is
+);
