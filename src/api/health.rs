@@ -9,7 +9,7 @@ use super::extract::{ApiJson, ApiPath, Caller};
 use super::{ApiError, AppState};
 use crate::domain::health::{Reactivated, WebhookHealth};
 use crate::domain::model::Webhook;
-use crate::usecases::health;
+use crate::usecases::{health, webhooks};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -45,11 +45,10 @@ async fn health(
     State(state): State<AppState>,
     ApiPath((app_id, id)): ApiPath<(String, String)>,
 ) -> Result<Json<HealthResponse>, ApiError> {
-    let (health, concurrency_limit) =
-        health::of_owned_webhook(&state, &caller, &app_id, &id).await?;
+    let webhook = webhooks::get(&state, &caller, &app_id, &id).await?;
     Ok(Json(HealthResponse {
-        health,
-        concurrency_limit,
+        health: health::of_webhook(&state, &webhook.id).await?,
+        concurrency_limit: health::concurrency_limit(&state, &webhook),
     }))
 }
 
@@ -93,15 +92,9 @@ async fn reactivate(
     ApiPath((app_id, id)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<ReactivateRequest>,
 ) -> Result<Json<ReactivateResponse>, ApiError> {
-    let (webhook, deliveries) = health::reactivate(
-        &state,
-        &caller,
-        &app_id,
-        &id,
-        req.replay,
-        req.include_failed,
-    )
-    .await?;
+    let webhook = webhooks::get(&state, &caller, &app_id, &id).await?;
+    let (webhook, deliveries) =
+        health::reactivate(&state, &webhook, req.replay, req.include_failed).await?;
     Ok(Json(ReactivateResponse {
         webhook,
         deliveries,

@@ -11,7 +11,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::{ApiError, AppState, List};
 use crate::domain::model::{Attempt, Delivery, DeliveryState};
 use crate::store::{AttemptFilter, DeliveryFilter};
-use crate::usecases::{logs, page_limit};
+use crate::usecases::{logs, page_limit, webhooks};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -73,6 +73,7 @@ async fn deliveries(
     ApiPath((app_id, id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<DeliveryQuery>,
 ) -> Result<Json<List<Delivery>>, ApiError> {
+    let webhook = webhooks::get(&state, &caller, &app_id, &id).await?;
     let limit = page_limit(q.limit)?;
     let filter = DeliveryFilter {
         state: q.state,
@@ -83,7 +84,7 @@ async fn deliveries(
         before: q.before,
         limit,
     };
-    let data = logs::deliveries(&state, &caller, &app_id, &id, &filter).await?;
+    let data = logs::deliveries(&state, &webhook, &filter).await?;
     Ok(Json(List::page(data, limit, |d| &d.id)))
 }
 
@@ -105,9 +106,8 @@ async fn delivery(
     State(state): State<AppState>,
     ApiPath((app_id, id, delivery_id)): ApiPath<(String, String, String)>,
 ) -> Result<Json<Delivery>, ApiError> {
-    Ok(Json(
-        logs::delivery(&state, &caller, &app_id, &id, &delivery_id).await?,
-    ))
+    let webhook = webhooks::get(&state, &caller, &app_id, &id).await?;
+    Ok(Json(logs::delivery(&state, &webhook, &delivery_id).await?))
 }
 
 /// Newest first.
@@ -132,6 +132,7 @@ async fn attempts(
     ApiPath((app_id, id)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<AttemptQuery>,
 ) -> Result<Json<List<Attempt>>, ApiError> {
+    let webhook = webhooks::get(&state, &caller, &app_id, &id).await?;
     let limit = page_limit(q.limit)?;
     let outcome = logs::parse_outcome(q.outcome.as_deref())?;
     let filter = AttemptFilter {
@@ -144,7 +145,7 @@ async fn attempts(
         tenant_id: q.tenant_id,
         limit,
     };
-    let data = logs::attempts(&state, &caller, &app_id, &id, &filter).await?;
+    let data = logs::attempts(&state, &webhook, &filter).await?;
     Ok(Json(List::page(data, limit, |a| &a.id)))
 }
 
@@ -168,9 +169,8 @@ async fn resend(
     State(state): State<AppState>,
     ApiPath((app_id, id, delivery_id)): ApiPath<(String, String, String)>,
 ) -> Result<Json<Delivery>, ApiError> {
-    Ok(Json(
-        logs::resend(&state, &caller, &app_id, &id, &delivery_id).await?,
-    ))
+    let webhook = webhooks::get(&state, &caller, &app_id, &id).await?;
+    Ok(Json(logs::resend(&state, &webhook, &delivery_id).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -207,6 +207,7 @@ async fn replay(
     ApiPath((app_id, id)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<ReplayRequest>,
 ) -> Result<Json<ReplayResponse>, ApiError> {
-    let queued = logs::replay_failed(&state, &caller, &app_id, &id, req.since).await?;
+    let webhook = webhooks::get(&state, &caller, &app_id, &id).await?;
+    let queued = logs::replay_failed(&state, &webhook, req.since).await?;
     Ok(Json(ReplayResponse { queued }))
 }

@@ -189,9 +189,8 @@ async fn update(
     ApiPath((app_id, id)): ApiPath<(String, String)>,
     ApiJson(fields): ApiJson<WebhookFields>,
 ) -> Result<Json<Webhook>, ApiError> {
-    Ok(Json(
-        webhooks::update(&state, &caller, &app_id, &id, fields).await?,
-    ))
+    let webhook = webhooks::get(&state, &caller, &app_id, &id).await?;
+    Ok(Json(webhooks::update(&state, webhook, fields).await?))
 }
 
 #[utoipa::path(
@@ -252,9 +251,9 @@ async fn rotate_secret(
     ApiPath((app_id, id)): ApiPath<(String, String)>,
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<Rotated>, ApiError> {
-    webhooks::get(&state, &caller, &app_id, &id).await?;
+    let webhook = webhooks::get(&state, &caller, &app_id, &id).await?;
     let request: RotateRequest = parse_json(&body, true)?;
-    let webhook = webhooks::rotate_secret(&state, &caller, &app_id, &id, request.secret).await?;
+    let webhook = webhooks::rotate_secret(&state, &webhook, request.secret).await?;
     Ok(Json(Rotated {
         secret: webhook.secret,
         previous_secret_expires_at: webhook.previous_secret_expires_at,
@@ -303,13 +302,13 @@ async fn send_test(
     ApiPath((app_id, id)): ApiPath<(String, String)>,
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<TestOutcome>, ApiError> {
-    webhooks::get(&state, &caller, &app_id, &id).await?;
+    let webhook = webhooks::get(&state, &caller, &app_id, &id).await?;
     let request: TestRequest = parse_json(&body, true)?;
     let data = request
         .data
         .as_deref()
         .map(serde_json::value::RawValue::get);
-    let sent = webhooks::send_test(&state, &caller, &app_id, &id, data).await?;
+    let sent = webhooks::send_test(&state, &webhook, data).await?;
     Ok(Json(TestOutcome {
         webhook_id_header: sent.msg_id,
         outcome: sent.class.as_str(),

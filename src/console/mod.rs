@@ -13,7 +13,7 @@ mod session;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use axum_extra::extract::cookie::CookieJar;
@@ -21,7 +21,8 @@ use axum_extra::extract::Form;
 use maud::{html, Markup};
 
 use crate::usecases::{sessions, Error, Gateway};
-use crate::web::error::{message_of, status_of, ConsoleArea};
+pub(crate) use crate::web::error::refused_form;
+use crate::web::error::{message_of, ConsoleArea};
 use crate::web::forms::{CsrfForm, Posted};
 use crate::web::pages::{self, layout, Area};
 use crate::web::sign_in::{self, SignInForm};
@@ -94,22 +95,6 @@ pub fn router() -> Router<Gateway> {
 /// A console page for the signed-in operator.
 fn page(operator: &Operator, title: &str, body: Markup) -> Markup {
     layout(title, operator.nav(), body)
-}
-
-/// A refused form: a caller's mistake is shown on the form's own page (`form_page`, not
-/// built otherwise) with the status the API would answer; anything else as an error
-/// page.
-async fn refused_form(
-    e: &Error,
-    form_page: impl std::future::Future<Output = Result<Markup, PageError>>,
-) -> Response {
-    if !e.is_caller_error() {
-        return PageError::new(status_of(e), message_of(e)).into_response();
-    }
-    match form_page.await {
-        Ok(page) => (status_of(e), page).into_response(),
-        Err(page_error) => page_error.into_response(),
-    }
 }
 
 /// A use case's message for a failed form, above the form.

@@ -93,7 +93,7 @@ pub async fn attempts(
         tenant_id: non_empty(&q.tenant_id),
         limit: PAGE,
     };
-    let attempts = logs::attempts(&gw, &caller, &partner.app_id, &id, &filter).await?;
+    let attempts = logs::attempts(&gw, &webhook, &filter).await?;
     let older = (attempts.len() as i64 == PAGE)
         .then(|| attempts.last().map(|a| a.id.clone()))
         .flatten();
@@ -156,7 +156,9 @@ pub async fn delivery(
     partner: Partner,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<Markup, PageError> {
-    delivery_page(&gw, &partner, &id, &delivery_id, None).await
+    let webhook = webhooks::get(&gw, &partner.caller(), &partner.app_id, &id).await?;
+    let delivery = logs::delivery(&gw, &webhook, &delivery_id).await?;
+    delivery_page(&gw, &partner, &webhook, delivery, false).await
 }
 
 pub async fn resend(
@@ -164,27 +166,26 @@ pub async fn resend(
     Path((id, delivery_id)): Path<(String, String)>,
     Posted { session, .. }: Posted<Partner, CsrfForm>,
 ) -> Result<Markup, PageError> {
-    let caller = session.caller();
-    let resent = logs::resend(&gw, &caller, &session.app_id, &id, &delivery_id).await?;
-    delivery_page(&gw, &session, &id, &delivery_id, Some(&resent)).await
+    let webhook = webhooks::get(&gw, &session.caller(), &session.app_id, &id).await?;
+    let resent = logs::resend(&gw, &webhook, &delivery_id).await?;
+    delivery_page(&gw, &session, &webhook, resent, true).await
 }
 
+/// The page of one delivery `d` of the partner's `webhook`; `resent` when it was just
+/// queued again.
 async fn delivery_page(
     gw: &Gateway,
     partner: &Partner,
-    id: &str,
-    delivery_id: &str,
-    resent: Option<&Delivery>,
+    webhook: &Webhook,
+    d: Delivery,
+    resent: bool,
 ) -> Result<Markup, PageError> {
-    let caller = partner.caller();
-    let webhook = webhooks::get(gw, &caller, &partner.app_id, id).await?;
-    let d = logs::delivery(gw, &caller, &partner.app_id, id, delivery_id).await?;
     let filter = AttemptFilter {
         delivery_id: Some(d.id.clone()),
         limit: 100,
         ..Default::default()
     };
-    let attempts = logs::attempts(gw, &caller, &partner.app_id, id, &filter).await?;
+    let attempts = logs::attempts(gw, webhook, &filter).await?;
     let resendable = matches!(
         d.state,
         DeliveryState::Delivered | DeliveryState::Failed | DeliveryState::Skipped
@@ -194,7 +195,7 @@ async fn delivery_page(
         partner.nav(),
         html! {
             p { a href={ "/portal/webhooks/" (webhook.id) "/attempts" } { "← attempts of " code { (webhook.url) } } }
-            @if resent.is_some() {
+            @if resent {
                 div.card role="status" { p { "Queued again: it is sent now, with a fresh retry schedule." } }
             }
             div.card {
@@ -210,7 +211,7 @@ async fn delivery_page(
                 }
             }
             h2 { "Attempts" }
-            (attempt_table(&webhook, &attempts))
+            (attempt_table(webhook, &attempts))
             @if let Some(last) = attempts.first() {
                 h2 { "Request headers" }
                 p.muted { "Of the last attempt, with the webhook's custom headers as configured now; the signature and custom values are masked." }

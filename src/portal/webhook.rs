@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::session::Partner;
 use super::PageError;
 use crate::domain::health::Reactivated;
-use crate::domain::model::{Attempt, WebhookState};
+use crate::domain::model::{Attempt, Webhook, WebhookState};
 use crate::store::AttemptFilter;
 use crate::usecases::{health, logs, notifications, webhooks, Gateway, TestSent};
 use crate::web::forms::{csrf_field, CsrfForm, Posted};
@@ -21,16 +21,19 @@ csrf_field!(ReactivateForm, ReplayForm);
 /// The newest `limit` attempts of the partner's webhook.
 pub async fn latest_attempts(
     gw: &Gateway,
-    partner: &Partner,
-    webhook_id: &str,
+    webhook: &Webhook,
     limit: i64,
 ) -> Result<Vec<Attempt>, PageError> {
     let filter = AttemptFilter {
         limit,
         ..Default::default()
     };
-    let caller = partner.caller();
-    Ok(logs::attempts(gw, &caller, &partner.app_id, webhook_id, &filter).await?)
+    Ok(logs::attempts(gw, webhook, &filter).await?)
+}
+
+/// The signed-in partner's webhook `id`; another app's is a 404.
+async fn own(gw: &Gateway, partner: &Partner, id: &str) -> Result<Webhook, PageError> {
+    Ok(webhooks::get(gw, &partner.caller(), &partner.app_id, id).await?)
 }
 
 pub async fn detail(
@@ -38,7 +41,8 @@ pub async fn detail(
     partner: Partner,
     Path(id): Path<String>,
 ) -> Result<Markup, PageError> {
-    detail_page(&gw, &partner, &id, None).await
+    let webhook = own(&gw, &partner, &id).await?;
+    detail_page(&gw, &partner, webhook, None).await
 }
 
 /// What an action on a webhook's page shows above its attempts.
@@ -59,8 +63,9 @@ pub async fn send_test(
     Path(id): Path<String>,
     Posted { session, .. }: Posted<Partner, CsrfForm>,
 ) -> Result<Markup, PageError> {
-    let sent = webhooks::send_test(&gw, &session.caller(), &session.app_id, &id, None).await?;
-    detail_page(&gw, &session, &id, Some(Notice::Tested(sent))).await
+    let webhook = own(&gw, &session, &id).await?;
+    let sent = webhooks::send_test(&gw, &webhook, None).await?;
+    detail_page(&gw, &session, webhook, Some(Notice::Tested(sent))).await
 }
 
 /// The signing secret, shown on request (a POST, so it never sits in a URL or a cache).
@@ -74,9 +79,9 @@ pub async fn reveal_secret(
         previous_until: webhook
             .previous_secret_expires_at
             .filter(|until| *until > gw.clock.now()),
-        secret: webhook.secret,
+        secret: webhook.secret.clone(),
     };
-    detail_page(&gw, &session, &id, Some(notice)).await
+    detail_page(&gw, &session, webhook, Some(notice)).await
 }
 
 /// A new secret; the old one keeps signing until the overlap's end, shown.
@@ -85,13 +90,13 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
     Posted { session, .. }: Posted<Partner, CsrfForm>,
 ) -> Result<Markup, PageError> {
-    let rotated =
-        webhooks::rotate_secret(&gw, &session.caller(), &session.app_id, &id, None).await?;
+    let webhook = own(&gw, &session, &id).await?;
+    let rotated = webhooks::rotate_secret(&gw, &webhook, None).await?;
     let notice = Notice::Secret {
-        secret: rotated.secret,
+        secret: rotated.secret.clone(),
         previous_until: rotated.previous_secret_expires_at,
     };
-    detail_page(&gw, &session, &id, Some(notice)).await
+    detail_page(&gw, &session, rotated, Some(notice)).await
 }
 
 #[derive(Deserialize)]
@@ -109,9 +114,8 @@ pub async fn reactivate(
     Path(id): Path<String>,
     Posted { session, form }: Posted<Partner, ReactivateForm>,
 ) -> Result<Markup, PageError> {
-    let caller = session.caller();
     // Another app's webhook is a 404, whatever the form says.
-    webhooks::get(&gw, &caller, &session.app_id, &id).await?;
+    let webhook = own(&gw, &session, &id).await?;
     let (replay, include_failed) = match form.held.as_str() {
         "replay" => (true, false),
         "replay_failed" => (true, true),
@@ -123,9 +127,8 @@ pub async fn reactivate(
             ))
         }
     };
-    let (_, done) =
-        health::reactivate(&gw, &caller, &session.app_id, &id, replay, include_failed).await?;
-    detail_page(&gw, &session, &id, Some(Notice::Reactivated(done))).await
+    let (webhook, done) = health::reactivate(&gw, &webhook, replay, include_failed).await?;
+    detail_page(&gw, &session, webhook, Some(Notice::Reactivated(done))).await
 }
 
 #[derive(Deserialize)]
@@ -144,16 +147,15 @@ pub async fn replay(
     Path(id): Path<String>,
     Posted { session, form }: Posted<Partner, ReplayForm>,
 ) -> Result<Markup, PageError> {
-    let caller = session.caller();
-    webhooks::get(&gw, &caller, &session.app_id, &id).await?;
+    let webhook = own(&gw, &session, &id).await?;
     let Some(since) = super::logs::parse_time("since", &form.since)? else {
         return Err(PageError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "since is required",
         ));
     };
-    let queued = logs::replay_failed(&gw, &caller, &session.app_id, &id, since).await?;
-    detail_page(&gw, &session, &id, Some(Notice::Replayed(queued))).await
+    let queued = logs::replay_failed(&gw, &webhook, since).await?;
+    detail_page(&gw, &session, webhook, Some(Notice::Replayed(queued))).await
 }
 
 fn notice(notice: &Notice) -> Markup {
@@ -200,20 +202,18 @@ fn notice(notice: &Notice) -> Markup {
     }
 }
 
+/// The page of the partner's `webhook` (from [`own`]), with what an action showed.
 async fn detail_page(
     gw: &Gateway,
     partner: &Partner,
-    id: &str,
+    webhook: Webhook,
     shown: Option<Notice>,
 ) -> Result<Markup, PageError> {
-    let caller = partner.caller();
-    let webhook = webhooks::get(gw, &caller, &partner.app_id, id).await?;
     let health = health::of_webhook(gw, &webhook.id).await?;
-    let attempts = latest_attempts(gw, partner, &webhook.id, 20).await?;
+    let attempts = latest_attempts(gw, &webhook, 20).await?;
     let windows = health::day_of_windows(gw, &webhook.id).await?;
     let threshold = gw.policy.health_rules.threshold;
-    let notifications =
-        notifications::of_webhook(gw, &caller, &partner.app_id, &webhook.id, 100).await?;
+    let notifications = notifications::of_webhook(gw, &webhook, 100).await?;
     let day_ago = (gw.clock.now() - chrono::Duration::hours(24)).format("%Y-%m-%dT%H:%M");
     Ok(layout(
         "Webhook",

@@ -17,7 +17,7 @@ use crate::domain::model::{Environment, EventType, Webhook};
 use crate::domain::retry::RetryPolicySpec;
 use crate::usecases::webhooks::{self, WebhookFields};
 use crate::usecases::{catalogue, Error, Gateway};
-use crate::web::error::{message_of, status_of};
+use crate::web::error::{message_of, refused_form};
 use crate::web::forms::{csrf_field, CsrfForm, Posted};
 use crate::web::pages::layout;
 
@@ -358,12 +358,11 @@ async fn refused(
     editing: Option<&str>,
     e: Error,
 ) -> Response {
-    if !e.is_caller_error() {
-        return PageError::from(e).into_response();
-    }
-    let catalogue = catalogue::list(gw).await.unwrap_or_default();
-    let page = form_page(partner, &catalogue, form, editing, Some(&e));
-    (status_of(&e), page).into_response()
+    let page = async {
+        let catalogue = catalogue::list(gw).await.unwrap_or_default();
+        Ok::<_, PageError>(form_page(partner, &catalogue, form, editing, Some(&e)))
+    };
+    refused_form(&e, page).await
 }
 
 pub async fn new_form(State(gw): State<Gateway>, partner: Partner) -> Result<Markup, PageError> {
@@ -411,9 +410,9 @@ pub async fn update(
 ) -> Result<Response, PageError> {
     let caller = session.caller();
     // Another app's webhook is a 404 page, not a form.
-    webhooks::get(&gw, &caller, &session.app_id, &id).await?;
+    let webhook = webhooks::get(&gw, &caller, &session.app_id, &id).await?;
     let updated = match form.fields(true) {
-        Ok(fields) => webhooks::update(&gw, &caller, &session.app_id, &id, fields).await,
+        Ok(fields) => webhooks::update(&gw, webhook, fields).await,
         Err(e) => Err(e),
     };
     Ok(match updated {

@@ -16,7 +16,7 @@ pub async fn list(State(gw): State<Gateway>, partner: Partner) -> Result<Markup,
     let mut rows = Vec::new();
     for webhook in webhooks {
         let health = health::of_webhook(&gw, &webhook.id).await?;
-        let last = latest_attempts(&gw, &partner, &webhook.id, 1).await?.pop();
+        let last = latest_attempts(&gw, &webhook, 1).await?.pop();
         rows.push((webhook, health, last));
     }
     Ok(layout(

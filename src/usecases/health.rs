@@ -1,6 +1,6 @@
 //! A webhook's health as the evaluator last saw it, and reactivation by its partner.
 
-use super::{Caller, ConflictKind, Error, Gateway, Result};
+use super::{ConflictKind, Error, Gateway, Result};
 use crate::domain::health::{Reactivated, Status, WebhookHealth};
 use crate::domain::model::{Webhook, WebhookState};
 
@@ -22,30 +22,20 @@ pub async fn of_webhook(gw: &Gateway, webhook_id: &str) -> Result<WebhookHealth>
         }))
 }
 
-/// The caller's webhook's health, and the in-flight limit this instance allows it.
-pub async fn of_owned_webhook(
-    gw: &Gateway,
-    caller: &Caller,
-    app_id: &str,
-    id: &str,
-) -> Result<(WebhookHealth, usize)> {
-    let webhook = super::webhooks::get(gw, caller, app_id, id).await?;
-    let health = of_webhook(gw, &webhook.id).await?;
-    Ok((health, gw.deliveries.concurrency_limit(&webhook.id)))
+/// Attempts this instance sends to the webhook at once, at most (its adaptive limit).
+pub fn concurrency_limit(gw: &Gateway, webhook: &Webhook) -> usize {
+    gw.deliveries.concurrency_limit(&webhook.id)
 }
 
-/// Re-activates the caller's deactivated webhook: `replay` releases its held deliveries
-/// (and with `include_failed` those that failed for good since the streak began),
-/// otherwise they are skipped. Returns the webhook as it is now.
+/// Re-activates the caller's deactivated `webhook` (from `webhooks::get`): `replay`
+/// releases its held deliveries (and with `include_failed` those that failed for good
+/// since the streak began), otherwise they are skipped. Returns the webhook as it is now.
 pub async fn reactivate(
     gw: &Gateway,
-    caller: &Caller,
-    app_id: &str,
-    id: &str,
+    webhook: &Webhook,
     replay: bool,
     include_failed: bool,
 ) -> Result<(Webhook, Reactivated)> {
-    let webhook = super::webhooks::get(gw, caller, app_id, id).await?;
     if webhook.state != WebhookState::Deactivated {
         return Err(Error::conflict(
             ConflictKind::State,
@@ -64,7 +54,7 @@ pub async fn reactivate(
     }
     tracing::info!(webhook_id = %webhook.id, released = deliveries.released,
         skipped = deliveries.skipped, "webhook reactivated");
-    let webhook = super::webhooks::get(gw, caller, app_id, id).await?;
+    let webhook = super::webhooks::reread(gw, webhook).await?;
     Ok((webhook, deliveries))
 }
 

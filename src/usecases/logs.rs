@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Caller, ConflictKind, Error, Gateway, Result};
-use crate::domain::model::{Attempt, Delivery, InstallationState};
+use super::{ConflictKind, Error, Gateway, Result};
+use crate::domain::model::{Attempt, Delivery, InstallationState, Webhook};
 use crate::domain::retry::AttemptClass;
 use crate::store::{AttemptFilter, DeliveryFilter};
 
@@ -22,40 +22,29 @@ pub fn parse_outcome(outcome: Option<&str>) -> Result<Option<AttemptClass>> {
         .transpose()
 }
 
-/// The caller's webhook's deliveries, newest first.
+// Each takes the webhook [`webhooks::get`](super::webhooks::get) found for the caller: the
+// check that it is the caller's is made once, there.
+
+/// The webhook's deliveries, newest first.
 pub async fn deliveries(
     gw: &Gateway,
-    caller: &Caller,
-    app_id: &str,
-    id: &str,
+    webhook: &Webhook,
     filter: &DeliveryFilter,
 ) -> Result<Vec<Delivery>> {
-    let webhook = super::webhooks::get(gw, caller, app_id, id).await?;
     Ok(gw.store.list_deliveries(&webhook.id, filter).await?)
 }
 
-/// The caller's webhook's attempts, newest first.
+/// The webhook's attempts, newest first.
 pub async fn attempts(
     gw: &Gateway,
-    caller: &Caller,
-    app_id: &str,
-    id: &str,
+    webhook: &Webhook,
     filter: &AttemptFilter,
 ) -> Result<Vec<Attempt>> {
-    let webhook = super::webhooks::get(gw, caller, app_id, id).await?;
     Ok(gw.store.list_attempts(&webhook.id, filter).await?)
 }
 
-/// One delivery of the caller's webhook, or not found (also when it is another
-/// webhook's).
-pub async fn delivery(
-    gw: &Gateway,
-    caller: &Caller,
-    app_id: &str,
-    id: &str,
-    delivery_id: &str,
-) -> Result<Delivery> {
-    let webhook = super::webhooks::get(gw, caller, app_id, id).await?;
+/// One delivery of the webhook, or not found (also when it is another webhook's).
+pub async fn delivery(gw: &Gateway, webhook: &Webhook, delivery_id: &str) -> Result<Delivery> {
     gw.store
         .get_delivery(delivery_id)
         .await?
@@ -65,14 +54,8 @@ pub async fn delivery(
 
 /// Queues one delivered, failed or skipped delivery again, due now, with a fresh retry
 /// schedule.
-pub async fn resend(
-    gw: &Gateway,
-    caller: &Caller,
-    app_id: &str,
-    id: &str,
-    delivery_id: &str,
-) -> Result<Delivery> {
-    let current = delivery(gw, caller, app_id, id, delivery_id).await?;
+pub async fn resend(gw: &Gateway, webhook: &Webhook, delivery_id: &str) -> Result<Delivery> {
+    let current = delivery(gw, webhook, delivery_id).await?;
     let installation = gw.store.get_installation(&current.installation_id).await?;
     if installation.is_none_or(|i| i.state == InstallationState::Revoked) {
         return Err(Error::conflict(
@@ -82,7 +65,7 @@ pub async fn resend(
     }
     if !gw
         .store
-        .resend_delivery(&current.webhook_id, delivery_id, gw.clock.now())
+        .resend_delivery(&webhook.id, delivery_id, gw.clock.now())
         .await?
     {
         return Err(Error::conflict(
@@ -94,19 +77,12 @@ pub async fn resend(
         ));
     }
     gw.deliveries.wake();
-    delivery(gw, caller, app_id, id, delivery_id).await
+    delivery(gw, webhook, delivery_id).await
 }
 
-/// Queues again the caller's webhook's deliveries that failed for good since `since`,
-/// and says how many.
-pub async fn replay_failed(
-    gw: &Gateway,
-    caller: &Caller,
-    app_id: &str,
-    id: &str,
-    since: DateTime<Utc>,
-) -> Result<u64> {
-    let webhook = super::webhooks::get(gw, caller, app_id, id).await?;
+/// Queues again the webhook's deliveries that failed for good since `since`, and says
+/// how many.
+pub async fn replay_failed(gw: &Gateway, webhook: &Webhook, since: DateTime<Utc>) -> Result<u64> {
     let queued = gw
         .store
         .replay_failed(&webhook.id, since, gw.clock.now())

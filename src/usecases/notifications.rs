@@ -2,6 +2,7 @@
 //! all, a partner its own app's.
 
 use super::{Caller, Gateway, Result};
+use crate::domain::model::Webhook;
 use crate::domain::notification::Notification;
 
 /// Newest first: every app's.
@@ -20,16 +21,13 @@ pub async fn of_app(
     Ok(gw.store.list_notifications(Some(app_id), limit).await?)
 }
 
-/// Newest first: those about one webhook of the caller's app, among the app's newest
-/// `limit`.
-pub async fn of_webhook(
-    gw: &Gateway,
-    caller: &Caller,
-    app_id: &str,
-    webhook_id: &str,
-    limit: i64,
-) -> Result<Vec<Notification>> {
-    let mut notifications = of_app(gw, caller, app_id, limit).await?;
-    notifications.retain(|n| n.webhook_id == webhook_id);
+/// Newest first: those about the caller's `webhook` (from `webhooks::get`), among its
+/// app's newest `limit`.
+pub async fn of_webhook(gw: &Gateway, webhook: &Webhook, limit: i64) -> Result<Vec<Notification>> {
+    let mut notifications = gw
+        .store
+        .list_notifications(Some(&webhook.app_id), limit)
+        .await?;
+    notifications.retain(|n| n.webhook_id == webhook.id);
     Ok(notifications)
 }

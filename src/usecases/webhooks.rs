@@ -231,16 +231,9 @@ pub async fn create(
     Ok(webhook)
 }
 
-/// Validates `fields` and applies them to the caller's webhook. Nothing changes on an
-/// error.
-pub async fn update(
-    gw: &Gateway,
-    caller: &Caller,
-    app_id: &str,
-    id: &str,
-    fields: WebhookFields,
-) -> Result<Webhook> {
-    let mut webhook = get(gw, caller, app_id, id).await?;
+/// Validates `fields` and applies them to the caller's `webhook` (from [`get`]). Nothing
+/// changes on an error.
+pub async fn update(gw: &Gateway, mut webhook: Webhook, fields: WebhookFields) -> Result<Webhook> {
     let new_secret = fields.secret.is_some();
     fields.apply(&mut webhook, gw.policy.targets)?;
     webhook.updated_at = gw.clock.now();
@@ -248,8 +241,15 @@ pub async fn update(
     if !gw.store.update_webhook(&webhook, secret).await? {
         return Err(Error::NotFound("webhook"));
     }
-    // As stored now: its state may have changed since it was read.
-    get(gw, caller, app_id, id).await
+    reread(gw, &webhook).await
+}
+
+/// The webhook as stored now (its state may have changed since it was read).
+pub async fn reread(gw: &Gateway, webhook: &Webhook) -> Result<Webhook> {
+    gw.store
+        .get_webhook(&webhook.app_id, &webhook.id)
+        .await?
+        .ok_or(Error::NotFound("webhook"))
 }
 
 /// Deletes the caller's webhook with its deliveries.
@@ -277,16 +277,13 @@ pub async fn with_credentials(
     Ok(webhook)
 }
 
-/// A new secret (the caller's, or generated); the old one keeps signing beside it for
-/// the rotation overlap.
+/// A new secret for the caller's `webhook` (the caller's, or generated); the old one
+/// keeps signing beside it for the rotation overlap.
 pub async fn rotate_secret(
     gw: &Gateway,
-    caller: &Caller,
-    app_id: &str,
-    id: &str,
+    webhook: &Webhook,
     secret: Option<String>,
 ) -> Result<Webhook> {
-    get(gw, caller, app_id, id).await?;
     let new_secret = match secret {
         Some(secret) => validate_secret(secret)?,
         None => generate_secret(),
@@ -295,31 +292,30 @@ pub async fn rotate_secret(
     let previous_until = now + gw.policy.secret_rotation_overlap;
     if !gw
         .store
-        .rotate_webhook_secret(app_id, id, &new_secret, previous_until, now)
+        .rotate_webhook_secret(
+            &webhook.app_id,
+            &webhook.id,
+            &new_secret,
+            previous_until,
+            now,
+        )
         .await?
     {
         return Err(Error::NotFound("webhook"));
     }
-    get(gw, caller, app_id, id).await
+    reread(gw, webhook).await
 }
 
 /// Sends a signed `webhook.test` event carrying `data` (a JSON object; `{}` when
-/// absent) now, and says what the listener answered.
-pub async fn send_test(
-    gw: &Gateway,
-    caller: &Caller,
-    app_id: &str,
-    id: &str,
-    data: Option<&str>,
-) -> Result<TestSent> {
-    let webhook = get(gw, caller, app_id, id).await?;
+/// absent) to the caller's `webhook` now, and says what the listener answered.
+pub async fn send_test(gw: &Gateway, webhook: &Webhook, data: Option<&str>) -> Result<TestSent> {
     let data = match data {
         None => "{}",
         Some(raw) if raw.starts_with('{') => raw,
         Some(_) => return Err(Error::invalid("data", "data must be a JSON object")),
     };
     gw.deliveries
-        .send_test(&webhook, data)
+        .send_test(webhook, data)
         .await
         .map_err(|e| Error::LimitReached {
             kind: LimitKind::Rate,

@@ -102,3 +102,19 @@ impl<A: InArea> IntoResponse for PageError<A> {
         error_page_in(A::AREA, self.status, &self.message)
     }
 }
+
+/// A refused form: a caller's mistake is shown on the form's own page (`form_page`, not
+/// built otherwise) with the status the API would answer; a failure of the gateway
+/// itself as an error page.
+pub async fn refused_form<A: InArea>(
+    e: &Error,
+    form_page: impl std::future::Future<Output = Result<maud::Markup, PageError<A>>>,
+) -> Response {
+    if !e.is_caller_error() {
+        return PageError::<A>::new(status_of(e), message_of(e)).into_response();
+    }
+    match form_page.await {
+        Ok(page) => (status_of(e), page).into_response(),
+        Err(page_error) => page_error.into_response(),
+    }
+}
