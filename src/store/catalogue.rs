@@ -1,6 +1,6 @@
 //! The event-type catalogue: the types the platform declares it publishes, with a
-//! description and an example, for partners to pick from. `catalogue_store!(Type, Db)`
-//! implements [`CatalogueStore`] for a backend with a `pool`.
+//! description and an example, for partners to pick from. `catalogue_store!(Type)`
+//! implements [`CatalogueStore`] for a [`Backend`](super::Backend).
 
 use async_trait::async_trait;
 
@@ -52,7 +52,7 @@ impl TryFrom<EventTypeRow> for EventType {
 }
 
 macro_rules! catalogue_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::catalogue::CatalogueStore for $store {
             async fn create_event_type(
@@ -70,7 +70,7 @@ macro_rules! catalogue_store {
                     .bind(i64::from(t.deprecated))
                     .bind(to_millis(t.created_at))
                     .bind(to_millis(t.updated_at))
-                    .execute(&self.pool)
+                    .execute($crate::store::Backend::pool(self))
                     .await
                     .map_err(|e| {
                         $crate::store::constraint_error(e, "an event type with this name exists")
@@ -86,12 +86,15 @@ macro_rules! catalogue_store {
                     "SELECT {} FROM event_types WHERE name = $1",
                     $crate::store::catalogue::EVENT_TYPE_COLUMNS
                 );
-                sqlx::query_as::<$db, $crate::store::catalogue::EventTypeRow>(&sql)
-                    .bind(name)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .map($crate::domain::model::EventType::try_from)
-                    .transpose()
+                sqlx::query_as::<
+                    <$store as $crate::store::Backend>::Db,
+                    $crate::store::catalogue::EventTypeRow,
+                >(&sql)
+                .bind(name)
+                .fetch_optional($crate::store::Backend::pool(self))
+                .await?
+                .map($crate::domain::model::EventType::try_from)
+                .transpose()
             }
 
             async fn list_event_types(&self) -> StoreResult<Vec<$crate::domain::model::EventType>> {
@@ -99,12 +102,15 @@ macro_rules! catalogue_store {
                     "SELECT {} FROM event_types ORDER BY name",
                     $crate::store::catalogue::EVENT_TYPE_COLUMNS
                 );
-                sqlx::query_as::<$db, $crate::store::catalogue::EventTypeRow>(&sql)
-                    .fetch_all(&self.pool)
-                    .await?
-                    .into_iter()
-                    .map($crate::domain::model::EventType::try_from)
-                    .collect()
+                sqlx::query_as::<
+                    <$store as $crate::store::Backend>::Db,
+                    $crate::store::catalogue::EventTypeRow,
+                >(&sql)
+                .fetch_all($crate::store::Backend::pool(self))
+                .await?
+                .into_iter()
+                .map($crate::domain::model::EventType::try_from)
+                .collect()
             }
 
             async fn update_event_type(
@@ -120,7 +126,7 @@ macro_rules! catalogue_store {
                 .bind(i64::from(t.deprecated))
                 .bind(to_millis(t.updated_at))
                 .bind(&t.name)
-                .execute(&self.pool)
+                .execute($crate::store::Backend::pool(self))
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -128,7 +134,7 @@ macro_rules! catalogue_store {
             async fn delete_event_type(&self, name: &str) -> StoreResult<bool> {
                 let done = sqlx::query("DELETE FROM event_types WHERE name = $1")
                     .bind(name)
-                    .execute(&self.pool)
+                    .execute($crate::store::Backend::pool(self))
                     .await?;
                 Ok(done.rows_affected() == 1)
             }

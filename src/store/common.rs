@@ -1,35 +1,33 @@
-//! The SQL both backends share. `sql_store!(Type, Database, "name")` implements [`Store`]
-//! for a backend type that has a `pool` field and provides, as inherent items:
-//! `write_tx()` (how a write transaction starts), `lease_due()` (the claim, whose SQL
-//! and locking differ), `CLAIMED_SELECT` and `NEXT_DUE` (whose index use differs) and
-//! `MIGRATOR`.
+//! The SQL both backends share. `sql_store!(Type)` implements [`Store`] for a backend
+//! type that implements [`Backend`](super::Backend): what differs between SQLite and
+//! PostgreSQL comes through that trait.
 //!
 //! [`Store`]: super::Store
 
 macro_rules! sql_store {
-    ($store:ty, $db:ty, $name:literal) => {
+    ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             fn backend(&self) -> &'static str {
-                $name
+                <Self as $crate::store::Backend>::NAME
             }
 
             async fn migrate(&self) -> StoreResult<()> {
-                <$store>::MIGRATOR.run(&self.pool).await?;
+                <$store as $crate::store::Backend>::MIGRATOR.run($crate::store::Backend::pool(self)).await?;
                 Ok(())
             }
 
             async fn ping(&self) -> StoreResult<()> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                sqlx::query("SELECT 1").execute($crate::store::Backend::pool(self)).await?;
                 Ok(())
             }
 
             async fn ready(&self) -> StoreResult<bool> {
-                let latest = <$store>::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-                let applied: Option<i64> = sqlx::query_scalar::<$db, Option<i64>>(
+                let latest = <$store as $crate::store::Backend>::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+                let applied: Option<i64> = sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, Option<i64>>(
                     "SELECT MAX(version) FROM _sqlx_migrations WHERE success",
                 )
-                .fetch_one(&self.pool)
+                .fetch_one($crate::store::Backend::pool(self))
                 .await?;
                 Ok(applied == Some(latest))
             }
@@ -37,7 +35,7 @@ macro_rules! sql_store {
             async fn queue_stats(&self, now: DateTime<Utc>) -> StoreResult<crate::domain::stats::QueueStats> {
                 let now = to_millis(now);
                 let (due, scheduled, in_flight, oldest): (i64, i64, i64, Option<i64>) =
-                    sqlx::query_as::<$db, (i64, i64, i64, Option<i64>)>(
+                    sqlx::query_as::<<$store as $crate::store::Backend>::Db, (i64, i64, i64, Option<i64>)>(
                         "SELECT \
                          COALESCE(SUM(CASE WHEN state = 'pending' AND due_at <= $1 THEN 1 ELSE 0 END), 0), \
                          COALESCE(SUM(CASE WHEN state = 'pending' AND due_at > $1 THEN 1 ELSE 0 END), 0), \
@@ -46,17 +44,17 @@ macro_rules! sql_store {
                          FROM deliveries WHERE due_at IS NOT NULL",
                     )
                     .bind(now)
-                    .fetch_one(&self.pool)
+                    .fetch_one($crate::store::Backend::pool(self))
                     .await?;
-                let held: i64 = sqlx::query_scalar::<$db, i64>(
+                let held: i64 = sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, i64>(
                     "SELECT COUNT(*) FROM deliveries WHERE state = 'held'",
                 )
-                .fetch_one(&self.pool)
+                .fetch_one($crate::store::Backend::pool(self))
                 .await?;
-                let outbox_backlog: i64 = sqlx::query_scalar::<$db, i64>(
+                let outbox_backlog: i64 = sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, i64>(
                     "SELECT COUNT(*) FROM notifications WHERE sent_at IS NULL",
                 )
-                .fetch_one(&self.pool)
+                .fetch_one($crate::store::Backend::pool(self))
                 .await?;
                 Ok(crate::domain::stats::QueueStats {
                     due,
@@ -76,7 +74,7 @@ macro_rules! sql_store {
                 .bind(&t.name)
                 .bind(t.environment.as_str())
                 .bind(to_millis(t.created_at))
-                .execute(&self.pool)
+                .execute($crate::store::Backend::pool(self))
                 .await
                 .map_err(|e| constraint_error(e, "a tenant with this id exists"))?;
                 Ok(())
@@ -84,9 +82,9 @@ macro_rules! sql_store {
 
             async fn get_tenant(&self, id: &str) -> StoreResult<Option<Tenant>> {
                 let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
-                sqlx::query_as::<$db, TenantRow>(&sql)
+                sqlx::query_as::<<$store as $crate::store::Backend>::Db, TenantRow>(&sql)
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional($crate::store::Backend::pool(self))
                     .await?
                     .map(Tenant::try_from)
                     .transpose()
@@ -94,8 +92,8 @@ macro_rules! sql_store {
 
             async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
                 let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY id");
-                sqlx::query_as::<$db, TenantRow>(&sql)
-                    .fetch_all(&self.pool)
+                sqlx::query_as::<<$store as $crate::store::Backend>::Db, TenantRow>(&sql)
+                    .fetch_all($crate::store::Backend::pool(self))
                     .await?
                     .into_iter()
                     .map(Tenant::try_from)
@@ -107,7 +105,7 @@ macro_rules! sql_store {
                     .bind(&t.name)
                     .bind(t.environment.as_str())
                     .bind(&t.id)
-                    .execute(&self.pool)
+                    .execute($crate::store::Backend::pool(self))
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -115,7 +113,7 @@ macro_rules! sql_store {
             async fn delete_tenant(&self, id: &str) -> StoreResult<bool> {
                 let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute($crate::store::Backend::pool(self))
                     .await
                     .map_err(|e| {
                         $crate::store::in_use_error(e, "the tenant still has events or installations")
@@ -124,7 +122,7 @@ macro_rules! sql_store {
             }
 
             async fn create_app(&self, app: &App, key_hash: &str, key_prefix: &str) -> StoreResult<()> {
-                let mut tx = self.write_tx().await?;
+                let mut tx = $crate::store::Backend::write_tx(self).await?;
                 sqlx::query(
                     "INSERT INTO apps (id, name, oauth_client_id, created_at) VALUES ($1, $2, $3, $4)",
                 )
@@ -152,17 +150,17 @@ macro_rules! sql_store {
 
             async fn get_app(&self, id: &str) -> StoreResult<Option<App>> {
                 let sql = format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1");
-                Ok(sqlx::query_as::<$db, AppRow>(&sql)
+                Ok(sqlx::query_as::<<$store as $crate::store::Backend>::Db, AppRow>(&sql)
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional($crate::store::Backend::pool(self))
                     .await?
                     .map(App::from))
             }
 
             async fn list_apps(&self) -> StoreResult<Vec<App>> {
                 let sql = format!("SELECT {APP_COLUMNS} FROM apps ORDER BY id");
-                Ok(sqlx::query_as::<$db, AppRow>(&sql)
-                    .fetch_all(&self.pool)
+                Ok(sqlx::query_as::<<$store as $crate::store::Backend>::Db, AppRow>(&sql)
+                    .fetch_all($crate::store::Backend::pool(self))
                     .await?
                     .into_iter()
                     .map(App::from)
@@ -176,7 +174,7 @@ macro_rules! sql_store {
                 .bind(&app.name)
                 .bind(&app.oauth_client_id)
                 .bind(&app.id)
-                .execute(&self.pool)
+                .execute($crate::store::Backend::pool(self))
                 .await
                 .map_err(|e| constraint_error(e, "another app has this OAuth client id"))?;
                 Ok(done.rows_affected() == 1)
@@ -185,14 +183,14 @@ macro_rules! sql_store {
             async fn app_for_oauth_client(&self, client_id: &str) -> StoreResult<Option<String>> {
                 Ok(sqlx::query_scalar("SELECT id FROM apps WHERE oauth_client_id = $1")
                     .bind(client_id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional($crate::store::Backend::pool(self))
                     .await?)
             }
 
             async fn delete_app(&self, id: &str) -> StoreResult<bool> {
                 let done = sqlx::query("DELETE FROM apps WHERE id = $1")
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute($crate::store::Backend::pool(self))
                     .await
                     .map_err(|e| {
                         $crate::store::in_use_error(e, "the app still has installations or webhooks")
@@ -201,11 +199,11 @@ macro_rules! sql_store {
             }
 
             async fn app_for_key(&self, key_hash: &str) -> StoreResult<Option<String>> {
-                Ok(sqlx::query_scalar::<$db, String>(
+                Ok(sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, String>(
                     "SELECT app_id FROM app_keys WHERE key_hash = $1 AND revoked_at IS NULL",
                 )
                 .bind(key_hash)
-                .fetch_optional(&self.pool)
+                .fetch_optional($crate::store::Backend::pool(self))
                 .await?)
             }
 
@@ -217,7 +215,7 @@ macro_rules! sql_store {
                 at: DateTime<Utc>,
                 max_live: i64,
             ) -> StoreResult<AppKey> {
-                let mut tx = self.write_tx().await?;
+                let mut tx = $crate::store::Backend::write_tx(self).await?;
                 // Touching the app row serialises concurrent creations, so the cap holds
                 // on PostgreSQL too.
                 let app = sqlx::query("UPDATE apps SET name = name WHERE id = $1")
@@ -227,7 +225,7 @@ macro_rules! sql_store {
                 if app.rows_affected() == 0 {
                     return Err(StoreError::NotFound("unknown app".into()));
                 }
-                let live: i64 = sqlx::query_scalar::<$db, i64>(
+                let live: i64 = sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, i64>(
                     "SELECT COUNT(*) FROM app_keys WHERE app_id = $1 AND revoked_at IS NULL",
                 )
                 .bind(app_id)
@@ -257,7 +255,7 @@ macro_rules! sql_store {
             }
 
             async fn list_app_keys(&self, app_id: &str) -> StoreResult<Vec<AppKey>> {
-                let rows = sqlx::query_as::<$db, (String, String, i64, Option<i64>)>(
+                let rows = sqlx::query_as::<<$store as $crate::store::Backend>::Db, (String, String, i64, Option<i64>)>(
                     "SELECT key_hash, prefix, created_at, revoked_at FROM ( \
                        SELECT key_hash, prefix, created_at, revoked_at FROM app_keys \
                        WHERE app_id = $1 AND revoked_at IS NULL \
@@ -268,7 +266,7 @@ macro_rules! sql_store {
                      ORDER BY created_at, key_hash",
                 )
                 .bind(app_id)
-                .fetch_all(&self.pool)
+                .fetch_all($crate::store::Backend::pool(self))
                 .await?;
                 Ok(rows
                     .into_iter()
@@ -289,7 +287,7 @@ macro_rules! sql_store {
                 .bind(to_millis(at))
                 .bind(app_id)
                 .bind(key_id)
-                .execute(&self.pool)
+                .execute($crate::store::Backend::pool(self))
                 .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -301,12 +299,12 @@ macro_rules! sql_store {
                      ON CONFLICT (tenant_id, app_id) DO UPDATE SET state = 'active', revoked_at = NULL \
                      RETURNING {INSTALLATION_COLUMNS}"
                 );
-                sqlx::query_as::<$db, InstallationRow>(&sql)
+                sqlx::query_as::<<$store as $crate::store::Backend>::Db, InstallationRow>(&sql)
                     .bind(&i.id)
                     .bind(&i.tenant_id)
                     .bind(&i.app_id)
                     .bind(to_millis(i.created_at))
-                    .fetch_one(&self.pool)
+                    .fetch_one($crate::store::Backend::pool(self))
                     .await
                     .map_err(|e| not_found_on_reference(e, "unknown tenant or app"))?
                     .try_into()
@@ -314,9 +312,9 @@ macro_rules! sql_store {
 
             async fn get_installation(&self, id: &str) -> StoreResult<Option<Installation>> {
                 let sql = format!("SELECT {INSTALLATION_COLUMNS} FROM installations WHERE id = $1");
-                sqlx::query_as::<$db, InstallationRow>(&sql)
+                sqlx::query_as::<<$store as $crate::store::Backend>::Db, InstallationRow>(&sql)
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional($crate::store::Backend::pool(self))
                     .await?
                     .map(Installation::try_from)
                     .transpose()
@@ -332,10 +330,10 @@ macro_rules! sql_store {
                      WHERE ($1 IS NULL OR tenant_id = $1) AND ($2 IS NULL OR app_id = $2) \
                      ORDER BY created_at, id"
                 );
-                sqlx::query_as::<$db, InstallationRow>(&sql)
+                sqlx::query_as::<<$store as $crate::store::Backend>::Db, InstallationRow>(&sql)
                     .bind(tenant_id)
                     .bind(app_id)
-                    .fetch_all(&self.pool)
+                    .fetch_all($crate::store::Backend::pool(self))
                     .await?
                     .into_iter()
                     .map(Installation::try_from)
@@ -347,12 +345,12 @@ macro_rules! sql_store {
                 id: &str,
                 at: DateTime<Utc>,
             ) -> StoreResult<Option<(Installation, u64)>> {
-                let mut tx = self.write_tx().await?;
+                let mut tx = $crate::store::Backend::write_tx(self).await?;
                 let sql = format!(
                     "UPDATE installations SET state = 'revoked', revoked_at = COALESCE(revoked_at, $1) \
                      WHERE id = $2 RETURNING {INSTALLATION_COLUMNS}"
                 );
-                let Some(row) = sqlx::query_as::<$db, InstallationRow>(&sql)
+                let Some(row) = sqlx::query_as::<<$store as $crate::store::Backend>::Db, InstallationRow>(&sql)
                     .bind(to_millis(at))
                     .bind(id)
                     .fetch_optional(&mut *tx)
@@ -386,7 +384,7 @@ macro_rules! sql_store {
             }
 
             async fn create_webhook(&self, w: &Webhook, max_per_app: i64) -> StoreResult<()> {
-                let mut tx = self.write_tx().await?;
+                let mut tx = $crate::store::Backend::write_tx(self).await?;
                 // Touching the app row serialises concurrent creations for one app, so the
                 // limit holds on PostgreSQL too.
                 let app = sqlx::query("UPDATE apps SET name = name WHERE id = $1")
@@ -397,7 +395,7 @@ macro_rules! sql_store {
                     return Err(StoreError::NotFound("unknown app".into()));
                 }
                 let count: i64 =
-                    sqlx::query_scalar::<$db, i64>("SELECT COUNT(*) FROM webhooks WHERE app_id = $1")
+                    sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, i64>("SELECT COUNT(*) FROM webhooks WHERE app_id = $1")
                         .bind(&w.app_id)
                         .fetch_one(&mut *tx)
                         .await?;
@@ -410,7 +408,7 @@ macro_rules! sql_store {
                     "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                 );
-                bind_webhook(sqlx::query::<$db>(&sql), w)
+                bind_webhook(sqlx::query::<<$store as $crate::store::Backend>::Db>(&sql), w)
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| constraint_error(e, "a webhook with this id exists"))?;
@@ -420,10 +418,10 @@ macro_rules! sql_store {
 
             async fn get_webhook(&self, app_id: &str, id: &str) -> StoreResult<Option<Webhook>> {
                 let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1 AND app_id = $2");
-                sqlx::query_as::<$db, WebhookRow>(&sql)
+                sqlx::query_as::<<$store as $crate::store::Backend>::Db, WebhookRow>(&sql)
                     .bind(id)
                     .bind(app_id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional($crate::store::Backend::pool(self))
                     .await?
                     .map(Webhook::try_from)
                     .transpose()
@@ -431,9 +429,9 @@ macro_rules! sql_store {
 
             async fn list_webhooks(&self, app_id: &str) -> StoreResult<Vec<Webhook>> {
                 let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE app_id = $1 ORDER BY created_at, id");
-                sqlx::query_as::<$db, WebhookRow>(&sql)
+                sqlx::query_as::<<$store as $crate::store::Backend>::Db, WebhookRow>(&sql)
                     .bind(app_id)
-                    .fetch_all(&self.pool)
+                    .fetch_all($crate::store::Backend::pool(self))
                     .await?
                     .into_iter()
                     .map(Webhook::try_from)
@@ -463,7 +461,7 @@ macro_rules! sql_store {
                 .bind(&w.app_id)
                 .bind(w.rate_limit_per_second)
                 .bind(w.max_concurrency)
-                .execute(&self.pool)
+                .execute($crate::store::Backend::pool(self))
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -485,7 +483,7 @@ macro_rules! sql_store {
                 .bind(to_millis(at))
                 .bind(id)
                 .bind(app_id)
-                .execute(&self.pool)
+                .execute($crate::store::Backend::pool(self))
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -494,20 +492,20 @@ macro_rules! sql_store {
                 let done = sqlx::query("DELETE FROM webhooks WHERE id = $1 AND app_id = $2")
                     .bind(id)
                     .bind(app_id)
-                    .execute(&self.pool)
+                    .execute($crate::store::Backend::pool(self))
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
 
             async fn publish(&self, e: &NewEvent) -> StoreResult<PublishOutcome> {
-                let mut tx = self.write_tx().await?;
+                let mut tx = $crate::store::Backend::write_tx(self).await?;
                 let (outcome, _) = publish_all(&mut tx, std::slice::from_ref(e), None).await?;
                 tx.commit().await?;
                 Ok(outcome.into_iter().next().expect("one outcome per event"))
             }
 
             async fn publish_batch(&self, events: &[NewEvent]) -> StoreResult<Vec<PublishOutcome>> {
-                let mut tx = self.write_tx().await?;
+                let mut tx = $crate::store::Backend::write_tx(self).await?;
                 let (outcomes, _) = publish_all(&mut tx, events, None).await?;
                 tx.commit().await?;
                 Ok(outcomes)
@@ -518,7 +516,7 @@ macro_rules! sql_store {
                 events: &[NewEvent],
                 lease: &$crate::store::publish::FastLease<'_>,
             ) -> StoreResult<(Vec<PublishOutcome>, Vec<ClaimedDelivery>)> {
-                let mut tx = self.write_tx().await?;
+                let mut tx = $crate::store::Backend::write_tx(self).await?;
                 let published = publish_all(&mut tx, events, Some(lease)).await?;
                 tx.commit().await?;
                 Ok(published)
@@ -531,13 +529,13 @@ macro_rules! sql_store {
                 claim: &$crate::store::ClaimLimits,
             ) -> StoreResult<Vec<ClaimedDelivery>> {
                 let token = uuid::Uuid::now_v7().to_string();
-                let claimed = self.lease_due(&token, now, lease_until, claim).await?;
+                let claimed = $crate::store::Backend::lease_due(self, &token, now, lease_until, claim).await?;
                 if claimed == 0 {
                     return Ok(Vec::new());
                 }
-                sqlx::query_as::<$db, ClaimedRow>(Self::CLAIMED_SELECT)
+                sqlx::query_as::<<$store as $crate::store::Backend>::Db, ClaimedRow>(<Self as $crate::store::Backend>::CLAIMED_SELECT)
                     .bind(&token)
-                    .fetch_all(&self.pool)
+                    .fetch_all($crate::store::Backend::pool(self))
                     .await?
                     .into_iter()
                     .map(ClaimedDelivery::try_from)
@@ -549,9 +547,9 @@ macro_rules! sql_store {
                     return Ok(());
                 }
                 // Two statements for the whole batch, whatever its size.
-                let mut tx = self.write_tx().await?;
+                let mut tx = $crate::store::Backend::write_tx(self).await?;
                 let mut insert =
-                    sqlx::QueryBuilder::<$db>::new(format!("INSERT INTO attempts ({ATTEMPT_COLUMNS}) "));
+                    sqlx::QueryBuilder::<<$store as $crate::store::Backend>::Db>::new(format!("INSERT INTO attempts ({ATTEMPT_COLUMNS}) "));
                 insert.push_values(records, |mut row, r| {
                     let a = &r.attempt;
                     row.push_bind(a.id.clone())
@@ -570,7 +568,7 @@ macro_rules! sql_store {
                 });
                 insert.build().execute(&mut *tx).await?;
 
-                let mut update = sqlx::QueryBuilder::<$db>::new(
+                let mut update = sqlx::QueryBuilder::<<$store as $crate::store::Backend>::Db>::new(
                     "WITH v(id, lease, state, attempts, due, first_failure, at) AS (",
                 );
                 update.push_values(records, |mut row, r| {
@@ -604,7 +602,7 @@ macro_rules! sql_store {
             }
 
             async fn release_leases(&self, token: &str, now: DateTime<Utc>) -> StoreResult<u64> {
-                let mut tx = self.write_tx().await?;
+                let mut tx = $crate::store::Backend::write_tx(self).await?;
                 let done = sqlx::query(
                     "UPDATE deliveries SET state = 'pending', due_at = $1, lease_token = NULL, \
                      updated_at = $1 WHERE lease_token = $2 AND state = 'in_flight'",
@@ -618,20 +616,20 @@ macro_rules! sql_store {
             }
 
             async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
-                let due = sqlx::query_scalar::<$db, Option<i64>>(Self::NEXT_DUE)
-                    .fetch_one(&self.pool)
+                let due = sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, Option<i64>>(<Self as $crate::store::Backend>::NEXT_DUE)
+                    .fetch_one($crate::store::Backend::pool(self))
                 .await?;
                 Ok(due.map(from_millis))
             }
         }
 
-        publish_fns!($db);
+        publish_fns!(<$store as $crate::store::Backend>::Db);
 
         /// Binds a webhook's columns in `WEBHOOK_COLUMNS` order ($1 … $17).
         fn bind_webhook<'q>(
-            query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            query: sqlx::query::Query<'q, <$store as $crate::store::Backend>::Db, <<$store as $crate::store::Backend>::Db as sqlx::Database>::Arguments<'q>>,
             w: &'q Webhook,
-        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+        ) -> sqlx::query::Query<'q, <$store as $crate::store::Backend>::Db, <<$store as $crate::store::Backend>::Db as sqlx::Database>::Arguments<'q>> {
             query
                 .bind(&w.id)
                 .bind(&w.app_id)

@@ -1,6 +1,5 @@
 //! Health monitoring's storage: streak state, evaluation ticks, and the notification
-//! outbox. `health_store!(Type, Database)` implements [`HealthStore`] for a backend that
-//! has a `pool`, `write_tx()` and a `CLAIM_NOTIFICATIONS` statement.
+//! outbox. `health_store!(Type)` implements [`HealthStore`] for a [`Backend`](super::Backend).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -184,7 +183,7 @@ impl TryFrom<NotificationRow> for Notification {
 }
 
 macro_rules! health_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::health::HealthStore for $store {
             async fn claim_tick(&self, tick_at: DateTime<Utc>, instance: &str, now: DateTime<Utc>) -> StoreResult<bool> {
@@ -195,16 +194,16 @@ macro_rules! health_store {
                 .bind(to_millis(tick_at))
                 .bind(instance)
                 .bind(to_millis(now))
-                .execute(&self.pool)
+                .execute($crate::store::Backend::pool(self))
                 .await?;
                 Ok(done.rows_affected() == 1)
             }
 
             async fn health_inputs(&self, since: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<Vec<HealthInput>> {
-                Ok(sqlx::query_as::<$db, HealthInputRow>(HEALTH_INPUTS)
+                Ok(sqlx::query_as::<<$store as $crate::store::Backend>::Db, HealthInputRow>(HEALTH_INPUTS)
                     .bind(to_millis(since))
                     .bind(to_millis(until))
-                    .fetch_all(&self.pool)
+                    .fetch_all($crate::store::Backend::pool(self))
                     .await?
                     .into_iter()
                     .map(HealthInput::from)
@@ -212,7 +211,7 @@ macro_rules! health_store {
             }
 
             async fn save_health(&self, c: &HealthChange) -> StoreResult<()> {
-                let mut tx = self.write_tx().await?;
+                let mut tx = $crate::store::Backend::write_tx(self).await?;
                 let now = to_millis(c.evaluated_at);
                 sqlx::query(&format!(
                     "INSERT INTO webhook_health ({HEALTH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -263,9 +262,9 @@ macro_rules! health_store {
 
             async fn get_health(&self, webhook_id: &str) -> StoreResult<Option<WebhookHealth>> {
                 let sql = format!("SELECT {HEALTH_COLUMNS} FROM webhook_health WHERE webhook_id = $1");
-                Ok(sqlx::query_as::<$db, HealthRow>(&sql)
+                Ok(sqlx::query_as::<<$store as $crate::store::Backend>::Db, HealthRow>(&sql)
                     .bind(webhook_id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional($crate::store::Backend::pool(self))
                     .await?
                     .map(WebhookHealth::from))
             }
@@ -277,7 +276,7 @@ macro_rules! health_store {
                 include_failed: bool,
                 now: DateTime<Utc>,
             ) -> StoreResult<Option<Reactivated>> {
-                let mut tx = self.write_tx().await?;
+                let mut tx = $crate::store::Backend::write_tx(self).await?;
                 let now = to_millis(now);
                 let flipped = sqlx::query(
                     "UPDATE webhooks SET state = 'active', updated_at = $1 WHERE id = $2 AND state = 'deactivated'",
@@ -289,7 +288,7 @@ macro_rules! health_store {
                 if flipped.rows_affected() == 0 {
                     return Ok(None);
                 }
-                let streak_start: Option<i64> = sqlx::query_scalar::<$db, Option<i64>>(
+                let streak_start: Option<i64> = sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, Option<i64>>(
                     "SELECT failure_since FROM webhook_health WHERE webhook_id = $1",
                 )
                 .bind(webhook_id)
@@ -346,10 +345,10 @@ macro_rules! health_store {
                     "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE ($1 IS NULL OR app_id = $1) \
                      ORDER BY created_at DESC, id DESC LIMIT $2"
                 );
-                sqlx::query_as::<$db, NotificationRow>(&sql)
+                sqlx::query_as::<<$store as $crate::store::Backend>::Db, NotificationRow>(&sql)
                     .bind(app_id)
                     .bind(limit)
-                    .fetch_all(&self.pool)
+                    .fetch_all($crate::store::Backend::pool(self))
                     .await?
                     .into_iter()
                     .map(Notification::try_from)
@@ -362,11 +361,11 @@ macro_rules! health_store {
                 lease_until: DateTime<Utc>,
                 limit: i64,
             ) -> StoreResult<Vec<Notification>> {
-                let mut claimed = sqlx::query_as::<$db, NotificationRow>(<$store>::CLAIM_NOTIFICATIONS)
+                let mut claimed = sqlx::query_as::<<$store as $crate::store::Backend>::Db, NotificationRow>(<$store as $crate::store::Backend>::CLAIM_NOTIFICATIONS)
                     .bind(to_millis(lease_until))
                     .bind(to_millis(now))
                     .bind(limit)
-                    .fetch_all(&self.pool)
+                    .fetch_all($crate::store::Backend::pool(self))
                     .await?
                     .into_iter()
                     .map(Notification::try_from)
@@ -382,7 +381,7 @@ macro_rules! health_store {
                 )
                 .bind(to_millis(at))
                 .bind(id)
-                .execute(&self.pool)
+                .execute($crate::store::Backend::pool(self))
                 .await?;
                 Ok(())
             }
@@ -395,17 +394,17 @@ macro_rules! health_store {
                 .bind(to_millis(retry_at))
                 .bind(error)
                 .bind(id)
-                .execute(&self.pool)
+                .execute($crate::store::Backend::pool(self))
                 .await?;
                 Ok(())
             }
 
             async fn health_overview(&self) -> StoreResult<Vec<(String, String, Status, Option<f64>)>> {
-                let rows = sqlx::query_as::<$db, (String, String, String, Option<String>, Option<i64>, Option<i64>)>(
+                let rows = sqlx::query_as::<<$store as $crate::store::Backend>::Db, (String, String, String, Option<String>, Option<i64>, Option<i64>)>(
                     "SELECT w.app_id, w.id, w.state, h.status, h.window_attempts, h.window_failures \
                      FROM webhooks w LEFT JOIN webhook_health h ON h.webhook_id = w.id",
                 )
-                .fetch_all(&self.pool)
+                .fetch_all($crate::store::Backend::pool(self))
                 .await?;
                 Ok(rows
                     .into_iter()
@@ -425,8 +424,8 @@ macro_rules! health_store {
             }
 
             async fn outbox_backlog(&self) -> StoreResult<i64> {
-                Ok(sqlx::query_scalar::<$db, i64>("SELECT COUNT(*) FROM notifications WHERE sent_at IS NULL")
-                    .fetch_one(&self.pool)
+                Ok(sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, i64>("SELECT COUNT(*) FROM notifications WHERE sent_at IS NULL")
+                    .fetch_one($crate::store::Backend::pool(self))
                     .await?)
             }
         }

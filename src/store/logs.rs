@@ -95,14 +95,14 @@ pub struct AttemptWindow {
 }
 
 macro_rules! log_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::logs::LogStore for $store {
             async fn get_delivery(&self, id: &str) -> StoreResult<Option<Delivery>> {
                 let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1");
-                sqlx::query_as::<$db, DeliveryRow>(&sql)
+                sqlx::query_as::<<$store as $crate::store::Backend>::Db, DeliveryRow>(&sql)
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional($crate::store::Backend::pool(self))
                     .await?
                     .map(Delivery::try_from)
                     .transpose()
@@ -120,7 +120,7 @@ macro_rules! log_store {
                      AND ($6 IS NULL OR created_at < $6) AND ($7 IS NULL OR id < $7) \
                      ORDER BY id DESC LIMIT $8"
                 );
-                sqlx::query_as::<$db, DeliveryRow>(&sql)
+                sqlx::query_as::<<$store as $crate::store::Backend>::Db, DeliveryRow>(&sql)
                     .bind(webhook_id)
                     .bind(f.state.map(|s| s.as_str()))
                     .bind(&f.event_type)
@@ -129,7 +129,7 @@ macro_rules! log_store {
                     .bind(f.until.map(to_millis))
                     .bind(&f.before)
                     .bind(f.limit)
-                    .fetch_all(&self.pool)
+                    .fetch_all($crate::store::Backend::pool(self))
                     .await?
                     .into_iter()
                     .map(Delivery::try_from)
@@ -151,7 +151,7 @@ macro_rules! log_store {
                        AND ($8 IS NULL OR event_type = $8) AND ($9 IS NULL OR tenant_id = $9))) \
                      ORDER BY id DESC LIMIT $7"
                 );
-                sqlx::query_as::<$db, AttemptRow>(&sql)
+                sqlx::query_as::<<$store as $crate::store::Backend>::Db, AttemptRow>(&sql)
                     .bind(webhook_id)
                     .bind(&f.delivery_id)
                     .bind(f.outcome.map(|o| o.as_str()))
@@ -161,7 +161,7 @@ macro_rules! log_store {
                     .bind(f.limit)
                     .bind(&f.event_type)
                     .bind(&f.tenant_id)
-                    .fetch_all(&self.pool)
+                    .fetch_all($crate::store::Backend::pool(self))
                     .await?
                     .into_iter()
                     .map(Attempt::try_from)
@@ -182,7 +182,7 @@ macro_rules! log_store {
                     .bind(to_millis(now))
                     .bind(delivery_id)
                     .bind(webhook_id)
-                    .execute(&self.pool)
+                    .execute($crate::store::Backend::pool(self))
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -201,7 +201,7 @@ macro_rules! log_store {
                     .bind(to_millis(now))
                     .bind(webhook_id)
                     .bind(to_millis(since))
-                    .execute(&self.pool)
+                    .execute($crate::store::Backend::pool(self))
                     .await?;
                 Ok(done.rows_affected())
             }
@@ -227,7 +227,7 @@ macro_rules! log_store {
                 .bind(start)
                 .bind(end)
                 .bind(window_ms)
-                .fetch_all(&self.pool)
+                .fetch_all($crate::store::Backend::pool(self))
                 .await?;
                 let mut windows: Vec<_> = (0..count)
                     .map(|i| $crate::store::logs::AttemptWindow {

@@ -1,7 +1,8 @@
 //! Persistence behind one trait, with an SQLite (embedded default) and a PostgreSQL
 //! implementation. Both run the same SQL text (`$N` placeholders work in both) generated
-//! by [`sql_store!`](common); the claim and how a write transaction starts differ, and
-//! those live in each backend's own module.
+//! by [`sql_store!`](common) and its siblings; what differs (the claim, how a write
+//! transaction starts, statements whose index use differs, the migrations) each backend
+//! gives through the [`Backend`] trait.
 
 use std::sync::Arc;
 
@@ -54,6 +55,7 @@ pub mod health;
 pub mod logs;
 #[macro_use]
 pub mod retention;
+mod backend;
 mod outage;
 #[macro_use]
 pub mod publish;
@@ -64,6 +66,7 @@ mod rows;
 pub mod sqlite;
 mod write_tx;
 
+pub use backend::Backend;
 pub use outage::Outage;
 pub(crate) use write_tx::{WriteTurn, WriteTx};
 

@@ -1,6 +1,6 @@
 //! Partner portal sessions, one-time portal links and platform console sessions. Tokens
-//! are stored only as hashes, like partner keys. `portal_store!(Type, Db)` implements [`PortalStore`] for a backend
-//! with a `pool`.
+//! are stored only as hashes, like partner keys. `portal_store!(Type)` implements
+//! [`PortalStore`] for a [`Backend`](super::Backend).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -94,7 +94,7 @@ impl From<ConsoleSessionRow> for ConsoleSession {
 }
 
 macro_rules! portal_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::portal::PortalStore for $store {
             async fn create_portal_session(
@@ -113,7 +113,7 @@ macro_rules! portal_store {
                 .bind(&s.csrf_token)
                 .bind(to_millis(s.created_at))
                 .bind(to_millis(s.expires_at))
-                .execute(&self.pool)
+                .execute($crate::store::Backend::pool(self))
                 .await
                 .map_err(|e| $crate::store::not_found_on_reference(e, "unknown app"))?;
                 Ok(())
@@ -123,12 +123,15 @@ macro_rules! portal_store {
                 &self,
                 token_hash: &str,
             ) -> StoreResult<Option<$crate::store::portal::PortalSession>> {
-                let row = sqlx::query_as::<$db, $crate::store::portal::PortalSessionRow>(
+                let row = sqlx::query_as::<
+                    <$store as $crate::store::Backend>::Db,
+                    $crate::store::portal::PortalSessionRow,
+                >(
                     "SELECT app_id, key_hash, csrf_token, created_at, expires_at \
                      FROM portal_sessions WHERE token_hash = $1",
                 )
                 .bind(token_hash)
-                .fetch_optional(&self.pool)
+                .fetch_optional($crate::store::Backend::pool(self))
                 .await?;
                 Ok(row.map(Into::into))
             }
@@ -136,7 +139,7 @@ macro_rules! portal_store {
             async fn delete_portal_session(&self, token_hash: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM portal_sessions WHERE token_hash = $1")
                     .bind(token_hash)
-                    .execute(&self.pool)
+                    .execute($crate::store::Backend::pool(self))
                     .await?;
                 Ok(())
             }
@@ -156,7 +159,7 @@ macro_rules! portal_store {
                 .bind(app_id)
                 .bind(to_millis(now))
                 .bind(to_millis(expires_at))
-                .execute(&self.pool)
+                .execute($crate::store::Backend::pool(self))
                 .await
                 .map_err(|e| $crate::store::not_found_on_reference(e, "unknown app"))?;
                 Ok(())
@@ -174,7 +177,7 @@ macro_rules! portal_store {
                 )
                 .bind(to_millis(now))
                 .bind(token_hash)
-                .fetch_optional(&self.pool)
+                .fetch_optional($crate::store::Backend::pool(self))
                 .await?;
                 Ok(app)
             }
@@ -194,7 +197,7 @@ macro_rules! portal_store {
                 .bind(&s.csrf_token)
                 .bind(to_millis(s.created_at))
                 .bind(to_millis(s.expires_at))
-                .execute(&self.pool)
+                .execute($crate::store::Backend::pool(self))
                 .await?;
                 Ok(())
             }
@@ -203,12 +206,15 @@ macro_rules! portal_store {
                 &self,
                 token_hash: &str,
             ) -> StoreResult<Option<$crate::store::portal::ConsoleSession>> {
-                let row = sqlx::query_as::<$db, $crate::store::portal::ConsoleSessionRow>(
+                let row = sqlx::query_as::<
+                    <$store as $crate::store::Backend>::Db,
+                    $crate::store::portal::ConsoleSessionRow,
+                >(
                     "SELECT key_hash, csrf_token, created_at, expires_at \
                      FROM console_sessions WHERE token_hash = $1",
                 )
                 .bind(token_hash)
-                .fetch_optional(&self.pool)
+                .fetch_optional($crate::store::Backend::pool(self))
                 .await?;
                 Ok(row.map(Into::into))
             }
@@ -216,7 +222,7 @@ macro_rules! portal_store {
             async fn delete_console_session(&self, token_hash: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1")
                     .bind(token_hash)
-                    .execute(&self.pool)
+                    .execute($crate::store::Backend::pool(self))
                     .await?;
                 Ok(())
             }
@@ -229,7 +235,7 @@ macro_rules! portal_store {
                 ] {
                     let done = sqlx::query(sql)
                         .bind(to_millis(now))
-                        .execute(&self.pool)
+                        .execute($crate::store::Backend::pool(self))
                         .await?;
                     pruned += done.rows_affected();
                 }

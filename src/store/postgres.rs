@@ -22,8 +22,6 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
-
     /// Per webhook not at capacity, its oldest due deliveries (at most its room in
     /// `$7`/`$8`, else `$5`, and never more than the partner's `max_concurrency`: LEAST
     /// ignores a NULL; one probe of `deliveries_webhook_due` each) are the candidates; of those, the oldest `$4` not
@@ -48,20 +46,6 @@ impl PgStore {
                       FOR UPDATE OF d SKIP LOCKED)"
     );
 
-    /// The earliest due time (a retry or a lease expiry), one index probe per webhook.
-    const NEXT_DUE: &'static str = "SELECT MIN(d.due_at) FROM webhooks w CROSS JOIN LATERAL ( \
-         SELECT due_at FROM deliveries WHERE webhook_id = w.id AND due_at IS NOT NULL \
-         ORDER BY due_at LIMIT 1) d";
-
-    /// The fetch of what a claim leased.
-    pub const CLAIMED_SELECT: &'static str = claimed_select!("events e");
-
-    const CLAIM_NOTIFICATIONS: &'static str = "UPDATE notifications SET lease_until = $1 \
-         WHERE id IN (SELECT id FROM notifications \
-                      WHERE sent_at IS NULL AND (lease_until IS NULL OR lease_until <= $2) \
-                      ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-         RETURNING id, app_id, webhook_id, severity, body, created_at, sent_at, publish_attempts, last_error";
-
     pub async fn connect(url: &str, settings: &super::PoolSettings) -> StoreResult<Self> {
         // JIT off: the claim's LATERAL per-webhook LIMIT is estimated far above its real
         // cost, so with a large backlog PostgreSQL JIT-compiled it on every execution
@@ -73,6 +57,32 @@ impl PgStore {
             .connect_with(options)
             .await?;
         Ok(Self { pool })
+    }
+}
+
+#[async_trait::async_trait]
+impl super::Backend for PgStore {
+    type Db = Postgres;
+    const NAME: &'static str = "postgres";
+
+    const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+    /// The earliest due time (a retry or a lease expiry), one index probe per webhook.
+    const NEXT_DUE: &'static str = "SELECT MIN(d.due_at) FROM webhooks w CROSS JOIN LATERAL ( \
+         SELECT due_at FROM deliveries WHERE webhook_id = w.id AND due_at IS NOT NULL \
+         ORDER BY due_at LIMIT 1) d";
+
+    /// The fetch of what a claim leased.
+    const CLAIMED_SELECT: &'static str = claimed_select!("events e");
+
+    const CLAIM_NOTIFICATIONS: &'static str = "UPDATE notifications SET lease_until = $1 \
+         WHERE id IN (SELECT id FROM notifications \
+                      WHERE sent_at IS NULL AND (lease_until IS NULL OR lease_until <= $2) \
+                      ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         RETURNING id, app_id, webhook_id, severity, body, created_at, sent_at, publish_attempts, last_error";
+
+    fn pool(&self) -> &sqlx::Pool<Postgres> {
+        &self.pool
     }
 
     async fn lease_due(
@@ -110,12 +120,12 @@ impl PgStore {
     }
 }
 
-sql_store!(PgStore, Postgres, "postgres");
-health_store!(PgStore, Postgres);
+sql_store!(PgStore);
+health_store!(PgStore);
 retention_store!(PgStore);
-catalogue_store!(PgStore, Postgres);
-portal_store!(PgStore, Postgres);
-log_store!(PgStore, Postgres);
+catalogue_store!(PgStore);
+portal_store!(PgStore);
+log_store!(PgStore);
 
 #[cfg(test)]
 mod tests {

@@ -3,8 +3,8 @@
 //! deliveries delivered, failed for good or skipped; attempts; events no delivery refers
 //! to any more; notifications already sent. A pending, in-flight or held delivery (and
 //! its event) is kept however old, so retention never drops an event still owed to a
-//! listener. `retention_store!(Type)` implements [`RetentionStore`] for a backend with a
-//! `pool` and a `write_tx()`.
+//! listener. `retention_store!(Type)` implements [`RetentionStore`] for a
+//! [`Backend`](super::Backend).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -63,7 +63,7 @@ macro_rules! retention_store {
                         let ids: Vec<String> = sqlx::query_scalar(&select)
                             .bind(cutoff)
                             .bind(chunk)
-                            .fetch_all(&self.pool)
+                            .fetch_all($crate::store::Backend::pool(self))
                             .await?;
                         if ids.is_empty() {
                             break;
@@ -73,7 +73,7 @@ macro_rules! retention_store {
                         for id in &ids {
                             query = query.bind(id);
                         }
-                        let mut tx = self.write_tx().await?;
+                        let mut tx = $crate::store::Backend::write_tx(self).await?;
                         *count += query.execute(&mut *tx).await?.rows_affected();
                         tx.commit().await?;
                         if (ids.len() as i64) < chunk {

@@ -38,8 +38,6 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-
     /// Per webhook not at capacity, its oldest due deliveries (the correlated subquery
     /// is SQLite's LATERAL; one index probe per webhook, at most `$8` rows, the largest
     /// room), ranked so that each keeps at most its room in the JSON object `$7` (else
@@ -64,19 +62,6 @@ impl SqliteStore {
                       ORDER BY c.due_at LIMIT $4)"
     );
 
-    /// The earliest due time (a retry or a lease expiry).
-    const NEXT_DUE: &'static str = "SELECT MIN(due_at) FROM deliveries WHERE due_at IS NOT NULL";
-
-    /// The fetch of what a claim leased, with the events table's key index pinned.
-    pub const CLAIMED_SELECT: &'static str =
-        claimed_select!("events e INDEXED BY sqlite_autoindex_events_1");
-
-    const CLAIM_NOTIFICATIONS: &'static str = "UPDATE notifications SET lease_until = $1 \
-         WHERE id IN (SELECT id FROM notifications \
-                      WHERE sent_at IS NULL AND (lease_until IS NULL OR lease_until <= $2) \
-                      ORDER BY created_at LIMIT $3) \
-         RETURNING id, app_id, webhook_id, severity, body, created_at, sent_at, publish_attempts, last_error";
-
     pub async fn connect(url: &str, settings: &super::PoolSettings) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -100,6 +85,31 @@ impl SqliteStore {
             pool,
             write_turn: super::WriteTurn::default(),
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl super::Backend for SqliteStore {
+    type Db = Sqlite;
+    const NAME: &'static str = "sqlite";
+
+    const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+    /// The earliest due time (a retry or a lease expiry).
+    const NEXT_DUE: &'static str = "SELECT MIN(due_at) FROM deliveries WHERE due_at IS NOT NULL";
+
+    /// The fetch of what a claim leased, with the events table's key index pinned.
+    const CLAIMED_SELECT: &'static str =
+        claimed_select!("events e INDEXED BY sqlite_autoindex_events_1");
+
+    const CLAIM_NOTIFICATIONS: &'static str = "UPDATE notifications SET lease_until = $1 \
+         WHERE id IN (SELECT id FROM notifications \
+                      WHERE sent_at IS NULL AND (lease_until IS NULL OR lease_until <= $2) \
+                      ORDER BY created_at LIMIT $3) \
+         RETURNING id, app_id, webhook_id, severity, body, created_at, sent_at, publish_attempts, last_error";
+
+    fn pool(&self) -> &sqlx::Pool<Sqlite> {
+        &self.pool
     }
 
     async fn lease_due(
@@ -138,9 +148,9 @@ impl SqliteStore {
     }
 }
 
-sql_store!(SqliteStore, Sqlite, "sqlite");
-health_store!(SqliteStore, Sqlite);
+sql_store!(SqliteStore);
+health_store!(SqliteStore);
 retention_store!(SqliteStore);
-catalogue_store!(SqliteStore, Sqlite);
-portal_store!(SqliteStore, Sqlite);
-log_store!(SqliteStore, Sqlite);
+catalogue_store!(SqliteStore);
+portal_store!(SqliteStore);
+log_store!(SqliteStore);

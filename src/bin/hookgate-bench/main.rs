@@ -294,7 +294,7 @@ async fn seed_scheduled(database_url: &str, db: Db, tenant: &str, n: u64) {
             print_plan("claim", claim.into_iter().map(|r| r.3).collect());
             let fetch: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!(
                 "EXPLAIN QUERY PLAN {}",
-                SqliteStore::CLAIMED_SELECT
+                <SqliteStore as hookgate::store::Backend>::CLAIMED_SELECT
             ))
             .bind("token")
             .fetch_all(&pool)
@@ -333,12 +333,14 @@ async fn seed_scheduled(database_url: &str, db: Db, tenant: &str, n: u64) {
                 .await
                 .unwrap();
             print_plan("claim", claim.into_iter().map(|r| r.0).collect());
-            let fetch: Vec<(String,)> =
-                sqlx::query_as(&format!("EXPLAIN {}", PgStore::CLAIMED_SELECT))
-                    .bind("token")
-                    .fetch_all(&pool)
-                    .await
-                    .unwrap();
+            let fetch: Vec<(String,)> = sqlx::query_as(&format!(
+                "EXPLAIN {}",
+                <PgStore as hookgate::store::Backend>::CLAIMED_SELECT
+            ))
+            .bind("token")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
             print_plan("fetch claimed", fetch.into_iter().map(|r| r.0).collect());
         }
     }

@@ -1,0 +1,39 @@
+//! What a backend supplies to the SQL both share. The store's macros (`sql_store!` and
+//! the others) write the same SQL for SQLite and PostgreSQL; what differs — the claim
+//! and its locking, the statements whose index use differs, how a write transaction
+//! starts, the migrations — each backend gives through this trait, so the compiler
+//! checks the contract a comment used to state.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{ClaimLimits, WriteTx};
+
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    type Db: sqlx::Database;
+    /// `sqlite` or `postgres`, as `Store::backend` says.
+    const NAME: &'static str;
+    const MIGRATOR: sqlx::migrate::Migrator;
+    /// The fetch of what a claim leased.
+    const CLAIMED_SELECT: &'static str;
+    /// The earliest due time (a retry or a lease expiry).
+    const NEXT_DUE: &'static str;
+    /// Leases due notifications of the outbox for the relay.
+    const CLAIM_NOTIFICATIONS: &'static str;
+
+    fn pool(&self) -> &sqlx::Pool<Self::Db>;
+
+    /// Starts a write transaction (SQLite: in this instance's writer turn).
+    async fn write_tx(&self) -> Result<WriteTx<Self::Db>, sqlx::Error>;
+
+    /// Leases due deliveries under `token` until `lease_until`, within `claim`'s
+    /// limits; returns how many.
+    async fn lease_due(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        claim: &ClaimLimits,
+    ) -> Result<u64, sqlx::Error>;
+}
