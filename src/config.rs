@@ -449,6 +449,25 @@ impl Settings {
         }
     }
 
+    /// The health evaluator's part.
+    pub fn evaluator(
+        &self,
+    ) -> Result<crate::health::evaluator::EvaluatorSettings, InvalidSettings> {
+        let invalid = |e: &dyn std::fmt::Display| InvalidSettings(e.to_string());
+        Ok(crate::health::evaluator::EvaluatorSettings {
+            window: chrono::TimeDelta::from_std(self.health_window).map_err(|e| invalid(&e))?,
+            rules: self.health_rules(),
+            schedule: crate::health::schedule::TickSchedule::parse(&self.health_schedule)
+                .map_err(|e| invalid(&e))?,
+        })
+    }
+
+    /// How long ended deliveries and their logs are kept; `None` keeps them forever.
+    pub fn retention_period(&self) -> Option<chrono::TimeDelta> {
+        (!self.retention.is_zero())
+            .then(|| chrono::TimeDelta::from_std(self.retention).unwrap_or(chrono::TimeDelta::MAX))
+    }
+
     /// The rules the use cases apply.
     pub fn policy(&self) -> crate::usecases::Policy {
         let delta = |d: Duration| chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX);

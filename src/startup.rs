@@ -15,7 +15,7 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::delivery::dispatcher::Dispatcher;
 use crate::domain::secrets::hash_key;
-use crate::health::evaluator::{Evaluator, EvaluatorSettings};
+use crate::health::evaluator::Evaluator;
 use crate::notify::{sqs::SqsPublisher, Relay};
 use crate::retention::Pruner;
 use crate::store::{self, SharedStore};
@@ -72,19 +72,11 @@ impl Application {
         let evaluator = Arc::new(Evaluator::new(
             store.clone(),
             clock.clone(),
-            EvaluatorSettings {
-                window: chrono::TimeDelta::from_std(settings.health_window)?,
-                rules: settings.health_rules(),
-                schedule: crate::health::schedule::TickSchedule::parse(&settings.health_schedule)?,
-            },
+            settings.evaluator()?,
         ));
-        let pruner = (!settings.retention.is_zero()).then(|| {
-            Arc::new(Pruner::new(
-                store.clone(),
-                clock.clone(),
-                chrono::TimeDelta::from_std(settings.retention).unwrap_or(chrono::TimeDelta::MAX),
-            ))
-        });
+        let pruner = settings
+            .retention_period()
+            .map(|period| Arc::new(Pruner::new(store.clone(), clock.clone(), period)));
         let relay = match settings.sqs() {
             Some(sqs) => {
                 let publisher = SqsPublisher::connect(&sqs)
