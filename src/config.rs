@@ -100,6 +100,11 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_BODY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub body_timeout: Duration,
 
+    /// Origins (`https://host[:port]`, comma-separated) whose pages may frame the portal
+    /// and the console; none by default, so no site can frame them (clickjacking).
+    #[arg(long, env = "HOOKGATE_FRAME_ANCESTORS", value_delimiter = ',')]
+    pub frame_ancestors: Vec<String>,
+
     /// Accept `http://` listener URLs (development only).
     #[arg(long, env = "HOOKGATE_ALLOW_INSECURE_TARGETS", action = ArgAction::Set, default_value_t = false)]
     pub allow_insecure_targets: bool,
@@ -313,6 +318,15 @@ impl Settings {
 
     pub fn validate(&self) -> Result<(), InvalidSettings> {
         let fail = |m: &str| Err(InvalidSettings(m.to_string()));
+        if let Some(bad) = self
+            .frame_ancestors
+            .iter()
+            .find(|o| !crate::web::headers::valid_frame_ancestor(o))
+        {
+            return Err(InvalidSettings(format!(
+                "HOOKGATE_FRAME_ANCESTORS: {bad:?} is not an origin (https://host[:port])"
+            )));
+        }
         if self.group_commit_max == 0 || self.group_commit_max > crate::domain::model::MAX_BATCH {
             return fail("the group commit size must be between 1 and 500");
         }
@@ -384,6 +398,7 @@ impl fmt::Debug for Settings {
                 "platform_key",
                 &self.platform_key.as_ref().map(|_| "<redacted>"),
             )
+            .field("frame_ancestors", &self.frame_ancestors)
             .field("allow_insecure_targets", &self.allow_insecure_targets)
             .field("allow_private_targets", &self.allow_private_targets)
             .field("dispatcher", &self.dispatcher)

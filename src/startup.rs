@@ -216,9 +216,11 @@ impl Application {
             shutdown.clone(),
             self.shutdown_grace,
         ));
-        let pages = crate::portal::router()
-            .merge(crate::console::router())
-            .with_state(self.state.gateway.clone());
+        let pages = crate::web::headers::secured(
+            crate::portal::router().merge(crate::console::router()),
+            crate::web::headers::PageHeaders::new(&self.state.settings.frame_ancestors),
+        )
+        .with_state(self.state.gateway.clone());
         let app = api::router(self.state, pages);
         crate::server::serve(
             self.listener,

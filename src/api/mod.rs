@@ -123,6 +123,7 @@ pub fn router(state: AppState, pages: Router) -> Router {
         )
         .route("/readyz", get(readyz))
         .merge(api)
+        .layer(axum::middleware::from_fn(no_sniff_no_store))
         .with_state(state)
         .merge(pages)
         .fallback(|| async { ApiError::not_found("route") })
@@ -168,6 +169,22 @@ impl<T> From<Vec<T>> for List<T> {
             next_cursor: None,
         }
     }
+}
+
+/// API answers carry keys, secrets and tenants' data: none is to be cached, nor read as
+/// anything but what it says it is.
+async fn no_sniff_no_store(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 /// Ready when the database answers and every migration is applied.

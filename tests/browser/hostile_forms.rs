@@ -13,7 +13,7 @@ use crate::{cookie_of, csrf_in};
 const CORPUS: &str = include_str!("../corpus/hostile_forms.jsonl");
 
 /// A session cookie and its CSRF token, signed in through `area`'s own form.
-async fn signed_in(
+pub(crate) async fn signed_in(
     app: &TestApp,
     http: &reqwest::Client,
     area: &str,
