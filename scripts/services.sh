@@ -89,12 +89,26 @@ ensure_chromium() {
 # A real OAuth 2.0 authorization server for the OAuth tests: the npm package oidc-provider
 # (tests/oidc, pinned by its package-lock.json), run by Node.js. Each test starts its own
 # on a free loopback port; here we install Node.js when missing and the package.
-ensure_oidc_provider() {
+# axe-core, which the browser tests inject into every page they check.
+ensure_axe() {
+  ensure_node
+  if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
+    echo "installing axe-core (npm ci in tests/browser)"
+    npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+  echo "axe-core $(node -p 'require("./tests/browser/node_modules/axe-core/package.json").version')"
+}
+
+ensure_node() {
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     echo "installing nodejs and npm"
     as_root apt-get update -qq
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
   fi
+}
+
+ensure_oidc_provider() {
+  ensure_node
   if [ ! -d tests/oidc/node_modules/oidc-provider ]; then
     echo "installing oidc-provider (npm ci in tests/oidc)"
     npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null

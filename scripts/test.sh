@@ -10,6 +10,7 @@ ensure_moto
 ensure_promtool
 ensure_chromium
 ensure_oidc_provider
+ensure_axe
 
 # A fresh clone gains nothing from incremental caches, which cost a few hundred
 # MB per test binary; a developer may set CARGO_INCREMENTAL=1 to keep them.

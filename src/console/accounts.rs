@@ -50,7 +50,7 @@ async fn tenants_page(
         operator,
         "Tenants",
         html! {
-            div.scroll { table #tenants {
+            div.scroll tabindex="0" role="region" aria-label="Tenants" { table #tenants {
                 thead { tr { th { "Id" } th { "Name" } th { "Environment" } th { "Created" } } }
                 tbody {
                     @for t in &tenants {
@@ -168,7 +168,7 @@ async fn apps_page(
                 }
                 Shown::Nothing => {}
             }
-            div.scroll { table #apps {
+            div.scroll tabindex="0" role="region" aria-label="Apps" { table #apps {
                 thead { tr { th { "Id" } th { "Name" } th { "Created" } th { "Portal" } } }
                 tbody {
                     @for a in &apps {
@@ -284,8 +284,8 @@ async fn installations_page(
         operator,
         "Installations",
         html! {
-            div.scroll { table #installations {
-                thead { tr { th { "Tenant" } th { "App" } th { "State" } th { "Since" } th {} } }
+            div.scroll tabindex="0" role="region" aria-label="Installations" { table #installations {
+                thead { tr { th { "Tenant" } th { "App" } th { "State" } th { "Since" } th { span.visually-hidden { "Actions" } } } }
                 tbody {
                     @for i in &installations {
                         tr {

@@ -68,8 +68,8 @@ async fn list_page(
                 @if strict { "HOOKGATE_STRICT_EVENT_TYPES is on: a type missing here cannot be published." }
                 @else { "Types missing here can still be published (HOOKGATE_STRICT_EVENT_TYPES is off)." }
             }
-            div.scroll { table #event-types {
-                thead { tr { th { "Name" } th { "Description" } th { "Example" } th { "State" } th {} } }
+            div.scroll tabindex="0" role="region" aria-label="Event types" { table #event-types {
+                thead { tr { th { "Name" } th { "Description" } th { "Example" } th { "State" } th { span.visually-hidden { "Actions" } } } }
                 tbody {
                     @for t in &types {
                         tr {

@@ -22,7 +22,7 @@ pub async fn overview(State(gw): State<Gateway>, operator: Operator) -> Result<M
         "Overview",
         html! {
             h2 { "Delivery queue" }
-            div.scroll { table #queue {
+            div.scroll tabindex="0" role="region" aria-label="Delivery queue" { table #queue {
                 thead { tr { th { "Due" } th { "Scheduled" } th { "In flight" } th { "Held" } th { "Oldest due" } } }
                 tbody { tr {
                     td { (queue.due) } td { (queue.scheduled) } td { (queue.in_flight) } td { (queue.held) }
@@ -35,7 +35,7 @@ pub async fn overview(State(gw): State<Gateway>, operator: Operator) -> Result<M
             @if attention.is_empty() {
                 p.muted #attention { "Every webhook is healthy." }
             } @else {
-                div.scroll { table #attention {
+                div.scroll tabindex="0" role="region" aria-label="Webhooks needing attention" { table #attention {
                     thead { tr { th { "App" } th { "URL" } th { "State" } th { "Failing since" } th { "Last window" } th { "Warning sent" } } }
                     tbody {
                         @for (webhook, health) in &attention {
@@ -64,7 +64,7 @@ fn notification_table(notifications: &[Notification]) -> Markup {
         @if notifications.is_empty() {
             p.muted { "No notification sent yet." }
         } @else {
-            div.scroll { table #notifications {
+            div.scroll tabindex="0" role="region" aria-label="Notifications" { table #notifications {
                 thead { tr { th { "Created" } th { "Severity" } th { "App" } th { "Webhook" } th { "Published" } } }
                 tbody {
                     @for n in notifications {

@@ -50,8 +50,8 @@ async fn page(
             input type="hidden" name="csrf" value=(partner.csrf);
             button type="submit" { "Create a key" }
         }
-        div.scroll { table {
-            thead { tr { th { "Key" } th { "Created" } th { "State" } th {} } }
+        div.scroll tabindex="0" role="region" aria-label="Partner keys" { table {
+            thead { tr { th { "Key" } th { "Created" } th { "State" } th { span.visually-hidden { "Actions" } } } }
             tbody {
                 @for key in &keys {
                     tr {

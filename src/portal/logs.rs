@@ -132,7 +132,7 @@ pub fn attempt_table(webhook: &Webhook, attempts: &[Attempt]) -> Markup {
         @if attempts.is_empty() {
             p.muted { "No attempt." }
         } @else {
-            div.scroll { table {
+            div.scroll tabindex="0" role="region" aria-label="Attempts" { table {
                 thead { tr { th { "When" } th { "Outcome" } th { "Status" } th { "Latency" } th { "Error or answer" } th { "Delivery" } } }
                 tbody {
                     @for a in attempts {
@@ -215,7 +215,7 @@ async fn delivery_page(
             @if let Some(last) = attempts.first() {
                 h2 { "Request headers" }
                 p.muted { "Of the last attempt, with the webhook's custom headers as configured now; the signature and custom values are masked." }
-                div.scroll { table #request-headers {
+                div.scroll tabindex="0" role="region" aria-label="Request headers" { table #request-headers {
                     tbody {
                         @for (name, value) in shown_headers(&d.id, last.started_at.timestamp(), &webhook.headers) {
                             tr { th { code { (name) } } td { code { (value) } } }

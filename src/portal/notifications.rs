@@ -31,7 +31,7 @@ pub async fn list(State(gw): State<Gateway>, partner: Partner) -> Result<Markup,
             @if notifications.is_empty() {
                 p.muted { "None sent: every listener has stayed healthy." }
             } @else {
-                div.scroll { table #notifications {
+                div.scroll tabindex="0" role="region" aria-label="Notifications" { table #notifications {
                     thead { tr { th { "When" } th { "Severity" } th { "Webhook" } th { "Failing since" } th { "Window" } th { "Queue" } } }
                     tbody { @for n in &notifications { (row(n)) } }
                 } }

@@ -27,7 +27,7 @@ pub async fn list(State(gw): State<Gateway>, partner: Partner) -> Result<Markup,
             @if rows.is_empty() {
                 p.muted { "No webhook yet." }
             } @else {
-                div.scroll { table {
+                div.scroll tabindex="0" role="region" aria-label="Webhooks" { table {
                     thead { tr { th { "URL" } th { "Environment" } th { "Event types" } th { "State" } th { "Last window" } th { "Last attempt" } } }
                     tbody {
                         @for (w, health, last) in &rows {

@@ -19,6 +19,7 @@ a{color:#1a56c4}
 a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible,textarea:focus-visible{outline:3px solid #f5a623;outline-offset:2px}
 table{border-collapse:collapse;width:100%;background:#fff}
 .scroll{overflow-x:auto}
+.scroll:focus-visible{outline:3px solid #f5a623;outline-offset:2px}
 svg.chart{background:#fff;max-width:100%;height:auto}
 th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #dde1e7;vertical-align:top}
 .badge{display:inline-block;padding:0 .5rem;border-radius:1rem;font-size:.85rem;font-weight:600}
@@ -36,6 +37,7 @@ button.link{background:none;color:#fff;text-decoration:underline;margin:0;paddin
 .error{color:#8a1c17;font-weight:600}
 .field-error{color:#8a1c17;display:block}
 .muted{color:#5b6573}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 code{word-break:break-all}
 "#;
 

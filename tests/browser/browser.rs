@@ -1,5 +1,6 @@
 //! A real headless Chromium driven over WebDriver (Debian's `chromium` and
-//! `chromium-driver`, which `scripts/test.sh` installs), with a screenshot helper.
+//! `chromium-driver`, which `scripts/test.sh` installs), with a screenshot helper that
+//! checks each page with axe-core first.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -182,10 +183,51 @@ impl Browser {
     }
 
     /// Saves the page as `target/screenshots/<name>.png`, to look at.
+    /// Saves a screenshot of the page as `name`, after checking it with axe-core.
     pub async fn shot(&self, name: &str) {
+        self.assert_accessible(name).await;
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
+
+    /// Fails on any serious or critical violation axe-core (`tests/browser/node_modules`,
+    /// which `scripts/test.sh` installs) finds in the page as it is now.
+    pub async fn assert_accessible(&self, name: &str) {
+        self.client
+            .execute(&format!("{}\nreturn true;", axe_source()), vec![])
+            .await
+            .unwrap();
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, {resultTypes: ['violations']})
+                   .then(r => done(r.violations
+                     .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                     .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                 nodes: v.nodes.map(n => n.target.join(' '))}))))
+                   .catch(e => done({error: String(e)}));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(found, json!([]), "{name}: axe-core found {found:#}");
+    }
+}
+
+/// axe-core's browser build, read once.
+fn axe_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/browser/node_modules/axe-core/axe.min.js");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run scripts/test.sh, which installs it",
+                path.display()
+            )
+        })
+    })
 }
