@@ -64,20 +64,6 @@ pub struct Policy {
     pub health_window: chrono::TimeDelta,
 }
 
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            strict_event_types: false,
-            max_webhooks_per_app: 10,
-            default_rate_limit_per_second: 0,
-            targets: TargetPolicy::default(),
-            secret_rotation_overlap: chrono::TimeDelta::hours(24),
-            health_rules: HealthRules::default(),
-            health_window: chrono::TimeDelta::minutes(30),
-        }
-    }
-}
-
 /// Who is calling: the platform, or the partner that owns one app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
