@@ -86,9 +86,6 @@ ensure_chromium() {
   echo "$(chromium --version 2>/dev/null | head -n 1); $(chromedriver --version 2>/dev/null | head -n 1)"
 }
 
-# A real OAuth 2.0 authorization server for the OAuth tests: the npm package oidc-provider
-# (tests/oidc, pinned by its package-lock.json), run by Node.js. Each test starts its own
-# on a free loopback port; here we install Node.js when missing and the package.
 # axe-core, which the browser tests inject into every page they check.
 ensure_axe() {
   ensure_node
@@ -107,6 +104,9 @@ ensure_node() {
   fi
 }
 
+# A real OAuth 2.0 authorization server for the OAuth tests: the npm package oidc-provider
+# (tests/oidc, pinned by its package-lock.json), run by Node.js. Each test starts its own
+# on a free loopback port; here we install Node.js when missing and the package.
 ensure_oidc_provider() {
   ensure_node
   if [ ! -d tests/oidc/node_modules/oidc-provider ]; then
@@ -114,4 +114,17 @@ ensure_oidc_provider() {
     npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null
   fi
   echo "node $(node --version); oidc-provider $(node -p 'require("./tests/oidc/node_modules/oidc-provider/package.json").version')"
+}
+
+# schemathesis (PyPI, pinned in tests/fuzz/requirements.txt), the property-based fuzzer
+# driven by /openapi.json, in a virtualenv of its own under tests/fuzz/.venv.
+ensure_schemathesis() {
+  local venv=tests/fuzz/.venv
+  if ! "$venv/bin/schemathesis" --version >/dev/null 2>&1; then
+    echo "installing schemathesis (tests/fuzz/requirements.txt)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/fuzz/requirements.txt
+  fi
+  export HOOKGATE_SCHEMATHESIS="$PWD/$venv/bin/schemathesis"
+  echo "$("$HOOKGATE_SCHEMATHESIS" --version)"
 }

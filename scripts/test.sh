@@ -11,6 +11,7 @@ ensure_promtool
 ensure_chromium
 ensure_oidc_provider
 ensure_axe
+ensure_schemathesis
 
 # A fresh clone gains nothing from incremental caches, which cost a few hundred
 # MB per test binary; a developer may set CARGO_INCREMENTAL=1 to keep them.
@@ -32,3 +33,8 @@ from openapi_spec_validator import validate
 validate(json.load(open("target/openapi.json")))
 print("target/openapi.json: valid OpenAPI")
 '
+
+# schemathesis, driven by /openapi.json, against a running gateway on each backend: every
+# check, about 90 s each, any finding fails (tests/fuzz/run.py says what it reached).
+python3 tests/fuzz/run.py target/debug/hookgate --seconds 90
+python3 tests/fuzz/run.py target/debug/hookgate --seconds 90 --postgres "$HOOKGATE_TEST_PG_URL"

@@ -100,6 +100,17 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_BODY_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub body_timeout: Duration,
 
+    /// Time a request's whole body must arrive within, from the request's start, else
+    /// 408 and the connection closed (a slow-POST bound, however steady the drip).
+    #[arg(long, env = "HOOKGATE_BODY_DEADLINE", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub body_deadline: Duration,
+
+    /// Bytes a second a request body must average after its first 5 s, else 408 and the
+    /// connection closed (Apache's `MinRate`); a body behind it is the first shed at the
+    /// connection cap. 0 checks no rate.
+    #[arg(long, env = "HOOKGATE_BODY_MIN_RATE", default_value_t = 500)]
+    pub body_min_rate: u64,
+
     /// Origins (`https://host[:port]`, comma-separated) whose pages may frame the portal
     /// and the console; none by default, so no site can frame them (clickjacking).
     #[arg(long, env = "HOOKGATE_FRAME_ANCESTORS", value_delimiter = ',')]
@@ -347,7 +358,10 @@ impl Settings {
             return fail("the in-flight ceiling per webhook must not exceed max in flight");
         }
         if self.lease <= crate::domain::model::MAX_TIMEOUT {
-            return fail("the lease must be longer than the longest webhook timeout (30 s)");
+            return fail(&format!(
+                "the lease must be longer than the longest webhook timeout ({} s)",
+                crate::domain::model::MAX_TIMEOUT.as_secs()
+            ));
         }
         if self
             .metrics_token
@@ -375,8 +389,11 @@ impl Settings {
         if self.max_connections == 0
             || self.header_read_timeout.is_zero()
             || self.body_timeout.is_zero()
+            || self.body_deadline.is_zero()
         {
-            return fail("max connections and the header and body timeouts must not be zero");
+            return fail(
+                "max connections, the header and body timeouts and the body deadline must not be zero",
+            );
         }
         if self.health_window.is_zero() {
             return fail("the health window must not be empty");
@@ -460,7 +477,11 @@ impl Settings {
         crate::server::ConnectionLimits {
             max_connections: self.max_connections,
             header_read_timeout: self.header_read_timeout,
-            body_timeout: self.body_timeout,
+            body: crate::server::BodyPace {
+                idle: self.body_timeout,
+                deadline: self.body_deadline,
+                min_rate: self.body_min_rate,
+            },
         }
     }
 

@@ -6,6 +6,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Caller, Platform};
+use super::params::AppPath;
+use super::responses::{Authenticated, JsonBody, Missing};
 use super::{ApiError, AppState, List};
 use crate::domain::model::App;
 use crate::usecases::apps::{self, CreateApp, CreatedApp, UpdateApp};
@@ -24,13 +26,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     request_body = CreateApp,
     responses(
         (status = 201, body = CreatedApp),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, JsonBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn create(
     _: Platform,
@@ -48,10 +46,8 @@ async fn create(
     operation_id = "apps_list",
     responses(
         (status = 200, body = List<App>),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        Authenticated,
     ),
-    security(("bearer" = [])),
 )]
 async fn list(_: Platform, State(state): State<AppState>) -> Result<Json<List<App>>, ApiError> {
     Ok(Json(apps::list(&state).await?.into()))
@@ -63,13 +59,11 @@ async fn list(_: Platform, State(state): State<AppState>) -> Result<Json<List<Ap
     path = "/v1/apps/{app}",
     tag = "apps",
     operation_id = "apps_read",
-    params(("app" = String, Path, description = "App id")),
+    params(AppPath),
     responses(
         (status = 200, body = App),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn read(
     caller: Caller,
@@ -85,18 +79,13 @@ async fn read(
     path = "/v1/apps/{app}",
     tag = "apps",
     operation_id = "apps_update",
-    params(("app" = String, Path, description = "App id")),
+    params(AppPath),
     request_body = UpdateApp,
     responses(
         (status = 200, body = App),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
-        (status = 404, description = "Not found", body = ErrorBody),
         (status = 409, description = "Another app has this OAuth client", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, Missing, JsonBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn update(
     _: Platform,
@@ -112,15 +101,12 @@ async fn update(
     path = "/v1/apps/{app}",
     tag = "apps",
     operation_id = "apps_remove",
-    params(("app" = String, Path, description = "App id")),
+    params(AppPath),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn remove(
     _: Platform,

@@ -70,7 +70,7 @@ impl ApiError {
         Self::new(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
-            "the request body stopped arriving before it was complete",
+            "the request body stopped arriving, or arrived too slowly, before it was complete",
         )
     }
 
@@ -135,11 +135,10 @@ impl From<Error> for ApiError {
             Error::MalformedJson(_) => {
                 Self::new(StatusCode::BAD_REQUEST, "malformed_json", message)
             }
-            Error::UnknownReference(_) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_reference",
-                message,
-            ),
+            // A resource the body names does not exist: as for one the path names.
+            Error::UnknownReference(_) => {
+                Self::new(StatusCode::NOT_FOUND, "unknown_reference", message)
+            }
             Error::Conflict {
                 kind: ConflictKind::InstallationRevoked,
                 ..
@@ -203,12 +202,12 @@ macro_rules! from_axum_rejection {
 }
 from_axum_rejection!(JsonRejection, PathRejection, QueryRejection, BytesRejection);
 
-/// Whether reading the body failed because the client stopped sending it (the server's
-/// body timeout, `server.rs`).
+/// Whether reading the body failed because the client stopped sending it, or sent it
+/// too slowly (the server's pace, `server::paced_body`).
 fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause = Some(e);
     while let Some(e) = cause {
-        if e.is::<tower_http::timeout::TimeoutError>() {
+        if e.is::<crate::server::BodyTooSlow>() {
             return true;
         }
         cause = e.source();

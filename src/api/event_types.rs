@@ -9,6 +9,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Caller, Platform};
+use super::params::{AppPath, EventTypePath};
+use super::responses::{Authenticated, JsonBody, Missing};
 use super::{ApiError, AppState, List};
 use crate::domain::model::EventType;
 use crate::usecases::catalogue::{self, CreateEventType, UpdateEventType};
@@ -28,14 +30,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     request_body = CreateEventType,
     responses(
         (status = 201, body = EventType),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody),
-        (status = 413, description = "Body over the size limit", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, JsonBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn create(
     _: Platform,
@@ -55,10 +52,8 @@ async fn create(
     operation_id = "event_types_list",
     responses(
         (status = 200, body = List<EventType>),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        Authenticated,
     ),
-    security(("bearer" = [])),
 )]
 async fn list(
     _: Platform,
@@ -72,14 +67,11 @@ async fn list(
     path = "/v1/event-types/{name}",
     tag = "event-types",
     operation_id = "event_types_read",
-    params(("name" = String, Path)),
+    params(EventTypePath),
     responses(
         (status = 200, body = EventType),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
-        (status = 404, description = "Not found", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn read(
     _: Platform,
@@ -94,17 +86,12 @@ async fn read(
     path = "/v1/event-types/{name}",
     tag = "event-types",
     operation_id = "event_types_update",
-    params(("name" = String, Path)),
+    params(EventTypePath),
     request_body = UpdateEventType,
     responses(
         (status = 200, body = EventType),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
-        (status = 404, description = "Not found", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, Missing, JsonBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn update(
     _: Platform,
@@ -120,14 +107,11 @@ async fn update(
     path = "/v1/event-types/{name}",
     tag = "event-types",
     operation_id = "event_types_remove",
-    params(("name" = String, Path)),
+    params(EventTypePath),
     responses(
         (status = 204, description = "Deleted; events of that type can still be published unless the catalogue is strict"),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
-        (status = 404, description = "Not found", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn remove(
     _: Platform,
@@ -143,13 +127,11 @@ async fn remove(
     path = "/v1/apps/{app}/event-types",
     tag = "event-types",
     operation_id = "event_types_of_app",
-    params(("app" = String, Path, description = "App id")),
+    params(AppPath),
     responses(
         (status = 200, body = List<EventType>),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn of_app(
     caller: Caller,

@@ -12,8 +12,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiBytes, Platform};
+use super::responses::{AnyBody, Authenticated, Missing};
 use super::{ApiError, AppState};
 use crate::domain::model::{EventSummary, PublishOutcome};
+use crate::usecases::contract;
 use crate::usecases::events::{self, BatchRequest, PublishRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -22,15 +24,24 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(publish_batch))
 }
 
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // The document's; the handler reads the header itself.
+struct PublishHeaders {
+    #[param(rename = "Idempotency-Key", schema_with = contract::schema::idempotency_key)]
+    idempotency_key: Option<String>,
+}
+
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
     match value.to_str() {
-        Ok(key) if !key.is_empty() && key.len() <= 255 => Ok(Some(key.to_string())),
-        _ => Err(ApiError::bad_request(
-            "Idempotency-Key must be 1 to 255 visible ASCII characters",
-        )),
+        Ok(key) if contract::is_idempotency_key(key) => Ok(Some(key.to_string())),
+        _ => Err(ApiError::bad_request(format!(
+            "Idempotency-Key must be 1 to {} visible ASCII characters (inner spaces allowed)",
+            contract::IDEMPOTENCY_KEY_MAX
+        ))),
     }
 }
 
@@ -39,18 +50,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     path = "/v1/events",
     tag = "events",
     operation_id = "events_publish",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a repeat a no-op")),
+    params(PublishHeaders),
     request_body = PublishRequest,
     responses(
         (status = 202, description = "Stored with its deliveries (or a replay of the original)", body = EventSummary),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody),
-        (status = 413, description = "Body over the size limit", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, Missing, AnyBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn publish(
     _: Platform,
@@ -92,14 +98,9 @@ struct BatchResponse {
     request_body = BatchRequest,
     responses(
         (status = 202, description = "All stored with their deliveries, in one transaction", body = BatchResponse),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
         (status = 409, description = "An event id was already used with a different body", body = ErrorBody),
-        (status = 413, description = "Body over the size limit", body = ErrorBody),
-        (status = 422, description = "Invalid event (the message names its index)", body = ErrorBody),
+        Authenticated, Missing, AnyBody,
     ),
-    security(("bearer" = [])),
 )]
 /// Several events in one transaction: all are stored or none. Each event's id makes its
 /// repeat a no-op, as for a single publish.

@@ -6,6 +6,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Caller};
+use super::params::WebhookPath;
+use super::responses::{Authenticated, JsonBody, Missing};
 use super::{ApiError, AppState};
 use crate::domain::health::{Reactivated, WebhookHealth};
 use crate::domain::model::Webhook;
@@ -32,13 +34,11 @@ struct HealthResponse {
     path = "/v1/apps/{app}/webhooks/{id}/health",
     tag = "health",
     operation_id = "health_health",
-    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    params(WebhookPath),
     responses(
         (status = 200, body = HealthResponse),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn health(
     caller: Caller,
@@ -74,17 +74,13 @@ struct ReactivateResponse {
     path = "/v1/apps/{app}/webhooks/{id}/reactivate",
     tag = "health",
     operation_id = "health_reactivate",
-    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    params(WebhookPath),
     request_body = ReactivateRequest,
     responses(
         (status = 200, body = ReactivateResponse),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, Missing, JsonBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn reactivate(
     caller: Caller,

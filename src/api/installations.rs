@@ -6,8 +6,9 @@ use axum::{extract::State, Json};
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Platform};
+use super::params::InstallationPath;
+use super::responses::{Authenticated, JsonBody, Missing, Query};
 use super::{ApiError, AppState, List};
 use crate::domain::model::Installation;
 use crate::usecases::installations;
@@ -29,7 +30,9 @@ struct Install {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Filter {
+    #[param(schema_with = crate::usecases::contract::schema::filter)]
     tenant_id: Option<String>,
+    #[param(schema_with = crate::usecases::contract::schema::filter)]
     app_id: Option<String>,
 }
 
@@ -41,13 +44,10 @@ struct Filter {
     operation_id = "installations_install",
     request_body = Install,
     responses(
-        (status = 201, body = Installation),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        (status = 201, description = "Installed", body = Installation),
+        (status = 200, description = "Already installed: the installation as stored (active again if it was revoked)", body = Installation),
+        Authenticated, Missing, JsonBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn install(
     _: Platform,
@@ -71,11 +71,8 @@ async fn install(
     params(Filter),
     responses(
         (status = 200, body = List<Installation>),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        Authenticated, Query,
     ),
-    security(("bearer" = [])),
 )]
 async fn list(
     _: Platform,
@@ -96,14 +93,11 @@ async fn list(
     path = "/v1/installations/{id}",
     tag = "installations",
     operation_id = "installations_read",
-    params(("id" = String, Path)),
+    params(InstallationPath),
     responses(
         (status = 200, body = Installation),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn read(
     _: Platform,
@@ -119,14 +113,11 @@ async fn read(
     path = "/v1/installations/{id}",
     tag = "installations",
     operation_id = "installations_uninstall",
-    params(("id" = String, Path)),
+    params(InstallationPath),
     responses(
-        (status = 200, body = Installation),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        (status = 200, description = "Revoked: the installation stays, `revoked`, and nothing more is delivered for it", body = Installation),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn uninstall(
     _: Platform,

@@ -8,6 +8,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiPath, Caller};
+use super::params::{AppPath, KeyPath};
+use super::responses::{Authenticated, Missing};
 use super::{ApiError, AppState, List};
 use crate::domain::model::AppKey;
 use crate::usecases::keys;
@@ -32,14 +34,12 @@ struct CreatedKey {
     path = "/v1/apps/{app}/keys",
     tag = "keys",
     operation_id = "keys_create",
-    params(("app" = String, Path, description = "App id")),
+    params(AppPath),
     responses(
         (status = 201, body = CreatedKey),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
         (status = 409, description = "The app holds 20 live keys already", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn create(
     caller: Caller,
@@ -55,13 +55,11 @@ async fn create(
     path = "/v1/apps/{app}/keys",
     tag = "keys",
     operation_id = "keys_list",
-    params(("app" = String, Path, description = "App id")),
+    params(AppPath),
     responses(
         (status = 200, body = List<AppKey>),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn list(
     caller: Caller,
@@ -76,13 +74,11 @@ async fn list(
     path = "/v1/apps/{app}/keys/{key}",
     tag = "keys",
     operation_id = "keys_revoke",
-    params(("app" = String, Path, description = "App id"), ("key" = String, Path, description = "Key id")),
+    params(KeyPath),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn revoke(
     caller: Caller,

@@ -8,9 +8,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use super::params::{DeliveryPath, WebhookPath};
+use super::responses::{Authenticated, JsonBody, Missing, Query};
 use super::{ApiError, AppState, List};
 use crate::domain::model::{Attempt, Delivery, DeliveryState};
 use crate::store::{AttemptFilter, DeliveryFilter};
+use crate::usecases::contract::schema;
 use crate::usecases::{logs, page_limit, webhooks};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -27,11 +30,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 struct DeliveryQuery {
     state: Option<DeliveryState>,
+    #[param(schema_with = schema::filter)]
     event_type: Option<String>,
+    #[param(schema_with = schema::filter)]
     tenant_id: Option<String>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
+    #[param(schema_with = schema::filter)]
     before: Option<String>,
+    #[param(schema_with = schema::page_limit)]
     limit: Option<i64>,
 }
 
@@ -39,15 +46,21 @@ struct DeliveryQuery {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct AttemptQuery {
+    #[param(schema_with = schema::filter)]
     delivery_id: Option<String>,
+    #[param(schema_with = schema::attempt_outcome)]
     outcome: Option<String>,
     /// Attempts of deliveries of this event type (exact name).
+    #[param(schema_with = schema::filter)]
     event_type: Option<String>,
     /// Attempts of deliveries for this tenant.
+    #[param(schema_with = schema::filter)]
     tenant_id: Option<String>,
     since: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
+    #[param(schema_with = schema::filter)]
     before: Option<String>,
+    #[param(schema_with = schema::page_limit)]
     limit: Option<i64>,
 }
 
@@ -57,15 +70,11 @@ struct AttemptQuery {
     path = "/v1/apps/{app}/webhooks/{id}/deliveries",
     tag = "logs",
     operation_id = "logs_deliveries",
-    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id"), DeliveryQuery),
+    params(WebhookPath, DeliveryQuery),
     responses(
         (status = 200, body = List<Delivery>),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, Missing, Query,
     ),
-    security(("bearer" = [])),
 )]
 async fn deliveries(
     caller: Caller,
@@ -93,13 +102,11 @@ async fn deliveries(
     path = "/v1/apps/{app}/webhooks/{id}/deliveries/{delivery}",
     tag = "logs",
     operation_id = "logs_delivery",
-    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id"), ("delivery" = String, Path, description = "Delivery id")),
+    params(DeliveryPath),
     responses(
         (status = 200, body = Delivery),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn delivery(
     caller: Caller,
@@ -116,15 +123,11 @@ async fn delivery(
     path = "/v1/apps/{app}/webhooks/{id}/attempts",
     tag = "logs",
     operation_id = "logs_attempts",
-    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id"), AttemptQuery),
+    params(WebhookPath, AttemptQuery),
     responses(
         (status = 200, body = List<Attempt>),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, Missing, Query,
     ),
-    security(("bearer" = [])),
 )]
 async fn attempts(
     caller: Caller,
@@ -155,14 +158,12 @@ async fn attempts(
     path = "/v1/apps/{app}/webhooks/{id}/deliveries/{delivery}/resend",
     tag = "logs",
     operation_id = "logs_resend",
-    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id"), ("delivery" = String, Path, description = "Delivery id")),
+    params(DeliveryPath),
     responses(
         (status = 200, body = Delivery),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn resend(
     caller: Caller,
@@ -190,16 +191,12 @@ struct ReplayResponse {
     path = "/v1/apps/{app}/webhooks/{id}/replay",
     tag = "logs",
     operation_id = "logs_replay",
-    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    params(WebhookPath),
     request_body = ReplayRequest,
     responses(
         (status = 200, body = ReplayResponse),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, Missing, JsonBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn replay(
     caller: Caller,

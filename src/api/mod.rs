@@ -25,7 +25,9 @@ pub mod logs;
 mod oauth;
 pub use oauth::{AccessToken, OAuthVerifier, TokenError};
 pub mod notifications;
+mod params;
 pub mod portal_links;
+mod responses;
 pub mod tenants;
 pub mod webhooks;
 
@@ -60,7 +62,8 @@ impl std::ops::Deref for AppState {
                        HOOKGATE_OAUTH_ISSUER is set.",
     ),
     modifiers(&BearerAuth),
-    components(schemas(ErrorBody))
+    components(schemas(ErrorBody)),
+    security(("bearer" = [])),
 )]
 struct ApiDoc;
 
@@ -87,10 +90,54 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// `POST …/webhooks` takes the fields `PATCH` takes, those of
+/// [`webhooks::REQUIRED_ON_CREATE`] required and not `null`: the schema `NewWebhook`.
+fn document_new_webhook(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{Schema, SchemaType};
+    use utoipa::openapi::{Ref, RefOr};
+    {
+        let Some(schemas) = openapi.components.as_mut().map(|c| &mut c.schemas) else {
+            return;
+        };
+        let Some(RefOr::T(Schema::Object(mut fields))) = schemas.get("WebhookFields").cloned()
+        else {
+            return;
+        };
+        for name in crate::usecases::webhooks::REQUIRED_ON_CREATE {
+            fields.required.push(name.to_string());
+            if let Some(RefOr::T(Schema::Object(field))) = fields.properties.get_mut(*name) {
+                if let SchemaType::Array(types) = &field.schema_type {
+                    let types: Vec<_> = types
+                        .iter()
+                        .filter(|t| **t != utoipa::openapi::Type::Null)
+                        .cloned()
+                        .collect();
+                    field.schema_type = match types.as_slice() {
+                        [one] => SchemaType::Type(one.clone()),
+                        _ => SchemaType::Array(types),
+                    };
+                }
+            }
+        }
+        schemas.insert("NewWebhook".into(), RefOr::T(Schema::Object(fields)));
+    }
+    let create = openapi
+        .paths
+        .paths
+        .get_mut("/v1/apps/{app}/webhooks")
+        .and_then(|item| item.post.as_mut());
+    let body = create
+        .and_then(|op| op.request_body.as_mut())
+        .and_then(|body| body.content.get_mut("application/json"));
+    if let Some(body) = body {
+        body.schema = Some(RefOr::Ref(Ref::from_schema_name("NewWebhook")));
+    }
+}
+
 /// The API's routes and the OpenAPI document generated from the same registrations, so
 /// a route cannot exist without being documented.
 pub fn routes_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+    let (routes, mut doc) = OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .merge(tenants::router())
         .merge(apps::router())
         .merge(keys::router())
@@ -102,7 +149,9 @@ pub fn routes_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(notifications::router())
         .merge(event_types::router())
         .merge(portal_links::router())
-        .split_for_parts()
+        .split_for_parts();
+    document_new_webhook(&mut doc);
+    (routes, doc)
 }
 
 /// The API, with `pages` (the portal's and the console's routes with their state, which

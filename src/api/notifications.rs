@@ -5,8 +5,9 @@ use axum::{extract::State, Json};
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::error::ErrorBody;
 use super::extract::{ApiPath, ApiQuery, Caller, Platform};
+use super::params::AppPath;
+use super::responses::{Authenticated, Missing, Query};
 use super::{ApiError, AppState, List};
 use crate::domain::notification::Notification;
 use crate::usecases::{notifications, page_limit};
@@ -21,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct Limit {
+    #[param(schema_with = crate::usecases::contract::schema::page_limit)]
     limit: Option<i64>,
 }
 
@@ -32,11 +34,8 @@ struct Limit {
     params(Limit),
     responses(
         (status = 200, body = List<Notification>),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, Query,
     ),
-    security(("bearer" = [])),
 )]
 async fn all(
     _: Platform,
@@ -52,14 +51,11 @@ async fn all(
     path = "/v1/apps/{app}/notifications",
     tag = "notifications",
     operation_id = "notifications_of_app",
-    params(("app" = String, Path, description = "App id"), Limit),
+    params(AppPath, Limit),
     responses(
         (status = 200, body = List<Notification>),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, Missing, Query,
     ),
-    security(("bearer" = [])),
 )]
 async fn of_app(
     caller: Caller,

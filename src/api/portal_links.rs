@@ -6,8 +6,9 @@ use axum::{extract::State, Json};
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::error::ErrorBody;
 use super::extract::{ApiBytes, ApiPath, Platform};
+use super::params::AppPath;
+use super::responses::{AnyBody, Authenticated, Missing};
 use super::{ApiError, AppState};
 use crate::usecases::parse_json;
 use crate::usecases::portal::{mint_link, PortalLink};
@@ -19,7 +20,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MintRequest {
-    /// Seconds the link stays valid (1–86400; 900 by default).
+    #[serde(default, deserialize_with = "crate::domain::whole::option")]
+    #[schema(schema_with = crate::usecases::contract::schema::ttl_seconds_or_null)]
     ttl_seconds: Option<u64>,
 }
 
@@ -28,17 +30,12 @@ struct MintRequest {
     path = "/v1/apps/{app}/portal-links",
     tag = "portal",
     operation_id = "portal_links_mint",
-    params(("app" = String, Path, description = "App id")),
-    request_body(content = MintRequest, description = "Optional"),
+    params(AppPath),
+    request_body = Option<MintRequest>,
     responses(
         (status = 201, body = PortalLink),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
-        (status = 404, description = "Not found", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, Missing, AnyBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn mint(
     _: Platform,

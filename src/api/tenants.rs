@@ -6,6 +6,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Platform};
+use super::params::TenantPath;
+use super::responses::{Authenticated, JsonBody, Missing};
 use super::{ApiError, AppState, List};
 use crate::domain::model::Tenant;
 use crate::usecases::tenants::{self, CreateTenant, UpdateTenant};
@@ -24,14 +26,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     request_body = CreateTenant,
     responses(
         (status = 201, body = Tenant),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody),
-        (status = 413, description = "Body over the size limit", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, JsonBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn create(
     _: Platform,
@@ -49,10 +46,8 @@ async fn create(
     operation_id = "tenants_list",
     responses(
         (status = 200, body = List<Tenant>),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
+        Authenticated,
     ),
-    security(("bearer" = [])),
 )]
 async fn list(_: Platform, State(state): State<AppState>) -> Result<Json<List<Tenant>>, ApiError> {
     Ok(Json(tenants::list(&state).await?.into()))
@@ -63,14 +58,11 @@ async fn list(_: Platform, State(state): State<AppState>) -> Result<Json<List<Te
     path = "/v1/tenants/{id}",
     tag = "tenants",
     operation_id = "tenants_read",
-    params(("id" = String, Path)),
+    params(TenantPath),
     responses(
         (status = 200, body = Tenant),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn read(
     _: Platform,
@@ -85,17 +77,12 @@ async fn read(
     path = "/v1/tenants/{id}",
     tag = "tenants",
     operation_id = "tenants_update",
-    params(("id" = String, Path)),
+    params(TenantPath),
     request_body = UpdateTenant,
     responses(
         (status = 200, body = Tenant),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, Missing, JsonBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn update(
     _: Platform,
@@ -111,15 +98,12 @@ async fn update(
     path = "/v1/tenants/{id}",
     tag = "tenants",
     operation_id = "tenants_remove",
-    params(("id" = String, Path)),
+    params(TenantPath),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "Only the platform key may call this", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn remove(
     _: Platform,

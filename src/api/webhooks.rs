@@ -10,6 +10,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiBytes, ApiJson, ApiPath, Caller};
+use super::params::{AppPath, WebhookPath};
+use super::responses::{AnyBody, Authenticated, JsonBody, Missing};
 use super::{ApiError, AppState, List};
 use crate::domain::model::Webhook;
 use crate::usecases::parse_json;
@@ -42,18 +44,13 @@ struct WebhookWithSecret {
     path = "/v1/apps/{app}/webhooks",
     tag = "webhooks",
     operation_id = "webhooks_create",
-    params(("app" = String, Path, description = "App id")),
+    params(AppPath),
     request_body = WebhookFields,
     responses(
         (status = 201, body = WebhookWithSecret),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
         (status = 409, description = "Conflict", body = ErrorBody),
-        (status = 413, description = "Body over the size limit", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, Missing, JsonBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn create(
     caller: Caller,
@@ -74,13 +71,11 @@ async fn create(
     path = "/v1/apps/{app}/webhooks",
     tag = "webhooks",
     operation_id = "webhooks_list",
-    params(("app" = String, Path, description = "App id")),
+    params(AppPath),
     responses(
         (status = 200, body = List<Webhook>),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn list(
     caller: Caller,
@@ -95,13 +90,11 @@ async fn list(
     path = "/v1/apps/{app}/webhooks/{id}",
     tag = "webhooks",
     operation_id = "webhooks_read",
-    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    params(WebhookPath),
     responses(
         (status = 200, body = Webhook),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn read(
     caller: Caller,
@@ -116,14 +109,11 @@ async fn read(
     path = "/v1/apps/{app}/webhooks/{id}/secret",
     tag = "webhooks",
     operation_id = "webhooks_secret",
-    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    params(WebhookPath),
     responses(
         (status = 200, body = SecretResponse),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "An OAuth token without the manage scope", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn secret(
     caller: Caller,
@@ -147,14 +137,11 @@ struct HeaderValues {
     path = "/v1/apps/{app}/webhooks/{id}/headers",
     tag = "webhooks",
     operation_id = "webhooks_header_values",
-    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    params(WebhookPath),
     responses(
         (status = 200, body = HeaderValues),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 403, description = "An OAuth token without the manage scope", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn header_values(
     caller: Caller,
@@ -172,16 +159,12 @@ async fn header_values(
     path = "/v1/apps/{app}/webhooks/{id}",
     tag = "webhooks",
     operation_id = "webhooks_update",
-    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    params(WebhookPath),
     request_body = WebhookFields,
     responses(
         (status = 200, body = Webhook),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, Missing, JsonBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn update(
     caller: Caller,
@@ -198,13 +181,11 @@ async fn update(
     path = "/v1/apps/{app}/webhooks/{id}",
     tag = "webhooks",
     operation_id = "webhooks_remove",
-    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    params(WebhookPath),
     responses(
         (status = 204, description = "Deleted with its deliveries"),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
+        Authenticated, Missing,
     ),
-    security(("bearer" = [])),
 )]
 async fn remove(
     caller: Caller,
@@ -218,7 +199,7 @@ async fn remove(
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RotateRequest {
-    /// A `whsec_…` secret of the partner's choosing; generated when absent.
+    #[schema(schema_with = crate::usecases::contract::schema::secret_or_null)]
     secret: Option<String>,
 }
 
@@ -234,16 +215,12 @@ struct Rotated {
     path = "/v1/apps/{app}/webhooks/{id}/rotate-secret",
     tag = "webhooks",
     operation_id = "webhooks_rotate_secret",
-    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    params(WebhookPath),
     request_body = Option<RotateRequest>,
     responses(
         (status = 200, body = Rotated),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
+        Authenticated, Missing, AnyBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn rotate_secret(
     caller: Caller,
@@ -264,7 +241,7 @@ async fn rotate_secret(
 #[serde(deny_unknown_fields)]
 struct TestRequest {
     /// The `data` of the test event; `{}` when absent.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::usecases::contract::schema::object_or_null)]
     data: Option<Box<serde_json::value::RawValue>>,
 }
 
@@ -284,17 +261,13 @@ struct TestOutcome {
     path = "/v1/apps/{app}/webhooks/{id}/test",
     tag = "webhooks",
     operation_id = "webhooks_send_test",
-    params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Webhook id")),
+    params(WebhookPath),
     request_body = Option<TestRequest>,
     responses(
         (status = 200, body = TestOutcome),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "Missing or wrong key", body = ErrorBody),
-        (status = 404, description = "Not found, or another partner's", body = ErrorBody),
-        (status = 422, description = "Invalid field", body = ErrorBody),
         (status = 429, description = "The app's test sends of the last minute reached HOOKGATE_TEST_SENDS_PER_MINUTE", body = ErrorBody),
+        Authenticated, Missing, AnyBody,
     ),
-    security(("bearer" = [])),
 )]
 async fn send_test(
     caller: Caller,

@@ -1,15 +1,19 @@
 //! Event-type filters of partner webhooks: `*`, exact types, and `prefix.*` wildcards.
 
 /// Event types and filter segments: lowercase-ish identifiers separated by dots.
+/// The longest event type, and the longest of its dot-separated segments.
+pub const EVENT_TYPE_MAX: usize = 200;
+pub const EVENT_TYPE_SEGMENT_MAX: usize = 64;
+
 fn valid_segment(s: &str) -> bool {
     !s.is_empty()
-        && s.len() <= 64
+        && s.len() <= EVENT_TYPE_SEGMENT_MAX
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 pub fn valid_event_type(t: &str) -> bool {
-    t.len() <= 200 && t.split('.').all(valid_segment)
+    t.len() <= EVENT_TYPE_MAX && t.split('.').all(valid_segment)
 }
 
 pub fn valid_pattern(p: &str) -> bool {

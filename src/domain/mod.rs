@@ -10,3 +10,4 @@ pub mod retry;
 pub mod secrets;
 pub mod stats;
 pub mod target;
+pub mod whole;

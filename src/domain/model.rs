@@ -65,10 +65,13 @@ pub struct App {
     pub created_at: DateTime<Utc>,
 }
 
+/// An app key's id: this many hex digits of its hash.
+pub const KEY_ID_DIGITS: usize = 16;
+
 /// A partner key as listed: never the key itself, which is shown once and stored hashed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AppKey {
-    /// The first 16 hex digits of the key's SHA-256.
+    /// The first [`KEY_ID_DIGITS`] hex digits of the key's SHA-256.
     pub id: String,
     /// The key's first characters, to recognise it.
     pub prefix: String,

@@ -23,6 +23,15 @@ pub enum AttemptClass {
 }
 
 impl AttemptClass {
+    pub const ALL: [Self; 6] = [
+        Self::Success,
+        Self::HttpError,
+        Self::Timeout,
+        Self::Connect,
+        Self::Network,
+        Self::Aborted,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Success => "success",
@@ -66,11 +75,16 @@ pub struct RetryPolicy {
 #[serde(untagged)]
 pub enum RetryPolicySpec {
     Preset(String),
-    Custom {
-        offsets_seconds: Vec<u64>,
-        #[serde(default = "default_true")]
-        retry_http_errors: bool,
-    },
+    Custom(CustomPolicy),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomPolicy {
+    #[serde(deserialize_with = "crate::domain::whole::vec")]
+    pub offsets_seconds: Vec<u64>,
+    #[serde(default = "default_true")]
+    pub retry_http_errors: bool,
 }
 
 fn default_true() -> bool {
@@ -78,6 +92,8 @@ fn default_true() -> bool {
 }
 
 pub const MAX_RETRIES: usize = 20;
+/// The named schedules `RetryPolicySpec::Preset` takes.
+pub const PRESETS: &[&str] = &["hibob", "bindbee", "exponential"];
 pub const MAX_OFFSET_SECONDS: u64 = 7 * 24 * 3600;
 
 impl RetryPolicy {
@@ -117,13 +133,14 @@ impl RetryPolicy {
                 "bindbee" => Ok(Self::bindbee()),
                 "exponential" => Ok(Self::exponential()),
                 other => Err(format!(
-                    "unknown retry policy preset {other:?}; use hibob, bindbee, exponential or {{\"offsets_seconds\": [...]}}"
+                    "unknown retry policy preset {other:?}; use {} or {{\"offsets_seconds\": [...]}}",
+                    PRESETS.join(", ")
                 )),
             },
-            RetryPolicySpec::Custom {
+            RetryPolicySpec::Custom(CustomPolicy {
                 offsets_seconds,
                 retry_http_errors,
-            } => {
+            }) => {
                 if offsets_seconds.len() > MAX_RETRIES {
                     return Err(format!("at most {MAX_RETRIES} retries"));
                 }
@@ -132,12 +149,15 @@ impl RetryPolicy {
                         "each offset must be between 1 and {MAX_OFFSET_SECONDS} seconds"
                     ));
                 }
-                if offsets_seconds.windows(2).any(|w| w[0] >= w[1]) {
-                    return Err("offsets must be strictly increasing".into());
+                // A set of times: sorted here, so only a repeat is a mistake.
+                let mut offsets = offsets_seconds.clone();
+                offsets.sort_unstable();
+                if offsets.windows(2).any(|w| w[0] == w[1]) {
+                    return Err("offsets must not repeat".into());
                 }
                 Ok(Self {
                     name: "custom".into(),
-                    offsets_seconds: offsets_seconds.clone(),
+                    offsets_seconds: offsets,
                     retry_http_errors: *retry_http_errors,
                 })
             }
@@ -288,13 +308,18 @@ mod tests {
     #[test]
     fn custom_specs_are_validated() {
         let bad = |offsets: Vec<u64>| {
-            RetryPolicy::from_spec(&RetryPolicySpec::Custom {
+            RetryPolicy::from_spec(&RetryPolicySpec::Custom(CustomPolicy {
                 offsets_seconds: offsets,
                 retry_http_errors: true,
-            })
+            }))
             .is_err()
         };
-        assert!(bad(vec![10, 5]));
+        assert!(bad(vec![10, 5, 10]));
+        let sorted = RetryPolicy::from_spec(&RetryPolicySpec::Custom(CustomPolicy {
+            offsets_seconds: vec![600, 60],
+            retry_http_errors: true,
+        }));
+        assert_eq!(sorted.unwrap().offsets_seconds, vec![60, 600]);
         assert!(bad(vec![0]));
         assert!(bad(vec![MAX_OFFSET_SECONDS + 1]));
         assert!(bad((1..=21).collect()));

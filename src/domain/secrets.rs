@@ -38,6 +38,8 @@ pub fn generate_partner_key() -> (String, String, String) {
 /// Webhooks).
 pub const SECRET_PREFIX: &str = "whsec_";
 pub const SECRET_BYTES: usize = 24;
+/// The longest secret key a partner may choose.
+pub const MAX_SECRET_BYTES: usize = 64;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("a webhook secret must be \"whsec_\" followed by base64 of 24 to 64 bytes")]
@@ -54,7 +56,7 @@ pub fn generate_secret() -> String {
 pub fn secret_key(secret: &str) -> Result<Vec<u8>, InvalidSecret> {
     let encoded = secret.strip_prefix(SECRET_PREFIX).ok_or(InvalidSecret)?;
     let key = B64.decode(encoded).map_err(|_| InvalidSecret)?;
-    if (SECRET_BYTES..=64).contains(&key.len()) {
+    if (SECRET_BYTES..=MAX_SECRET_BYTES).contains(&key.len()) {
         Ok(key)
     } else {
         Err(InvalidSecret)

@@ -69,9 +69,21 @@ fn is_private_v6(ip: Ipv6Addr) -> bool {
         || (ip.segments()[..3] == [0x64, 0xff9b, 1]) // local-use NAT64 64:ff9b:1::/48
 }
 
+/// Labels of letters, digits and hyphens, a trailing dot allowed: what DNS can resolve
+/// (the URL standard would also take `*`, `$` and more in a host).
+fn is_dns_name(host: &str) -> bool {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    host.split('.').all(|label| {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
+}
+
 /// Checks a listener URL as written. Hostnames are checked again when resolved at send time.
 pub fn validate_url(raw: &str, policy: TargetPolicy) -> Result<Url, String> {
-    if raw.len() > MAX_URL_LEN {
+    if raw.chars().count() > MAX_URL_LEN {
         return Err(format!("url is longer than {MAX_URL_LEN} characters"));
     }
     let url = Url::parse(raw).map_err(|e| format!("url is not valid: {e}"))?;
@@ -95,6 +107,11 @@ pub fn validate_url(raw: &str, policy: TargetPolicy) -> Result<Url, String> {
         Some(Host::Ipv4(ip)) => is_private(IpAddr::V4(ip)),
         Some(Host::Ipv6(ip)) => is_private(IpAddr::V6(ip)),
         Some(Host::Domain(d)) => {
+            if !is_dns_name(d) || !raw.to_ascii_lowercase().contains(d) {
+                return Err("url's host must be a DNS name: letters, digits and '-' in \
+                     dot-separated labels (an internationalised name in its xn-- form)"
+                    .into());
+            }
             let d = d.trim_end_matches('.').to_ascii_lowercase();
             d == "localhost" || d.ends_with(".localhost") || !d.contains('.')
         }
@@ -168,6 +185,26 @@ mod tests {
             "port 0"
         );
         assert!(validate_url("http://127.0.0.1:9000/hook", dev_policy()).is_ok());
+    }
+
+    #[test]
+    fn hosts_are_dns_names() {
+        for bad in [
+            "https://0.com*/",
+            "https://a..example.com/",
+            "https://ex$ample.com/",
+            "https://b\u{fc}cher.example/",
+            "https://%61.example.com/",
+        ] {
+            assert!(validate_url(bad, STRICT).is_err(), "{bad}");
+        }
+        for good in [
+            "https://hooks.example.com./",
+            "https://xn--bcher-kva.example/",
+            "https://Hooks.Example.COM/x",
+        ] {
+            assert!(validate_url(good, STRICT).is_ok(), "{good}");
+        }
     }
 
     fn dev_policy() -> TargetPolicy {

@@ -13,8 +13,12 @@ use serde::Deserialize;
 
 use super::session::Partner;
 use super::PageError;
+use crate::domain::model::DEFAULT_TIMEOUT;
 use crate::domain::model::{Environment, EventType, Webhook};
-use crate::domain::retry::RetryPolicySpec;
+use crate::domain::retry::{CustomPolicy, RetryPolicySpec};
+use crate::usecases::contract::{
+    MAX_TIMEOUT, MAX_URL_LEN, RATE_LIMIT_MAX, WEBHOOK_DESCRIPTION_MAX,
+};
 use crate::usecases::webhooks::{self, WebhookFields};
 use crate::usecases::{catalogue, Error, Gateway};
 use crate::web::error::{message_of, refused_form};
@@ -152,10 +156,10 @@ impl WebhookForm {
                         })
                     })
                     .collect::<Result<Vec<u64>, _>>()?;
-                Some(RetryPolicySpec::Custom {
+                Some(RetryPolicySpec::Custom(CustomPolicy {
                     offsets_seconds: offsets,
                     retry_http_errors: true,
-                })
+                }))
             }
             preset => Some(RetryPolicySpec::Preset(preset.to_string())),
         })
@@ -287,10 +291,10 @@ fn form_page(
                 @if let Some(message) = general { p.error role="alert" { (message) } }
                 input type="hidden" name="csrf" value=(partner.csrf);
                 label for="url" { "Listener URL" }
-                input #url type="url" name="url" value=(form.url) required placeholder="https://partner.example/hooks";
+                input #url type="url" name="url" value=(form.url) required maxlength=(MAX_URL_LEN) placeholder="https://partner.example/hooks";
                 (field_error("url"))
-                label for="description" { "Description" }
-                input #description type="text" name="description" value=(form.description);
+                label for="description" { "Description (" (WEBHOOK_DESCRIPTION_MAX) " characters at most)" }
+                input #description type="text" name="description" value=(form.description) maxlength=(WEBHOOK_DESCRIPTION_MAX);
                 (field_error("description"))
                 label for="environment" { "Environment" }
                 select #environment name="environment" {
@@ -317,8 +321,8 @@ fn form_page(
                 label for="headers" { "Custom headers, one 'Name: value' per line" }
                 textarea #headers name="headers" rows="3" placeholder="X-Partner-Token: …" { (form.headers) }
                 (field_error("headers"))
-                label for="timeout_seconds" { "Timeout in seconds (1–30, 10 when empty)" }
-                input #timeout_seconds type="number" min="1" max="30" name="timeout_seconds" value=(form.timeout_seconds);
+                label for="timeout_seconds" { "Timeout in seconds (1–" (MAX_TIMEOUT.as_secs()) ", " (DEFAULT_TIMEOUT.as_secs()) " when empty)" }
+                input #timeout_seconds type="number" min="1" max=(MAX_TIMEOUT.as_secs()) name="timeout_seconds" value=(form.timeout_seconds);
                 (field_error("timeout_seconds"))
                 fieldset {
                     legend { "Retries after a failure" }
@@ -332,8 +336,8 @@ fn form_page(
                     input #retry_offsets type="text" name="retry_offsets" value=(form.retry_offsets) placeholder="30, 300, 3600";
                     (field_error("retry_policy"))
                 }
-                label for="rate_limit_per_second" { "Rate limit: attempts per second at most (none when empty)" }
-                input #rate_limit_per_second type="number" min="1" max="10000" name="rate_limit_per_second" value=(form.rate_limit_per_second);
+                label for="rate_limit_per_second" { "Rate limit: attempts per second at most (1–" (RATE_LIMIT_MAX) ", none when empty)" }
+                input #rate_limit_per_second type="number" min="1" max=(RATE_LIMIT_MAX) name="rate_limit_per_second" value=(form.rate_limit_per_second);
                 (field_error("rate_limit_per_second"))
                 button type="submit" { (submit) }
             }
@@ -490,7 +494,7 @@ mod tests {
         assert_eq!(fields.event_types, Some(vec!["*".to_string()]));
         assert!(matches!(
             fields.retry_policy,
-            Some(RetryPolicySpec::Custom { ref offsets_seconds, .. }) if offsets_seconds == &[30, 300]
+            Some(RetryPolicySpec::Custom(CustomPolicy { ref offsets_seconds, .. })) if offsets_seconds == &[30, 300]
         ));
         let created = form.fields(false).unwrap();
         assert_eq!(

@@ -247,7 +247,7 @@ macro_rules! sql_store {
                 .await?;
                 tx.commit().await?;
                 Ok(AppKey {
-                    id: key_hash[..16].to_string(),
+                    id: key_hash[..crate::domain::model::KEY_ID_DIGITS].to_string(),
                     prefix: prefix.to_string(),
                     created_at: at,
                     revoked_at: None,

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::contract::{schema, CLIENT_ID_MAX, NAME_MAX};
 use super::{new_id, validate_id, validate_text, Caller, Error, Gateway, Result};
 use crate::domain::model::App;
 use crate::domain::secrets::generate_partner_key;
@@ -9,20 +10,22 @@ use crate::domain::secrets::generate_partner_key;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApp {
+    #[schema(schema_with = schema::id_or_null)]
     pub id: Option<String>,
+    #[schema(schema_with = schema::name)]
     pub name: String,
-    /// The OAuth client (RFC 9068 `client_id`) whose access tokens act for this app.
     #[serde(default)]
+    #[schema(schema_with = schema::client_id_or_null)]
     pub oauth_client_id: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApp {
+    #[schema(schema_with = schema::name_or_null)]
     pub name: Option<String>,
-    /// `null` removes it: the client's tokens stop working at once.
     #[serde(default, deserialize_with = "super::present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::client_id_or_null)]
     pub oauth_client_id: Option<Option<String>>,
 }
 
@@ -36,7 +39,7 @@ pub struct CreatedApp {
 
 fn validate_client_id(client_id: Option<&String>) -> Result<()> {
     match client_id {
-        Some(id) => validate_text("oauth_client_id", id, 255, false),
+        Some(id) => validate_text("oauth_client_id", id, CLIENT_ID_MAX, false),
         None => Ok(()),
     }
 }
@@ -47,7 +50,7 @@ const CLIENT_TAKEN: &str = "another app has this OAuth client id";
 pub async fn create(gw: &Gateway, req: CreateApp) -> Result<CreatedApp> {
     let id = req.id.unwrap_or_else(new_id);
     validate_id("id", &id)?;
-    validate_text("name", &req.name, 200, false)?;
+    validate_text("name", &req.name, NAME_MAX, false)?;
     validate_client_id(req.oauth_client_id.as_ref())?;
     let app = App {
         id,
@@ -84,7 +87,7 @@ pub async fn get(gw: &Gateway, caller: &Caller, app_id: &str) -> Result<App> {
 pub async fn update(gw: &Gateway, app_id: &str, req: UpdateApp) -> Result<App> {
     let mut app = get(gw, &Caller::Platform, app_id).await?;
     if let Some(name) = req.name {
-        validate_text("name", &name, 200, false)?;
+        validate_text("name", &name, NAME_MAX, false)?;
         app.name = name;
     }
     if let Some(client_id) = req.oauth_client_id {

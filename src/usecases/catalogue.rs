@@ -4,20 +4,20 @@
 
 use serde::Deserialize;
 
+use super::contract::{schema, EVENT_TYPE_DESCRIPTION_MAX, MAX_EXAMPLE_BYTES};
 use super::{validate_text, Caller, Error, Gateway, Result};
 use crate::domain::filter::valid_event_type;
 use crate::domain::model::EventType;
 
-/// Longest serialized example kept with a type.
-pub const MAX_EXAMPLE_BYTES: usize = 16 * 1024;
-
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEventType {
+    #[schema(schema_with = schema::event_type)]
     pub name: String,
     #[serde(default)]
+    #[schema(schema_with = schema::event_type_description)]
     pub description: String,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = schema::example_or_null)]
     pub example: Option<serde_json::Value>,
     #[serde(default)]
     pub deprecated: bool,
@@ -26,15 +26,23 @@ pub struct CreateEventType {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEventType {
+    #[schema(schema_with = schema::event_type_description_or_null)]
     pub description: Option<String>,
     /// `null` removes the example.
     #[serde(default, deserialize_with = "super::present")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = schema::example_or_null)]
     pub example: Option<Option<serde_json::Value>>,
     pub deprecated: Option<bool>,
 }
 
+/// An example of `data`, which is always an object.
 fn validate_example(example: Option<&serde_json::Value>) -> Result<()> {
+    if example.is_some_and(|e| !e.is_object()) {
+        return Err(Error::invalid(
+            "example",
+            "example must be a JSON object or null",
+        ));
+    }
     if example.is_some_and(|e| e.to_string().len() > MAX_EXAMPLE_BYTES) {
         return Err(Error::invalid(
             "example",
@@ -51,7 +59,12 @@ pub async fn create(gw: &Gateway, req: CreateEventType) -> Result<EventType> {
             "name must be dot-separated segments of letters, digits, '_' or '-': employee.created",
         ));
     }
-    validate_text("description", &req.description, 1000, true)?;
+    validate_text(
+        "description",
+        &req.description,
+        EVENT_TYPE_DESCRIPTION_MAX,
+        true,
+    )?;
     validate_example(req.example.as_ref())?;
     let now = gw.clock.now();
     let event_type = EventType {
@@ -86,7 +99,12 @@ pub async fn get(gw: &Gateway, name: &str) -> Result<EventType> {
 pub async fn update(gw: &Gateway, name: &str, req: UpdateEventType) -> Result<EventType> {
     let mut event_type = get(gw, name).await?;
     if let Some(description) = req.description {
-        validate_text("description", &description, 1000, true)?;
+        validate_text(
+            "description",
+            &description,
+            EVENT_TYPE_DESCRIPTION_MAX,
+            true,
+        )?;
         event_type.description = description;
     }
     if let Some(example) = req.example {

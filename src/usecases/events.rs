@@ -17,20 +17,23 @@ pub use crate::domain::model::MAX_BATCH;
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishRequest {
+    /// The event's id: a repeat with the same id creates nothing.
+    #[schema(schema_with = super::contract::schema::id_or_null)]
     pub id: Option<String>,
     #[serde(rename = "type")]
+    #[schema(schema_with = super::contract::schema::event_type)]
     pub event_type: String,
+    #[schema(schema_with = super::contract::schema::id)]
     pub tenant_id: String,
     pub occurred_at: Option<DateTime<Utc>>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = super::contract::schema::object_or_null)]
     pub data: Option<Box<RawValue>>,
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
-    /// Up to 500 events, each as `POST /v1/events` takes it.
-    #[schema(value_type = Vec<PublishRequest>)]
+    #[schema(schema_with = super::contract::schema::batch_events)]
     pub events: Vec<Box<RawValue>>,
 }
 

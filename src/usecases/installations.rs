@@ -29,6 +29,7 @@ pub async fn list(
     tenant_id: Option<&str>,
     app_id: Option<&str>,
 ) -> Result<Vec<Installation>> {
+    super::validate_filters(&[("tenant_id", tenant_id), ("app_id", app_id)])?;
     Ok(gw.store.list_installations(tenant_id, app_id).await?)
 }
 

@@ -13,9 +13,10 @@ pub fn parse_outcome(outcome: Option<&str>) -> Result<Option<AttemptClass>> {
     outcome
         .map(|o| {
             AttemptClass::parse(o).ok_or_else(|| {
+                let names: Vec<&str> = AttemptClass::ALL.iter().map(|c| c.as_str()).collect();
                 Error::invalid(
                     "outcome",
-                    "outcome must be success, http_error, timeout, connect, network or aborted",
+                    format!("outcome must be one of {}", names.join(", ")),
                 )
             })
         })
@@ -31,6 +32,11 @@ pub async fn deliveries(
     webhook: &Webhook,
     filter: &DeliveryFilter,
 ) -> Result<Vec<Delivery>> {
+    super::validate_filters(&[
+        ("event_type", filter.event_type.as_deref()),
+        ("tenant_id", filter.tenant_id.as_deref()),
+        ("before", filter.before.as_deref()),
+    ])?;
     Ok(gw.store.list_deliveries(&webhook.id, filter).await?)
 }
 
@@ -40,6 +46,12 @@ pub async fn attempts(
     webhook: &Webhook,
     filter: &AttemptFilter,
 ) -> Result<Vec<Attempt>> {
+    super::validate_filters(&[
+        ("delivery_id", filter.delivery_id.as_deref()),
+        ("event_type", filter.event_type.as_deref()),
+        ("tenant_id", filter.tenant_id.as_deref()),
+        ("before", filter.before.as_deref()),
+    ])?;
     Ok(gw.store.list_attempts(&webhook.id, filter).await?)
 }
 

@@ -14,6 +14,7 @@ use crate::store::SharedStore;
 
 pub mod apps;
 pub mod catalogue;
+pub mod contract;
 mod error;
 pub mod events;
 pub mod health;
@@ -31,7 +32,9 @@ pub mod webhooks;
 
 pub use error::{ConflictKind, Error, LimitKind, Result};
 pub use ports::{Deliveries, TestSendsExhausted, TestSent};
-pub use validate::{new_id, page_limit, parse_json, validate_id, validate_text};
+pub use validate::{
+    new_id, page_limit, parse_json, parse_object, validate_filters, validate_id, validate_text,
+};
 
 /// What every use case works with: the store, the clock, the rules set by the operator,
 /// and the delivery runtime.

@@ -4,12 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use super::contract::{DEFAULT_LINK_TTL_SECONDS, MAX_LINK_TTL_SECONDS};
 use super::{Caller, Error, Gateway, Result};
 use crate::domain::secrets::{generate_token, hash_key};
-
-/// How long a link stays valid unless the platform says otherwise, and at most.
-pub const DEFAULT_LINK_TTL_SECONDS: u64 = 15 * 60;
-pub const MAX_LINK_TTL_SECONDS: u64 = 24 * 3600;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct PortalLink {

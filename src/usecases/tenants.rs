@@ -2,13 +2,16 @@
 
 use serde::Deserialize;
 
+use super::contract::{schema, NAME_MAX};
 use super::{new_id, validate_id, validate_text, Error, Gateway, Result};
 use crate::domain::model::{Environment, Tenant};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
+    #[schema(schema_with = schema::id_or_null)]
     pub id: Option<String>,
+    #[schema(schema_with = schema::name)]
     pub name: String,
     pub environment: Environment,
 }
@@ -16,6 +19,7 @@ pub struct CreateTenant {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
+    #[schema(schema_with = schema::name_or_null)]
     pub name: Option<String>,
     pub environment: Option<Environment>,
 }
@@ -23,7 +27,7 @@ pub struct UpdateTenant {
 pub async fn create(gw: &Gateway, req: CreateTenant) -> Result<Tenant> {
     let id = req.id.unwrap_or_else(new_id);
     validate_id("id", &id)?;
-    validate_text("name", &req.name, 200, false)?;
+    validate_text("name", &req.name, NAME_MAX, false)?;
     let tenant = Tenant {
         id,
         name: req.name,
@@ -48,7 +52,7 @@ pub async fn get(gw: &Gateway, id: &str) -> Result<Tenant> {
 pub async fn update(gw: &Gateway, id: &str, req: UpdateTenant) -> Result<Tenant> {
     let mut tenant = get(gw, id).await?;
     if let Some(name) = req.name {
-        validate_text("name", &name, 200, false)?;
+        validate_text("name", &name, NAME_MAX, false)?;
         tenant.name = name;
     }
     if let Some(environment) = req.environment {

@@ -13,45 +13,40 @@ use crate::domain::retry::{RetryPolicy, RetryPolicySpec};
 use crate::domain::secrets::{generate_secret, secret_key};
 use crate::domain::{filter, target};
 
-pub const MAX_HEADERS: usize = 20;
-pub const MAX_EVENT_TYPES: usize = 100;
+use super::contract::{
+    is_header_value, schema, HEADER_VALUE_MAX, MAX_CONCURRENCY_MAX, RATE_LIMIT_MAX,
+    RESERVED_HEADERS, RESERVED_HEADER_PREFIX, WEBHOOK_DESCRIPTION_MAX,
+};
+pub use super::contract::{MAX_EVENT_TYPES, MAX_HEADERS};
 
-/// Headers a partner may not set: hop-by-hop, framing, and the signature headers.
-const RESERVED_HEADERS: &[&str] = &[
-    "host",
-    "content-length",
-    "content-type",
-    "content-encoding",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "upgrade",
-    "te",
-    "trailer",
-    "proxy-authorization",
-    "proxy-connection",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-];
+/// What a new webhook must have; an update may leave anything out.
+pub const REQUIRED_ON_CREATE: &[&str] = &["url"];
 
 /// The fields a partner sets; on update every field is optional.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookFields {
+    #[schema(schema_with = schema::url_or_null)]
     pub url: Option<String>,
+    #[schema(schema_with = schema::webhook_description_or_null)]
     pub description: Option<String>,
     pub environment: Option<Environment>,
+    #[schema(schema_with = schema::event_types_or_null)]
     pub event_types: Option<Vec<String>>,
+    #[schema(schema_with = schema::headers_or_null)]
     pub headers: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "crate::domain::whole::option")]
+    #[schema(schema_with = schema::timeout_seconds_or_null)]
     pub timeout_seconds: Option<u64>,
+    #[schema(schema_with = schema::retry_policy_or_null)]
     pub retry_policy: Option<RetryPolicySpec>,
-    /// At most this many attempts per second (1–10000); `0` removes the cap.
+    #[serde(default, deserialize_with = "crate::domain::whole::option")]
+    #[schema(schema_with = schema::rate_limit_or_null)]
     pub rate_limit_per_second: Option<i64>,
-    /// At most this many attempts in flight at once (1–1000), below the gateway's
-    /// adaptive limit; `0` removes it.
+    #[serde(default, deserialize_with = "crate::domain::whole::option")]
+    #[schema(schema_with = schema::max_concurrency_or_null)]
     pub max_concurrency: Option<i64>,
-    /// A `whsec_…` secret of the partner's choosing; generated when absent.
+    #[schema(schema_with = schema::secret_or_null)]
     pub secret: Option<String>,
 }
 
@@ -64,7 +59,7 @@ impl WebhookFields {
                 .to_string();
         }
         if let Some(description) = self.description {
-            validate_text("description", &description, 500, true)?;
+            validate_text("description", &description, WEBHOOK_DESCRIPTION_MAX, true)?;
             w.description = description;
         }
         if let Some(environment) = self.environment {
@@ -95,11 +90,11 @@ impl WebhookFields {
         if let Some(rate) = self.rate_limit_per_second {
             w.rate_limit_per_second = match rate {
                 0 => None,
-                1..=10_000 => Some(rate),
+                1..=RATE_LIMIT_MAX => Some(rate),
                 _ => {
                     return Err(Error::invalid(
                         "rate_limit_per_second",
-                        "rate_limit_per_second must be between 0 and 10000",
+                        format!("rate_limit_per_second must be between 0 and {RATE_LIMIT_MAX}"),
                     ))
                 }
             };
@@ -107,11 +102,11 @@ impl WebhookFields {
         if let Some(max) = self.max_concurrency {
             w.max_concurrency = match max {
                 0 => None,
-                1..=1_000 => Some(max),
+                1..=MAX_CONCURRENCY_MAX => Some(max),
                 _ => {
                     return Err(Error::invalid(
                         "max_concurrency",
-                        "max_concurrency must be between 0 and 1000",
+                        format!("max_concurrency must be between 0 and {MAX_CONCURRENCY_MAX}"),
                     ))
                 }
             };
@@ -154,7 +149,7 @@ fn validate_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String
         let parsed = http::HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| invalid(format!("{name:?} is not a valid header name")))?;
         let lower = parsed.as_str();
-        if RESERVED_HEADERS.contains(&lower) || lower.starts_with("proxy-") {
+        if RESERVED_HEADERS.contains(&lower) || lower.starts_with(RESERVED_HEADER_PREFIX) {
             return Err(invalid(format!(
                 "header {lower:?} is set by hookgate and cannot be customised"
             )));
@@ -165,9 +160,10 @@ fn validate_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String
                  (GET …/webhooks/{{id}}/headers shows them)"
             )));
         }
-        if value.len() > 1024 || http::HeaderValue::from_str(&value).is_err() {
+        if !is_header_value(&value) {
             return Err(invalid(format!(
-                "the value of header {lower:?} must be at most 1024 visible ASCII characters"
+                "the value of header {lower:?} must be at most {HEADER_VALUE_MAX} visible ASCII \
+                 characters, spaces or tabs"
             )));
         }
         normalised.insert(lower.to_string(), value);

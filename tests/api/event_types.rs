@@ -44,8 +44,26 @@ async fn the_platform_declares_and_partners_read_the_catalogue(backend: Backend)
         .collect();
     assert_eq!(names, ["employee.created", "employee.left"]);
 
-    // Deprecate it and drop its example; the rest stays.
+    // An example is an object or null on every route, as the document says.
     let path = "/v1/event-types/employee.created";
+    for example in [json!([1, 2]), json!("text"), json!(3)] {
+        let r = call(
+            Method::PATCH,
+            path,
+            PLATFORM_KEY,
+            Some(json!({ "example": example })),
+        )
+        .await;
+        assert_eq!(r.status, 422, "{example}: {}", r.body);
+    }
+    let read = call(Method::GET, path, PLATFORM_KEY, None).await.body;
+    assert_eq!(
+        read["example"],
+        json!({"id": 7}),
+        "a refused patch changes nothing"
+    );
+
+    // Deprecate it and drop its example; the rest stays.
     let patched = call(
         Method::PATCH,
         path,

@@ -58,7 +58,7 @@ async fn concurrent_publishes_share_transactions_and_answer_alone(backend: Backe
     }
     assert_eq!(
         replies[10].status,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        StatusCode::NOT_FOUND,
         "{}",
         replies[10].body
     );

@@ -147,7 +147,7 @@ async fn a_batch_is_stored_whole_and_repeats_are_no_ops(backend: Backend) {
             ]}),
         )
         .await;
-    assert_eq!(r.status, 422);
+    assert_eq!(r.status, 404);
     assert_eq!(count().await, 3, "nothing of a refused batch is stored");
 
     // An event repeated inside one batch is stored once; the repeat is its replay.

@@ -33,10 +33,14 @@ async fn read_until_closed(socket: &mut TcpStream, limit: Duration) -> String {
     }
 }
 
-/// Whether the gateway closed (or answered on) this connection already, without waiting.
+/// Whether the gateway closed (or answered on) this connection already, without waiting
+/// and without consuming the answer.
 fn closed_or_answered(socket: &TcpStream) -> bool {
     let mut buf = [0u8; 1];
-    !matches!(socket.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let mut read = tokio::io::ReadBuf::new(&mut buf);
+    socket.poll_peek(&mut cx, &mut read).is_ready()
 }
 
 async fn short_timeouts(max_connections: usize, timeout: Duration) -> TestApp {
@@ -110,8 +114,8 @@ async fn five_hundred_stalled_connections_do_not_keep_a_publish_out() {
     app.create_tenant("acme", "production").await;
 
     let mut stalled = Vec::new();
-    // Bodies that never come first: each holds a request in flight, so it is never the
-    // one closed to make room; 16 of the 32 places stay taken until the body timeout.
+    // Bodies that never come first: each holds a request in flight, so it is never closed
+    // as idle (only shed, answered 408, once behind the minimum rate).
     // The `100 Continue` shows that the handler is reading the body, so the request is
     // in flight before the flood starts.
     let body_stalled = 16;
@@ -157,4 +161,85 @@ async fn five_hundred_stalled_connections_do_not_keep_a_publish_out() {
             assert!(answer.starts_with("HTTP/1.1 408"), "{i}: {answer}");
         }
     }
+}
+
+/// Slow-POST ("R-U-Dead-Yet"): 300 clients each announce a 200 kB publish and then drip
+/// one byte a second (never a gap the idle timeout sees) against a cap of 64. Each is
+/// answered 408 (behind the minimum rate after its grace, or shed at the cap), and
+/// publishes arriving meanwhile keep being answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dripping_bodies_are_answered_408_and_publishes_keep_getting_in() {
+    let _ = rlimit::increase_nofile_limit(8192);
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.max_connections = 64;
+        s.header_read_timeout = Duration::from_secs(10);
+        s.body_timeout = Duration::from_secs(3);
+        s.body_deadline = Duration::from_secs(20);
+        s.body_min_rate = 500;
+    })
+    .await;
+    app.create_tenant("acme", "production").await;
+
+    let drippers = 300;
+    let mut tasks = Vec::new();
+    for _ in 0..drippers {
+        let mut socket = connect(&app).await;
+        tasks.push(tokio::spawn(async move {
+            let head = format!(
+                "{PUBLISH_HEAD}Authorization: Bearer {PLATFORM_KEY}\r\nContent-Length: 200000\r\n\r\n{{"
+            );
+            socket.write_all(head.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            let mut buf = [0u8; 1024];
+            loop {
+                tokio::select! {
+                    read = socket.read(&mut buf) => match read {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => answer.extend_from_slice(&buf[..n]),
+                    },
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                        // A closed connection refuses the byte; the answer is already read.
+                        if socket.write_all(b" ").await.is_err() {
+                            continue;
+                        }
+                    }
+                }
+            }
+            String::from_utf8_lossy(&answer).into_owned()
+        }));
+    }
+
+    // Publishes meanwhile, each on a connection of its own, each answered promptly.
+    for i in 0..10 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let started = std::time::Instant::now();
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        let publish = client
+            .post(format!("{}/v1/events", app.base))
+            .bearer_auth(PLATFORM_KEY)
+            .json(&json!({"type": "a.b", "tenant_id": "acme"}))
+            .send();
+        let published = tokio::time::timeout(Duration::from_secs(3), publish)
+            .await
+            .unwrap_or_else(|_| panic!("publish {i} not answered within 3 s among the drips"))
+            .unwrap();
+        assert_eq!(published.status(), 202);
+        eprintln!("publish {i} answered in {:?}", started.elapsed());
+    }
+
+    // Every drip is answered 408, well before the deadline would free it.
+    let mut timed_out = 0;
+    for task in tasks {
+        let answer = tokio::time::timeout(Duration::from_secs(15), task)
+            .await
+            .expect("a dripping request is answered within the rate's grace and its shedding")
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
+        timed_out += 1;
+    }
+    assert_eq!(timed_out, drippers);
 }

@@ -6,11 +6,15 @@
 //!   same bound closes idle connections.
 //! - At most `max_connections` are open. When one more arrives at the cap, the oldest
 //!   connection with no request in flight (stalled in its head, or idle between
-//!   requests) is closed to make room; if every connection is busy, newcomers wait in
-//!   the kernel's accept backlog. A flood of stalled sockets therefore cannot lock out a
-//!   real client, and the process never runs out of descriptors.
-//! - A request body that sends nothing for `body_timeout` fails to read; the API answers
-//!   it 408 (`api::error`). The 413 for a too-long `Content-Length` is the router's.
+//!   requests) is closed to make room; failing that, the oldest whose request body is
+//!   behind the minimum rate is shed (its request answered 408); if every connection is
+//!   busy at pace, newcomers wait in the kernel's accept backlog. A flood of stalled or
+//!   dripping sockets therefore cannot lock out a real client, and the process never
+//!   runs out of descriptors.
+//! - A request body must keep pace ([`paced_body`]): no gap over `body_timeout`, all of
+//!   it within `body_deadline`, and past a grace at least `body_min_rate` bytes a second
+//!   on average; else it fails to read and the API answers 408 and closes the
+//!   connection (`api::error`). The 413 for a too-long `Content-Length` is the router's.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -24,17 +28,20 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
-use tower_http::timeout::RequestBodyTimeout;
+use tower::ServiceExt;
+
+mod paced_body;
+pub use paced_body::{BodyPace, BodyTooSlow, RATE_GRACE};
+use paced_body::{BodyProgress, PacedBody};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
-    pub body_timeout: Duration,
+    pub body: BodyPace,
 }
 
 /// Serves `app` on `listener` until `shutdown`, then lets requests in flight finish for
@@ -49,8 +56,7 @@ pub async fn serve(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
-    let app = RequestBodyTimeout::new(app, limits.body_timeout);
-    let connections = Arc::new(Connections::new(limits.max_connections));
+    let connections = Arc::new(Connections::new(limits.max_connections, limits.body));
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, remote) = tokio::select! {
@@ -71,8 +77,9 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let service = Tracked {
-            inner: TowerToHyperService::new(app.clone()),
-            busy: slot.state.clone(),
+            app: app.clone(),
+            conn: slot.state.clone(),
+            pace: limits.body,
         };
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
@@ -96,15 +103,26 @@ pub async fn serve(
     }
 }
 
+/// A connection this young with no request yet is still sending its head, not idle.
+const FRESH: Duration = Duration::from_millis(500);
+
 struct ConnState {
     /// Requests of this connection being handled now.
     busy: AtomicUsize,
+    /// Closes the connection at once (it is idle).
     evict: CancellationToken,
+    /// Fails the body being read, so its request is answered 408 and the connection
+    /// closed (it is too slow).
+    shed: CancellationToken,
+    /// When the connection was admitted: the origin of `body`'s times.
+    epoch: tokio::time::Instant,
+    body: BodyProgress,
 }
 
 /// The open connections, oldest first, and the cap's permits.
 struct Connections {
     permits: Arc<Semaphore>,
+    pace: BodyPace,
     open: Mutex<BTreeMap<u64, Arc<ConnState>>>,
     next_id: AtomicUsize,
 }
@@ -128,32 +146,39 @@ impl Drop for Slot {
 }
 
 impl Connections {
-    fn new(max: usize) -> Self {
+    fn new(max: usize, pace: BodyPace) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(max.max(1))),
+            pace,
             open: Mutex::new(BTreeMap::new()),
             next_id: AtomicUsize::new(0),
         }
     }
 
     /// A place for one more connection: at once below the cap; at the cap, after the
-    /// oldest idle connection is closed, or after any connection ends.
+    /// oldest idle connection is closed or the oldest slow one shed, or after any
+    /// connection ends.
     async fn admit(self: &Arc<Self>) -> Slot {
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                self.evict_oldest_idle();
-                self.permits
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed")
+        let permit = loop {
+            if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+                break permit;
+            }
+            self.make_room();
+            // Connections too fresh to judge now may be idle or slow in a moment.
+            tokio::select! {
+                permit = self.permits.clone().acquire_owned() => {
+                    break permit.expect("the semaphore is never closed");
+                }
+                _ = tokio::time::sleep(FRESH / 4) => {}
             }
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) as u64;
         let state = Arc::new(ConnState {
             busy: AtomicUsize::new(0),
             evict: CancellationToken::new(),
+            shed: CancellationToken::new(),
+            epoch: tokio::time::Instant::now(),
+            body: BodyProgress::default(),
         });
         self.open
             .lock()
@@ -167,23 +192,40 @@ impl Connections {
         }
     }
 
-    fn evict_oldest_idle(&self) {
+    /// Closes the oldest idle connection; failing that, sheds the oldest whose body is
+    /// behind the minimum rate. Does nothing when every connection is busy at pace, or
+    /// too fresh to have sent its request's head.
+    fn make_room(&self) {
         let open = self.open.lock().expect("connection registry poisoned");
-        let idle = open
-            .values()
-            .find(|c| c.busy.load(Ordering::Acquire) == 0 && !c.evict.is_cancelled());
+        let idle = open.values().find(|c| {
+            c.busy.load(Ordering::Acquire) == 0
+                && !c.evict.is_cancelled()
+                && c.epoch.elapsed() >= FRESH
+        });
         if let Some(conn) = idle {
             conn.evict.cancel();
+            return;
+        }
+        let slow = open.values().find(|c| {
+            !c.shed.is_cancelled()
+                && c.body
+                    .current(c.epoch)
+                    .is_some_and(|(elapsed, bytes)| self.pace.is_behind(elapsed, bytes))
+        });
+        if let Some(conn) = slow {
+            tracing::debug!("slow request body shed to make room");
+            conn.shed.cancel();
         }
     }
 }
 
-/// The router, counting the connection's requests in flight so that a busy connection
-/// is never the one closed to make room.
+/// The router, with each request's body held to its pace, counting the connection's
+/// requests in flight so that a busy connection is never the one closed as idle.
 #[derive(Clone)]
 struct Tracked {
-    inner: TowerToHyperService<RequestBodyTimeout<Router>>,
-    busy: Arc<ConnState>,
+    app: Router,
+    conn: Arc<ConnState>,
+    pace: BodyPace,
 }
 
 type ResponseFuture =
@@ -195,8 +237,10 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Tracked {
     type Future = ResponseFuture;
 
     fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
-        let guard = BusyGuard::enter(self.busy.clone());
-        let response = self.inner.call(req);
+        let guard = BusyGuard::enter(self.conn.clone());
+        let (pace, conn) = (self.pace, self.conn.clone());
+        let req = req.map(|body| axum::body::Body::new(PacedBody::new(body, pace, conn)));
+        let response = self.app.clone().oneshot(req);
         Box::pin(async move {
             let response = response.await;
             drop(guard);
