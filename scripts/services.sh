@@ -128,3 +128,14 @@ ensure_schemathesis() {
   export HOOKGATE_SCHEMATHESIS="$PWD/$venv/bin/schemathesis"
   echo "$("$HOOKGATE_SCHEMATHESIS" --version)"
 }
+
+# openapi-typescript and tsc (npm, pinned in tests/client/package-lock.json): a client
+# generated from /openapi.json, and a program written against it, type-checked.
+ensure_client_generator() {
+  ensure_node
+  if [ ! -x tests/client/node_modules/.bin/openapi-typescript ]; then
+    echo "installing openapi-typescript and typescript (npm ci in tests/client)"
+    npm ci --prefix tests/client --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+  echo "openapi-typescript $(node -p 'require("./tests/client/node_modules/openapi-typescript/package.json").version')"
+}

@@ -12,6 +12,7 @@ ensure_chromium
 ensure_oidc_provider
 ensure_axe
 ensure_schemathesis
+ensure_client_generator
 
 # A fresh clone gains nothing from incremental caches, which cost a few hundred
 # MB per test binary; a developer may set CARGO_INCREMENTAL=1 to keep them.
@@ -33,6 +34,13 @@ from openapi_spec_validator import validate
 validate(json.load(open("target/openapi.json")))
 print("target/openapi.json: valid OpenAPI")
 '
+
+# A client generated from that document, as a platform would make one: openapi-typescript
+# writes its types, tsc checks a program written against them (tests/client/check.ts).
+mkdir -p target/client
+tests/client/node_modules/.bin/openapi-typescript target/openapi.json -o target/client/hookgate.d.ts
+tests/client/node_modules/.bin/tsc -p tests/client
+echo "tests/client/check.ts: type-checks against the generated client"
 
 # schemathesis, driven by /openapi.json, against a running gateway on each backend: every
 # check, about 90 s each, any finding fails (tests/fuzz/run.py says what it reached).

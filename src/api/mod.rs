@@ -134,6 +134,23 @@ fn document_new_webhook(openapi: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// The listener URL's rule as this gateway applies it: with insecure targets allowed,
+/// `http://` too.
+fn document_targets(openapi: &mut utoipa::openapi::OpenApi, allow_insecure: bool) {
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::RefOr;
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    for name in ["WebhookFields", "NewWebhook"] {
+        if let Some(RefOr::T(Schema::Object(fields))) = components.schemas.get_mut(name) {
+            if let Some(RefOr::T(Schema::Object(url))) = fields.properties.get_mut("url") {
+                url.pattern = Some(crate::usecases::contract::url_pattern(allow_insecure));
+            }
+        }
+    }
+}
+
 /// The API's routes and the OpenAPI document generated from the same registrations, so
 /// a route cannot exist without being documented.
 pub fn routes_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
@@ -159,7 +176,8 @@ pub fn routes_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// and traces.
 pub fn router(state: AppState, pages: Router) -> Router {
     let max_body = state.settings.max_body_bytes;
-    let (api, doc) = routes_and_doc();
+    let (api, mut doc) = routes_and_doc();
+    document_targets(&mut doc, state.policy.targets.allow_insecure);
     let doc = Arc::new(doc);
     Router::new()
         .route(

@@ -4,7 +4,8 @@
 //! drift apart. JSON Schema counts characters (code points), as the checks do.
 
 use utoipa::openapi::schema::{
-    ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, SchemaType, Type,
+    AdditionalProperties, ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
 };
 
 use utoipa::openapi::KnownFormat;
@@ -403,6 +404,7 @@ pub mod schema {
     pub fn object_or_null() -> Object {
         ObjectBuilder::new()
             .schema_type(nullable(Type::Object, true))
+            .additional_properties(Some(AdditionalProperties::FreeForm(true)))
             .build()
     }
     pub fn object_or_null_at_most(bytes: usize) -> Object {

@@ -116,6 +116,37 @@ async fn every_route_is_documented_with_its_errors(backend: Backend) {
         assert!(schemas.contains_key(name), "unresolved $ref {name}");
     }
 
+    // Security is declared once, for the whole document, not on each operation.
+    assert_eq!(doc["security"], serde_json::json!([{"bearer": []}]));
+    assert!(!text.contains("\"security\":[{\"bearer\":[]}],\"tags\""));
+    // The rules are the validation's constants, and the create's schema requires what
+    // the create requires.
+    use hookgate::usecases::contract;
+    let tenant_name = &schemas["CreateTenant"]["properties"]["name"];
+    assert_eq!(tenant_name["maxLength"], contract::NAME_MAX);
+    assert_eq!(tenant_name["pattern"], contract::text_pattern(false));
+    let webhook = &schemas["WebhookFields"]["properties"];
+    assert_eq!(
+        webhook["timeout_seconds"]["maximum"],
+        contract::MAX_TIMEOUT.as_secs()
+    );
+    assert_eq!(
+        webhook["rate_limit_per_second"]["maximum"],
+        contract::RATE_LIMIT_MAX
+    );
+    // The tests' gateways take `http://` listeners on loopback.
+    assert_eq!(webhook["url"]["pattern"], contract::url_pattern(true));
+    assert_eq!(
+        schemas["NewWebhook"]["required"],
+        serde_json::json!(hookgate::usecases::webhooks::REQUIRED_ON_CREATE)
+    );
+    assert_eq!(schemas["NewWebhook"]["properties"]["url"]["type"], "string");
+    assert_eq!(
+        schemas["UpdateEventType"]["properties"]["example"]["type"],
+        serde_json::json!(["object", "null"])
+    );
+    assert_eq!(schemas["CreateTenant"]["additionalProperties"], false);
+
     // And every documented route is served: without a key it answers 401, not 404/405.
     for (method, path) in ROUTES {
         let concrete = path
@@ -136,3 +167,27 @@ async fn every_route_is_documented_with_its_errors(backend: Backend) {
 }
 
 on_both_backends!(every_route_is_documented_with_its_errors);
+
+/// The document follows the gateway's settings: a gateway that refuses `http://`
+/// listener URLs (the default) says `https` only.
+#[tokio::test]
+async fn the_url_rule_follows_the_insecure_targets_setting() {
+    let app =
+        crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.allow_insecure_targets = false).await;
+    let doc: Value = app
+        .http
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for schema in ["WebhookFields", "NewWebhook"] {
+        let url = &doc["components"]["schemas"][schema]["properties"]["url"];
+        assert_eq!(
+            url["pattern"],
+            hookgate::usecases::contract::url_pattern(false)
+        );
+    }
+}

@@ -183,3 +183,77 @@ pub async fn named_sites_may_frame_the_pages(backend: Backend) {
     assert!(r.headers().get("x-frame-options").is_none());
     assert_eq!(r.headers()["cache-control"], "no-store");
 }
+
+/// Serves `html` to every request on a loopback port of its own: another origin than the
+/// gateway's (a `data:` page would be a public one, which Chromium forbids to reach
+/// loopback at all).
+async fn another_site(html: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let html = html.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{html}",
+                    html.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+/// Chromium, asked by another site to frame the portal's sign-in, renders nothing of it;
+/// the same page frames an API answer (which needs no such refusal), so the frame itself
+/// works and it is the headers that refuse.
+pub async fn a_framed_page_is_not_rendered(backend: Backend) {
+    use fantoccini::Locator;
+    let app = spawn_app(backend).await;
+    let browser = crate::browser::Browser::start(1100).await;
+    let framing = another_site(format!(
+        "<!doctype html><title>elsewhere</title>\
+         <iframe id=portal src='{base}/portal/login'></iframe>\
+         <iframe id=api src='{base}/healthz'></iframe>",
+        base = app.base
+    ))
+    .await;
+    browser.goto(&framing).await;
+    let inside = |id: &'static str| {
+        let client = browser.client.clone();
+        async move {
+            // Frames load on their own; give both a moment, bounded.
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                let frame = client.find(Locator::Id(id)).await.unwrap();
+                frame.enter_frame().await.unwrap();
+                let text = client
+                    .execute(
+                        "return document.body ? document.body.innerText : ''",
+                        vec![],
+                    )
+                    .await
+                    .unwrap();
+                client.enter_parent_frame().await.unwrap();
+                let text = text.as_str().unwrap_or_default().to_string();
+                if !text.is_empty() || tokio::time::Instant::now() > deadline {
+                    return text;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let api = inside("api").await;
+    assert!(api.contains("ok"), "the control frame renders: {api:?}");
+    let portal = inside("portal").await;
+    assert!(
+        !portal.contains("Sign in") && !portal.contains("key"),
+        "the framed portal rendered: {portal:?}"
+    );
+    browser.client.clone().close().await.unwrap();
+}

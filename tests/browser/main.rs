@@ -16,7 +16,10 @@ mod portal_manage;
 
 use browser::Browser;
 use console::the_console_sets_up_a_partner_and_publishes_a_test_event;
-use headers::{named_sites_may_frame_the_pages, pages_cannot_be_framed_sniffed_or_cached};
+use headers::{
+    a_framed_page_is_not_rendered, named_sites_may_frame_the_pages,
+    pages_cannot_be_framed_sniffed_or_cached,
+};
 use helpers::{spawn_app, Backend, TestApp, TestReceiver, PLATFORM_KEY};
 use hostile_forms::hostile_forms_are_refused_without_change;
 use portal_manage::a_partner_edits_filters_replays_and_deletes;
@@ -507,4 +510,5 @@ on_both_backends!(
     hostile_forms_are_refused_without_change,
     pages_cannot_be_framed_sniffed_or_cached,
     named_sites_may_frame_the_pages,
+    a_framed_page_is_not_rendered,
 );
