@@ -85,22 +85,68 @@ pub fn parse_json<T: serde::de::DeserializeOwned + Default>(
     body: &[u8],
     allow_empty: bool,
 ) -> Result<T> {
-    if allow_empty && body.iter().all(u8::is_ascii_whitespace) {
+    let text = body.trim_ascii();
+    if allow_empty && (text.is_empty() || text == b"null") {
         return Ok(T::default());
     }
-    let raw: &serde_json::value::RawValue =
-        serde_json::from_slice(body).map_err(|e| Error::MalformedJson(e.to_string()))?;
-    if allow_empty && raw.get() == "null" {
-        return Ok(T::default());
+    if text.first() != Some(&b'{') {
+        // Rare: tell malformed JSON (400) from JSON that is not an object (422).
+        serde_json::from_slice::<&serde_json::value::RawValue>(body)
+            .map_err(|e| Error::MalformedJson(e.to_string()))?;
+        return Err(not_an_object());
     }
-    parse_object(raw.get())
+    // One pass on the hot path (every publish comes through here).
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => Error::invalid_request(e.to_string()),
+        _ => Error::MalformedJson(e.to_string()),
+    })
+}
+
+fn not_an_object() -> Error {
+    Error::invalid_request("the body must be a JSON object")
 }
 
 /// Well-formed JSON `text` as `T`, a struct: only from an object (serde would also take
 /// an array of its fields in order, which no client means).
 pub fn parse_object<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
     if !text.trim_start().starts_with('{') {
-        return Err(Error::invalid_request("the body must be a JSON object"));
+        return Err(not_an_object());
     }
     serde_json::from_str(text).map_err(|e| Error::invalid_request(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Default, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Fields {
+        #[allow(dead_code)]
+        name: Option<String>,
+    }
+
+    fn parse(body: &str, allow_empty: bool) -> Result<Fields> {
+        parse_json(body.as_bytes(), allow_empty)
+    }
+
+    #[test]
+    fn a_body_is_an_object_and_malformed_json_is_told_apart() {
+        assert!(parse(r#" {"name": "a"} "#, false).is_ok());
+        assert!(matches!(parse("[null]", false), Err(Error::Invalid { .. })));
+        assert!(matches!(parse("\"a\"", false), Err(Error::Invalid { .. })));
+        assert!(matches!(parse("[1,", false), Err(Error::MalformedJson(_))));
+        assert!(matches!(
+            parse(r#"{"name": "a""#, false),
+            Err(Error::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse(r#"{"x": 1}"#, false),
+            Err(Error::Invalid { .. })
+        ));
+        assert!(matches!(parse("null", false), Err(Error::Invalid { .. })));
+        assert!(parse(" null ", true).is_ok());
+        assert!(parse("", true).is_ok());
+        assert!(matches!(parse("", false), Err(Error::MalformedJson(_))));
+    }
 }
