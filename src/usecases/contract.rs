@@ -179,7 +179,9 @@ pub fn url_pattern(allow_insecure: bool) -> String {
     let label = r"(?![xX][nN]--)[A-Za-z0-9-]+";
     let name = format!(r"(?:{label}\.)*(?![xX][nN]--)[A-Za-z][A-Za-z0-9-]*\.?");
     let ipv4 = format!(r"{IPV4_PART}(?:\.{IPV4_PART}){{3}}");
-    format!(r"^{scheme}://(?:{name}|{ipv4})(?::{PORT})?(?:[/?][^#\s]*)?$")
+    // RFC 3986's path and query characters, `%` only in an escape (no fragment).
+    let rest = r"(?:[A-Za-z0-9._~!$&'()*+,;=:@/?-]|%[0-9A-Fa-f]{2})*";
+    format!(r"^{scheme}://(?:{name}|{ipv4})(?::{PORT})?(?:[/?]{rest})?$")
 }
 
 fn nullable(t: Type, nullable: bool) -> SchemaType {
