@@ -22,7 +22,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Install {
+    #[schema(schema_with = crate::usecases::contract::schema::id)]
     tenant_id: String,
+    #[schema(schema_with = crate::usecases::contract::schema::id)]
     app_id: String,
 }
 

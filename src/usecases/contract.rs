@@ -26,6 +26,7 @@ pub const CLIENT_ID_MAX: usize = 255;
 pub const WEBHOOK_DESCRIPTION_MAX: usize = 500;
 pub const EVENT_TYPE_DESCRIPTION_MAX: usize = 1000;
 pub const MAX_HEADERS: usize = 20;
+pub const HEADER_NAME_MAX: usize = 256;
 pub const HEADER_VALUE_MAX: usize = 1024;
 pub const MAX_EVENT_TYPES: usize = 100;
 pub const RATE_LIMIT_MAX: i64 = 10_000;
@@ -294,7 +295,12 @@ pub mod schema {
     pub fn headers_or_null() -> Object {
         ObjectBuilder::new()
             .schema_type(nullable(Type::Object, true))
-            .property_names(Some(string(header_name_pattern(), 1, 256, false)))
+            .property_names(Some(string(
+                header_name_pattern(),
+                1,
+                HEADER_NAME_MAX,
+                false,
+            )))
             .additional_properties(Some(Schema::Object(string(
                 header_value_pattern(),
                 0,

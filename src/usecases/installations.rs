@@ -11,6 +11,8 @@ pub async fn install(
     tenant_id: String,
     app_id: String,
 ) -> Result<(Installation, bool)> {
+    super::validate_id("tenant_id", &tenant_id)?;
+    super::validate_id("app_id", &app_id)?;
     let installation = Installation {
         id: new_id(),
         tenant_id,

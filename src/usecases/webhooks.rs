@@ -14,8 +14,8 @@ use crate::domain::secrets::{generate_secret, secret_key};
 use crate::domain::{filter, target};
 
 use super::contract::{
-    is_header_value, schema, HEADER_VALUE_MAX, MAX_CONCURRENCY_MAX, RATE_LIMIT_MAX,
-    RESERVED_HEADERS, RESERVED_HEADER_PREFIX, WEBHOOK_DESCRIPTION_MAX,
+    is_header_value, schema, HEADER_NAME_MAX, HEADER_VALUE_MAX, MAX_CONCURRENCY_MAX,
+    RATE_LIMIT_MAX, RESERVED_HEADERS, RESERVED_HEADER_PREFIX, WEBHOOK_DESCRIPTION_MAX,
 };
 pub use super::contract::{MAX_EVENT_TYPES, MAX_HEADERS};
 
@@ -146,6 +146,11 @@ fn validate_headers(headers: BTreeMap<String, String>) -> Result<BTreeMap<String
     }
     let mut normalised = BTreeMap::new();
     for (name, value) in headers {
+        if name.len() > HEADER_NAME_MAX {
+            return Err(invalid(format!(
+                "a header name is at most {HEADER_NAME_MAX} characters"
+            )));
+        }
         let parsed = http::HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| invalid(format!("{name:?} is not a valid header name")))?;
         let lower = parsed.as_str();
