@@ -7,7 +7,6 @@ use utoipa::openapi::schema::{
     AdditionalProperties, ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat,
     SchemaType, Type,
 };
-
 use utoipa::openapi::KnownFormat;
 
 use crate::domain::model::MASK;
