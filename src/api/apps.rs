@@ -7,7 +7,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Caller, Platform};
 use super::params::AppPath;
-use super::responses::{Authenticated, JsonBody, Missing};
+use super::responses::{Authenticated, Body, JsonOnly, Missing};
 use super::{ApiError, AppState, List};
 use crate::domain::model::App;
 use crate::usecases::apps::{self, CreateApp, CreatedApp, UpdateApp};
@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 201, body = CreatedApp),
         (status = 409, description = "Conflict", body = ErrorBody),
-        Authenticated, JsonBody,
+        Authenticated, Body, JsonOnly,
     ),
 )]
 async fn create(
@@ -84,7 +84,7 @@ async fn read(
     responses(
         (status = 200, body = App),
         (status = 409, description = "Another app has this OAuth client", body = ErrorBody),
-        Authenticated, Missing, JsonBody,
+        Authenticated, Missing, Body, JsonOnly,
     ),
 )]
 async fn update(

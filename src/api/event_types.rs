@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Caller, Platform};
 use super::params::{AppPath, EventTypePath};
-use super::responses::{Authenticated, JsonBody, Missing};
+use super::responses::{Authenticated, Body, JsonOnly, Missing};
 use super::{ApiError, AppState, List};
 use crate::domain::model::EventType;
 use crate::usecases::catalogue::{self, CreateEventType, UpdateEventType};
@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 201, body = EventType),
         (status = 409, description = "Conflict", body = ErrorBody),
-        Authenticated, JsonBody,
+        Authenticated, Body, JsonOnly,
     ),
 )]
 async fn create(
@@ -90,7 +90,7 @@ async fn read(
     request_body = UpdateEventType,
     responses(
         (status = 200, body = EventType),
-        Authenticated, Missing, JsonBody,
+        Authenticated, Missing, Body, JsonOnly,
     ),
 )]
 async fn update(

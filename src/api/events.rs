@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ErrorBody;
 use super::extract::{ApiBytes, Platform};
-use super::responses::{AnyBody, Authenticated, Missing};
+use super::responses::{Authenticated, Body, Missing};
 use super::{ApiError, AppState};
 use crate::domain::model::{EventSummary, PublishOutcome};
 use crate::usecases::contract;
@@ -55,7 +55,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     responses(
         (status = 202, description = "Stored with its deliveries (or a replay of the original)", body = EventSummary),
         (status = 409, description = "Conflict", body = ErrorBody),
-        Authenticated, Missing, AnyBody,
+        Authenticated, Missing, Body,
     ),
 )]
 async fn publish(
@@ -99,7 +99,7 @@ struct BatchResponse {
     responses(
         (status = 202, description = "All stored with their deliveries, in one transaction", body = BatchResponse),
         (status = 409, description = "An event id was already used with a different body", body = ErrorBody),
-        Authenticated, Missing, AnyBody,
+        Authenticated, Missing, Body,
     ),
 )]
 /// Several events in one transaction: all are stored or none. Each event's id makes its

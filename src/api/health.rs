@@ -7,7 +7,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Caller};
 use super::params::WebhookPath;
-use super::responses::{Authenticated, JsonBody, Missing};
+use super::responses::{Authenticated, Body, JsonOnly, Missing};
 use super::{ApiError, AppState};
 use crate::domain::health::{Reactivated, WebhookHealth};
 use crate::domain::model::Webhook;
@@ -79,7 +79,7 @@ struct ReactivateResponse {
     responses(
         (status = 200, body = ReactivateResponse),
         (status = 409, description = "Conflict", body = ErrorBody),
-        Authenticated, Missing, JsonBody,
+        Authenticated, Missing, Body, JsonOnly,
     ),
 )]
 async fn reactivate(

@@ -8,7 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, Platform};
 use super::params::InstallationPath;
-use super::responses::{Authenticated, JsonBody, Missing, Query};
+use super::responses::{Authenticated, Body, JsonOnly, Missing, Query};
 use super::{ApiError, AppState, List};
 use crate::domain::model::Installation;
 use crate::usecases::installations;
@@ -48,7 +48,7 @@ struct Filter {
     responses(
         (status = 201, description = "Installed", body = Installation),
         (status = 200, description = "Already installed: the installation as stored (active again if it was revoked)", body = Installation),
-        Authenticated, Missing, JsonBody,
+        Authenticated, Missing, Body, JsonOnly,
     ),
 )]
 async fn install(

@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use super::params::{DeliveryPath, WebhookPath};
-use super::responses::{Authenticated, JsonBody, Missing, Query};
+use super::responses::{Authenticated, Body, JsonOnly, Missing, Query};
 use super::{ApiError, AppState, List};
 use crate::domain::model::{Attempt, Delivery, DeliveryState};
 use crate::store::{AttemptFilter, DeliveryFilter};
@@ -195,7 +195,7 @@ struct ReplayResponse {
     request_body = ReplayRequest,
     responses(
         (status = 200, body = ReplayResponse),
-        Authenticated, Missing, JsonBody,
+        Authenticated, Missing, Body, JsonOnly,
     ),
 )]
 async fn replay(

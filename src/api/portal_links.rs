@@ -8,7 +8,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::extract::{ApiBytes, ApiPath, Platform};
 use super::params::AppPath;
-use super::responses::{AnyBody, Authenticated, Missing};
+use super::responses::{Authenticated, Body, Missing};
 use super::{ApiError, AppState};
 use crate::usecases::parse_json;
 use crate::usecases::portal::{mint_link, PortalLink};
@@ -34,7 +34,7 @@ struct MintRequest {
     request_body = Option<MintRequest>,
     responses(
         (status = 201, body = PortalLink),
-        Authenticated, Missing, AnyBody,
+        Authenticated, Missing, Body,
     ),
 )]
 async fn mint(

@@ -29,9 +29,9 @@ pub enum Missing {
     NotFound(ErrorBody),
 }
 
-/// Routes that take a JSON body (with `Content-Type: application/json`).
+/// Routes that read a JSON body.
 #[derive(utoipa::IntoResponses)]
-pub enum JsonBody {
+pub enum Body {
     /// The body is not JSON (`malformed_json`), or a header is malformed.
     #[response(status = 400)]
     BadRequest(ErrorBody),
@@ -41,30 +41,18 @@ pub enum JsonBody {
     /// The body is larger than the gateway's limit.
     #[response(status = 413)]
     TooLarge(ErrorBody),
-    /// The body is not declared `application/json`.
-    #[response(status = 415)]
-    UnsupportedMediaType(ErrorBody),
     /// A field is missing, unknown or invalid: the message names it.
     #[response(status = 422)]
     Invalid(ErrorBody),
 }
 
-/// Routes whose JSON body is read whatever its declared type (publishes, and the actions
-/// whose body is optional).
+/// Routes whose body must be declared JSON (all but the publishes and the actions whose
+/// body is optional, which read it whatever its declared type).
 #[derive(utoipa::IntoResponses)]
-pub enum AnyBody {
-    /// The body is not JSON (`malformed_json`), or a header is malformed.
-    #[response(status = 400)]
-    BadRequest(ErrorBody),
-    /// The body stopped arriving, or came too slowly, before it was complete.
-    #[response(status = 408)]
-    Timeout(ErrorBody),
-    /// The body is larger than the gateway's limit.
-    #[response(status = 413)]
-    TooLarge(ErrorBody),
-    /// A field is missing, unknown or invalid: the message names it.
-    #[response(status = 422)]
-    Invalid(ErrorBody),
+pub enum JsonOnly {
+    /// The body is not declared `application/json`.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorBody),
 }
 
 /// Routes with query parameters.

@@ -7,7 +7,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::ErrorBody;
 use super::extract::{ApiJson, ApiPath, Platform};
 use super::params::TenantPath;
-use super::responses::{Authenticated, JsonBody, Missing};
+use super::responses::{Authenticated, Body, JsonOnly, Missing};
 use super::{ApiError, AppState, List};
 use crate::domain::model::Tenant;
 use crate::usecases::tenants::{self, CreateTenant, UpdateTenant};
@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 201, body = Tenant),
         (status = 409, description = "Conflict", body = ErrorBody),
-        Authenticated, JsonBody,
+        Authenticated, Body, JsonOnly,
     ),
 )]
 async fn create(
@@ -81,7 +81,7 @@ async fn read(
     request_body = UpdateTenant,
     responses(
         (status = 200, body = Tenant),
-        Authenticated, Missing, JsonBody,
+        Authenticated, Missing, Body, JsonOnly,
     ),
 )]
 async fn update(

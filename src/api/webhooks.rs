@@ -11,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::ErrorBody;
 use super::extract::{ApiBytes, ApiJson, ApiPath, Caller};
 use super::params::{AppPath, WebhookPath};
-use super::responses::{AnyBody, Authenticated, JsonBody, Missing};
+use super::responses::{Authenticated, Body, JsonOnly, Missing};
 use super::{ApiError, AppState, List};
 use crate::domain::model::Webhook;
 use crate::usecases::parse_json;
@@ -49,7 +49,7 @@ struct WebhookWithSecret {
     responses(
         (status = 201, body = WebhookWithSecret),
         (status = 409, description = "Conflict", body = ErrorBody),
-        Authenticated, Missing, JsonBody,
+        Authenticated, Missing, Body, JsonOnly,
     ),
 )]
 async fn create(
@@ -163,7 +163,7 @@ async fn header_values(
     request_body = WebhookFields,
     responses(
         (status = 200, body = Webhook),
-        Authenticated, Missing, JsonBody,
+        Authenticated, Missing, Body, JsonOnly,
     ),
 )]
 async fn update(
@@ -219,7 +219,7 @@ struct Rotated {
     request_body = Option<RotateRequest>,
     responses(
         (status = 200, body = Rotated),
-        Authenticated, Missing, AnyBody,
+        Authenticated, Missing, Body,
     ),
 )]
 async fn rotate_secret(
@@ -266,7 +266,7 @@ struct TestOutcome {
     responses(
         (status = 200, body = TestOutcome),
         (status = 429, description = "The app's test sends of the last minute reached HOOKGATE_TEST_SENDS_PER_MINUTE", body = ErrorBody),
-        Authenticated, Missing, AnyBody,
+        Authenticated, Missing, Body,
     ),
 )]
 async fn send_test(
