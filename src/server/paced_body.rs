@@ -83,6 +83,14 @@ pub struct BodyProgress {
 }
 
 impl BodyProgress {
+    /// The body marked `stamp` is done. A later request's body on the same connection
+    /// (a pipelined one, made before this one is dropped) keeps its own mark.
+    fn finish(&self, stamp: u64) {
+        let _ = self
+            .started
+            .compare_exchange(stamp, 0, Ordering::AcqRel, Ordering::Acquire);
+    }
+
     /// The body being read now: how long since it started and how many bytes are in.
     pub fn current(&self, epoch: Instant) -> Option<(Duration, u64)> {
         match self.started.load(Ordering::Acquire) {
@@ -110,12 +118,14 @@ pin_project_lite::pin_project! {
         #[pin]
         shed: WaitForCancellationFutureOwned,
         conn: Arc<ConnState>,
+        // This body's mark in `conn.body.started` (0: none).
+        stamp: u64,
         done: bool,
     }
 
     impl<B> PinnedDrop for PacedBody<B> {
         fn drop(this: Pin<&mut Self>) {
-            this.conn.body.started.store(0, Ordering::Release);
+            this.conn.body.finish(this.stamp);
         }
     }
 }
@@ -125,10 +135,11 @@ impl<B: Body> PacedBody<B> {
         let started = Instant::now();
         // A request without a body (most GETs) has nothing to pace.
         let done = inner.is_end_stream();
+        let mut stamp = 0;
         if !done {
-            let since_epoch = started.saturating_duration_since(conn.epoch).as_millis() as u64;
+            stamp = started.saturating_duration_since(conn.epoch).as_millis() as u64 + 1;
             conn.body.bytes.store(0, Ordering::Release);
-            conn.body.started.store(since_epoch + 1, Ordering::Release);
+            conn.body.started.store(stamp, Ordering::Release);
         }
         let (at, _) = pace.next_breach(0, Duration::ZERO);
         Self {
@@ -140,6 +151,7 @@ impl<B: Body> PacedBody<B> {
             timer: tokio::time::sleep_until(started + at),
             shed: conn.shed.clone().cancelled_owned(),
             conn,
+            stamp,
             done,
         }
     }
@@ -175,7 +187,7 @@ where
             }
             Poll::Ready(None) => {
                 *this.done = true;
-                this.conn.body.started.store(0, Ordering::Release);
+                this.conn.body.finish(*this.stamp);
                 return Poll::Ready(None);
             }
             Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
