@@ -201,7 +201,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "HOOKGATE_HEALTH_SCHEDULE",
-        default_value = "0 0,30 * * * *"
+        default_value = crate::health::schedule::DEFAULT_SCHEDULE
     )]
     pub health_schedule: String,
 

@@ -159,7 +159,8 @@ mod tests {
     use tokio_cron_scheduler::{Job, JobScheduler};
 
     use super::*;
-    use crate::config::Settings;
+    use crate::domain::health::HealthRules;
+    use crate::health::schedule::DEFAULT_SCHEDULE;
 
     /// A tick while this instance still evaluates is an overrun, reported, not folded
     /// into the evaluation under way. (Holding the lock makes it deterministic: two ticks
@@ -168,16 +169,19 @@ mod tests {
     async fn a_tick_during_an_evaluation_is_an_overrun() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let settings = Settings::defaults();
-        let store = crate::store::connect(&url, &settings.pool()).await.unwrap();
+        let pool = crate::store::PoolSettings {
+            max_connections: 4,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        };
+        let store = crate::store::connect(&url, &pool).await.unwrap();
         let clock: SharedClock = std::sync::Arc::new(crate::clock::SystemClock);
         let evaluator = Evaluator::new(
             store,
             clock,
             EvaluatorSettings {
                 window: Duration::minutes(30),
-                rules: settings.health_rules(),
-                schedule: TickSchedule::parse(&settings.health_schedule).unwrap(),
+                rules: HealthRules::default(),
+                schedule: TickSchedule::parse(DEFAULT_SCHEDULE).unwrap(),
             },
         );
         let evaluating = evaluator.evaluating.lock().await;
@@ -193,9 +197,9 @@ mod tests {
     /// The default schedule is one tokio-cron-scheduler accepts, firing at :00 and :30.
     #[tokio::test]
     async fn default_schedule_fires_every_half_hour() {
-        let cron = Settings::defaults().health_schedule;
+        let cron = DEFAULT_SCHEDULE;
         let mut scheduler = JobScheduler::new().await.unwrap();
-        let job = Job::new_async(cron.as_str(), |_, _| Box::pin(async {})).unwrap();
+        let job = Job::new_async(cron, |_, _| Box::pin(async {})).unwrap();
         let id = scheduler.add(job).await.unwrap();
         let next = scheduler
             .next_tick_for_job(id)

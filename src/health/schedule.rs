@@ -6,6 +6,9 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use croner::parser::{CronParser, Seconds};
 use croner::Cron;
 
+/// Every 30 minutes, at :00 and :30 (a cron expression with seconds).
+pub const DEFAULT_SCHEDULE: &str = "0 0,30 * * * *";
+
 #[derive(Debug, Clone)]
 pub struct TickSchedule {
     cron: Cron,
