@@ -57,6 +57,17 @@ def wait_ready(base, server, deadline=30):
     sys.exit("hookgate was not ready within 30 s")
 
 
+def wait_failed(base, webhook, deadline=30):
+    """The id of the webhook's one delivery once it has failed for good."""
+    start = time.time()
+    while time.time() - start < deadline:
+        delivery = call(base, "GET", f"/v1/apps/fuzz-app/webhooks/{webhook}/deliveries")["data"][0]
+        if delivery["state"] == "failed":
+            return delivery["id"]
+        time.sleep(0.1)
+    sys.exit(f"the resend fixture's delivery did not fail within {deadline} s")
+
+
 def postgres_database(server_url):
     """A database of its own on the test server, named for this run."""
     name = "hookgate_fuzz_" + os.urandom(4).hex()
@@ -103,14 +114,20 @@ def main():
         # Port 9 (discard) on loopback: attempts fail fast and are retried later.
         webhook = call(base, "POST", "/v1/apps/fuzz-app/webhooks", {"url": "https://127.0.0.1:9/hook"})
         doomed = call(base, "POST", "/v1/apps/fuzz-app/webhooks", {"url": "https://127.0.0.1:9/doomed"})
+        # No retries: its delivery fails for good at once, so it can be resent.
+        resendable = call(base, "POST", "/v1/apps/fuzz-app/webhooks",
+                          {"url": "https://127.0.0.1:9/resend", "retry_policy": {"offsets_seconds": []}})
         call(base, "POST", "/v1/events", {"type": "fuzz.created", "tenant_id": "fuzz-tenant", "data": {}})
         deliveries = call(base, "GET", f"/v1/apps/fuzz-app/webhooks/{webhook['id']}/deliveries")
+        ended = wait_failed(base, resendable["id"])
         fixture = dict(
             FUZZ_PLATFORM_KEY=KEY,
             FUZZ_APP="fuzz-app",
             FUZZ_WEBHOOK=webhook["id"],
             FUZZ_DOOMED_WEBHOOK=doomed["id"],
             FUZZ_DELIVERY=deliveries["data"][0]["id"],
+            FUZZ_RESEND_WEBHOOK=resendable["id"],
+            FUZZ_RESEND_DELIVERY=ended,
             FUZZ_INSTALLATION=installation["id"],
             FUZZ_KEY=key["id"],
         )
