@@ -235,8 +235,9 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_HEALTH_DEACTIVATE_AFTER", default_value = "3h", value_parser = humantime::parse_duration)]
     pub health_deactivate_after: Duration,
 
-    /// SQS queue URL for partner notifications. Unset (and no name): notifications stay
-    /// in the outbox and the log, and `GET /v1/notifications` lists them.
+    /// The platform's own SQS queue, which gets every app's notifications beside the
+    /// apps' own destinations. Unset (and no name): only the apps' destinations get them;
+    /// `GET /v1/notifications` lists them all.
     #[arg(long, env = "HOOKGATE_SQS_QUEUE_URL")]
     pub sqs_queue_url: Option<String>,
 
@@ -248,6 +249,15 @@ pub struct Settings {
     /// from the standard AWS chain (AWS_REGION, AWS_ACCESS_KEY_ID, profiles, roles…).
     #[arg(long, env = "HOOKGATE_SQS_ENDPOINT")]
     pub sqs_endpoint: Option<String>,
+
+    /// STS endpoint override, for assuming partners' roles (an emulator, a VPC endpoint);
+    /// `AWS_ENDPOINT_URL_STS` works too.
+    #[arg(long, env = "HOOKGATE_STS_ENDPOINT")]
+    pub sts_endpoint: Option<String>,
+
+    /// Run the notification relay (the outbox's sender) in this process.
+    #[arg(long, env = "HOOKGATE_RELAY", action = ArgAction::Set, default_value_t = true)]
+    pub relay: bool,
 
     /// How often the outbox relay looks for notifications to publish.
     #[arg(long, env = "HOOKGATE_RELAY_POLL", default_value = "1s", value_parser = humantime::parse_duration)]
@@ -495,6 +505,7 @@ impl Settings {
             rules: self.health_rules(),
             schedule: crate::health::schedule::TickSchedule::parse(&self.health_schedule)
                 .map_err(|e| invalid(&e))?,
+            platform_queue: self.platform_queue(),
         })
     }
 
@@ -531,13 +542,17 @@ impl Settings {
         }
     }
 
-    pub fn sqs(&self) -> Option<crate::notify::sqs::SqsSettings> {
-        (self.sqs_queue_url.is_some() || self.sqs_queue_name.is_some()).then(|| {
-            crate::notify::sqs::SqsSettings {
-                queue_url: self.sqs_queue_url.clone(),
-                queue_name: self.sqs_queue_name.clone(),
-                endpoint: self.sqs_endpoint.clone(),
-            }
-        })
+    /// Whether a platform queue is configured.
+    pub fn platform_queue(&self) -> bool {
+        self.sqs_queue_url.is_some() || self.sqs_queue_name.is_some()
+    }
+
+    pub fn aws(&self) -> crate::notify::sqs::SqsSettings {
+        crate::notify::sqs::SqsSettings {
+            queue_url: self.sqs_queue_url.clone(),
+            queue_name: self.sqs_queue_name.clone(),
+            endpoint: self.sqs_endpoint.clone(),
+            sts_endpoint: self.sts_endpoint.clone(),
+        }
     }
 }

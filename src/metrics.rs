@@ -29,6 +29,10 @@ pub const NOTIFICATIONS: &str = "hookgate_notifications_total";
 pub const NOTIFICATIONS_PUBLISHED: &str = "hookgate_notifications_published_total";
 pub const OUTBOX_BACKLOG: &str = "hookgate_notification_outbox_backlog";
 pub const SQS_PUBLISH_ERRORS: &str = "hookgate_sqs_publish_errors_total";
+pub const STS_ERRORS: &str = "hookgate_sts_errors_total";
+pub const NOTIFICATION_SENDS: &str = "hookgate_notification_sends_total";
+pub const OUTBOX_OLDEST_AGE: &str = "hookgate_notification_outbox_oldest_pending_age_seconds";
+pub const FAILING_DESTINATIONS: &str = "hookgate_notification_destinations_failing";
 pub const PRUNED: &str = "hookgate_pruned_rows_total";
 pub const HTTP_REQUESTS: &str = "hookgate_http_requests_total";
 pub const HTTP_DURATION: &str = "hookgate_http_request_duration_seconds";
@@ -104,12 +108,32 @@ fn describe() {
     describe_counter!(NOTIFICATIONS, "Partner notifications created, by severity.");
     describe_counter!(
         NOTIFICATIONS_PUBLISHED,
-        "Partner notifications published to SQS, by severity."
+        "Notification sends that succeeded (one per destination reached), by severity."
     );
-    describe_gauge!(OUTBOX_BACKLOG, "Notifications waiting in the outbox.");
+    describe_gauge!(
+        OUTBOX_BACKLOG,
+        "Outbox rows (one per notification and destination) not sent yet."
+    );
+    describe_gauge!(
+        OUTBOX_OLDEST_AGE,
+        Unit::Seconds,
+        "How long ago the oldest outbox row not sent yet was created."
+    );
+    describe_gauge!(
+        FAILING_DESTINATIONS,
+        "Notification destinations whose last send failed."
+    );
+    describe_counter!(
+        NOTIFICATION_SENDS,
+        "Notification sends by destination type (sqs, https, platform) and outcome (sent, failed, expired)."
+    );
     describe_counter!(
         SQS_PUBLISH_ERRORS,
         "Failed attempts to publish a notification to SQS."
+    );
+    describe_counter!(
+        STS_ERRORS,
+        "Failed attempts to assume a partner's role through STS."
     );
     describe_counter!(
         PRUNED,
@@ -136,8 +160,19 @@ fn initialise() {
 /// Touches the series without per-app labels, so that the idle timeout never drops them
 /// (called at start and by the upkeep loop).
 pub fn keep_fixed_series() {
-    for name in [EVENTS_PUBLISHED, EVALUATIONS, SQS_PUBLISH_ERRORS] {
+    for name in [
+        EVENTS_PUBLISHED,
+        EVALUATIONS,
+        SQS_PUBLISH_ERRORS,
+        STS_ERRORS,
+    ] {
         counter!(name).increment(0);
+    }
+    for destination in ["sqs", "https", "platform"] {
+        for outcome in ["sent", "failed", "expired"] {
+            counter!(NOTIFICATION_SENDS, "destination" => destination, "outcome" => outcome)
+                .increment(0);
+        }
     }
     for severity in [
         Severity::Warning,
@@ -308,6 +343,8 @@ pub fn record_queue(stats: &QueueStats) {
     }
     gauge!(QUEUE_OLDEST_DUE_AGE).set(stats.oldest_due_age_ms as f64 / 1000.0);
     gauge!(OUTBOX_BACKLOG).set(stats.outbox_backlog as f64);
+    gauge!(OUTBOX_OLDEST_AGE).set(stats.outbox_oldest_age_ms as f64 / 1000.0);
+    gauge!(FAILING_DESTINATIONS).set(stats.failing_destinations as f64);
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@ use crate::config::Settings;
 use crate::delivery::dispatcher::Dispatcher;
 use crate::domain::secrets::hash_key;
 use crate::health::evaluator::Evaluator;
-use crate::notify::{sqs::SqsPublisher, Relay};
+use crate::notify::sqs::{PlatformQueue, SqsClients};
+use crate::notify::{Relay, Senders};
 use crate::retention::Pruner;
 use crate::store::{self, SharedStore};
 use crate::usecases::publishing::GroupCommit;
@@ -36,10 +37,11 @@ pub struct Application {
     /// Present when a retention period is set.
     pub pruner: Option<Arc<Pruner>>,
     /// Present when an SQS queue is configured.
-    pub relay: Option<Arc<Relay>>,
+    pub relay: Arc<Relay>,
     pub platform_key: String,
     state: AppState,
     run_dispatcher: bool,
+    run_relay: bool,
     health_schedule: Option<String>,
     retention_schedule: String,
     shutdown_grace: std::time::Duration,
@@ -77,24 +79,33 @@ impl Application {
         let pruner = settings
             .retention_period()
             .map(|period| Arc::new(Pruner::new(store.clone(), clock.clone(), period)));
-        let relay = match settings.sqs() {
-            Some(sqs) => {
-                let publisher = SqsPublisher::connect(&sqs)
-                    .await
-                    .context("connecting to SQS")?;
-                tracing::info!(queue = publisher.queue_url(), "notifications go to SQS");
-                Some(Arc::new(Relay::new(
-                    store.clone(),
-                    clock.clone(),
-                    publisher,
-                    settings.relay_poll,
-                )))
-            }
-            None => {
-                tracing::info!("no SQS queue configured: notifications stay in the outbox");
-                None
-            }
+        let aws = settings.aws();
+        let sqs = SqsClients::load(&aws, clock.clone()).await;
+        let platform = if settings.platform_queue() {
+            let queue = PlatformQueue::connect(&aws, &sqs)
+                .await
+                .context("connecting to SQS")?;
+            tracing::info!(
+                queue = queue.queue_url(),
+                "notifications also go to the platform's queue"
+            );
+            Some(queue)
+        } else {
+            tracing::info!("no platform SQS queue: notifications go to the apps' own destinations");
+            None
         };
+        let senders = Arc::new(Senders {
+            sqs,
+            http: dispatcher.sender().clone(),
+            platform,
+            clock: clock.clone(),
+        });
+        let relay = Arc::new(Relay::new(
+            store.clone(),
+            clock.clone(),
+            senders.clone(),
+            settings.relay_poll,
+        ));
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -121,6 +132,7 @@ impl Application {
             policy: Arc::new(settings.policy()),
             platform_key_hash: hash_key(&platform_key).into(),
             deliveries: dispatcher.clone(),
+            notifier: senders,
             publisher: publisher.clone(),
         };
         let state = AppState {
@@ -143,6 +155,7 @@ impl Application {
             platform_key,
             state,
             run_dispatcher: settings.dispatcher,
+            run_relay: settings.relay,
             health_schedule: settings
                 .health_evaluator
                 .then(|| settings.health_schedule.clone()),
@@ -188,9 +201,8 @@ impl Application {
             .then(|| tokio::spawn(self.dispatcher.clone().run(shutdown.clone())));
         let mut scheduler = self.schedule_jobs().await?;
         let relay = self
-            .relay
-            .clone()
-            .map(|relay| tokio::spawn(relay.run(shutdown.clone())));
+            .run_relay
+            .then(|| tokio::spawn(self.relay.clone().run(shutdown.clone())));
         let upkeep = tokio::spawn({
             let (shutdown, dispatcher) = (shutdown.clone(), self.dispatcher.clone());
             async move {

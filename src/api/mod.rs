@@ -14,6 +14,7 @@ use crate::config::Settings;
 use crate::usecases::Gateway;
 
 pub mod apps;
+pub mod destinations;
 pub mod error;
 pub mod event_types;
 pub mod events;
@@ -142,7 +143,12 @@ fn document_targets(openapi: &mut utoipa::openapi::OpenApi, allow_insecure: bool
     let Some(components) = openapi.components.as_mut() else {
         return;
     };
-    for name in ["WebhookFields", "NewWebhook"] {
+    for name in [
+        "WebhookFields",
+        "NewWebhook",
+        "NewHttpsDestination",
+        "DestinationPatch",
+    ] {
         if let Some(RefOr::T(Schema::Object(fields))) = components.schemas.get_mut(name) {
             if let Some(RefOr::T(Schema::Object(url))) = fields.properties.get_mut("url") {
                 url.pattern = Some(crate::usecases::contract::url_pattern(allow_insecure));
@@ -164,10 +170,12 @@ pub fn routes_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(health::router())
         .merge(events::router())
         .merge(notifications::router())
+        .merge(destinations::router())
         .merge(event_types::router())
         .merge(portal_links::router())
         .split_for_parts();
     document_new_webhook(&mut doc);
+    destinations::document_new_destination(&mut doc);
     (routes, doc)
 }
 

@@ -46,6 +46,7 @@ path_params! {
     AppPath { "app": "App id" = schema::id() }
     KeyPath { "app": "App id" = schema::id(), "key": "Key id" = schema::key_id() }
     WebhookPath { "app": "App id" = schema::id(), "id": "Webhook id" = uuid() }
+    DestinationPath { "app": "App id" = schema::id(), "id": "Notification destination id" = uuid() }
     DeliveryPath {
         "app": "App id" = schema::id(),
         "id": "Webhook id" = uuid(),

@@ -252,6 +252,11 @@ impl Dispatcher {
     }
 
     /// This instance's current in-flight limit for a webhook.
+    /// The guarded HTTP sender, which notification endpoints share.
+    pub fn sender(&self) -> &Sender {
+        &self.sender
+    }
+
     pub fn concurrency_limit(&self, webhook_id: &str) -> usize {
         self.slots.limit(webhook_id)
     }

@@ -163,6 +163,9 @@ pub struct HealthChange {
     pub evaluated_at: DateTime<Utc>,
     pub window: WindowFigures,
     pub notification: Option<Notification>,
+    /// The notification goes to the gateway's own queue too, beside the app's
+    /// destinations.
+    pub platform_copy: bool,
 }
 
 /// `GET …/webhooks/{id}/health`.

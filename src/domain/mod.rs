@@ -2,6 +2,7 @@
 //! layer builds on it; it imports nothing of theirs.
 
 pub mod concurrency;
+pub mod destination;
 pub mod filter;
 pub mod health;
 pub mod model;

@@ -20,6 +20,63 @@ pub struct Notification {
     pub sent_at: Option<DateTime<Utc>>,
     pub publish_attempts: i64,
     pub last_error: Option<String>,
+    /// One per destination it was written for (`platform`: the gateway's own queue).
+    pub sends: Vec<NotificationSend>,
+}
+
+/// How one notification fared at one destination.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct NotificationSend {
+    /// A destination's id, or `platform`.
+    pub destination_id: String,
+    pub state: SendState,
+    pub attempts: i64,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// `expired`: given up after days of failing, or its destination was deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SendState {
+    Pending,
+    Sent,
+    Expired,
+}
+
+impl SendState {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "sent" => Some(Self::Sent),
+            "expired" => Some(Self::Expired),
+            _ => None,
+        }
+    }
+}
+
+/// What a destination's test send carries: the shape of a notification, `severity`
+/// `test`, so a consumer's parsing is tested too. Never stored.
+pub fn test_message(
+    app_id: &str,
+    app_name: &str,
+    now: DateTime<Utc>,
+) -> (String, serde_json::Value) {
+    let id = format!("ntf_test_{}", uuid::Uuid::now_v7().simple());
+    let body = json!({
+        "id": id,
+        "type": "webhook.health",
+        "severity": "test",
+        "app": {"id": app_id, "name": app_name},
+        "webhook": null,
+        "failure_started_at": null,
+        "evaluated_at": rfc3339(now),
+        "window": null,
+        "recommended_next_steps": [
+            "This is a test from hookgate: your destination receives notifications. No action is needed."
+        ],
+    });
+    (id, body)
 }
 
 fn next_steps(severity: Severity) -> &'static [&'static str] {
@@ -85,5 +142,6 @@ pub fn build(
         sent_at: None,
         publish_attempts: 0,
         last_error: None,
+        sends: Vec::new(),
     }
 }

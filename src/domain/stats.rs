@@ -18,5 +18,10 @@ pub struct QueueStats {
     pub in_flight: i64,
     pub held: i64,
     pub oldest_due_age_ms: i64,
+    /// Outbox rows (one per notification and destination) not sent yet.
     pub outbox_backlog: i64,
+    /// How long ago the oldest of them was created.
+    pub outbox_oldest_age_ms: i64,
+    /// Notification destinations whose last send failed.
+    pub failing_destinations: i64,
 }

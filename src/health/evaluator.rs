@@ -21,6 +21,8 @@ pub struct EvaluatorSettings {
     pub rules: HealthRules,
     /// The schedule the ticks follow; a tick evaluates the slot it fired for.
     pub schedule: TickSchedule,
+    /// A platform queue is configured: every notification gets a row for it.
+    pub platform_queue: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +137,7 @@ impl Evaluator {
                     evaluated_at: now,
                     window: input.window,
                     notification,
+                    platform_copy: self.settings.platform_queue,
                 })
                 .await?;
         }
@@ -182,6 +185,7 @@ mod tests {
                 window: Duration::minutes(30),
                 rules: HealthRules::default(),
                 schedule: TickSchedule::parse(DEFAULT_SCHEDULE).unwrap(),
+                platform_queue: false,
             },
         );
         let evaluating = evaluator.evaluating.lock().await;

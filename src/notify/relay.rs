@@ -1,19 +1,26 @@
-//! Publishes pending outbox rows to SQS and marks them sent. A failed publish stays in the
-//! outbox and is retried with back-off, so an SQS outage delays notifications, never
-//! loses them. Rows are leased while being published so two relays do not both send one.
+//! Sends the outbox's rows and marks them sent. Each row is its destination's oldest
+//! pending one (the claim sees to it), so a destination's messages arrive in creation
+//! order; the rows of one claim are sent concurrently, each bounded in time, so a slow or
+//! failing destination never delays another's. A failed row is due again after a backoff
+//! growing to an hour and is given up after days. Rows are leased while being sent, so
+//! two relays do not both send one; a relay that dies mid-send leaves its rows to expire
+//! and be sent again (at least once, with the same id).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
 use tokio_util::sync::CancellationToken;
 
-use super::sqs::SqsPublisher;
+use super::{Outgoing, Senders};
 use crate::clock::SharedClock;
-use crate::store::{SharedStore, StoreError};
+use crate::domain::destination::{self, PLATFORM};
+use crate::store::{ClaimedSend, SharedStore, StoreError};
 
-const BATCH: i64 = 10;
+const BATCH: i64 = 32;
 const LEASE: TimeDelta = TimeDelta::seconds(60);
-const MAX_BACKOFF_SECONDS: i64 = 300;
+/// One send's bound, well inside the lease.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RelayOutcome {
@@ -24,70 +31,142 @@ pub struct RelayOutcome {
 pub struct Relay {
     store: SharedStore,
     clock: SharedClock,
-    publisher: SqsPublisher,
+    senders: Arc<Senders>,
     poll: Duration,
+}
+
+/// What one row's send came to.
+enum Sent {
+    Ok,
+    Failed(String),
+    /// Its destination is gone.
+    Orphaned,
 }
 
 impl Relay {
     pub fn new(
         store: SharedStore,
         clock: SharedClock,
-        publisher: SqsPublisher,
+        senders: Arc<Senders>,
         poll: Duration,
     ) -> Self {
         Self {
             store,
             clock,
-            publisher,
+            senders,
             poll,
         }
     }
 
-    /// Publishes one batch of due outbox rows.
+    /// Sends one batch of due rows.
     pub async fn run_once(&self) -> Result<RelayOutcome, StoreError> {
         let now = self.clock.now();
-        let pending = self
+        let include_platform = self.senders.platform.is_some();
+        let claimed = self
             .store
-            .claim_notifications(now, now + LEASE, BATCH)
+            .claim_sends(now, now + LEASE, BATCH, include_platform)
             .await?;
+        let sends = claimed.iter().map(|row| self.send_one(row));
+        let results = futures::future::join_all(sends).await;
         let mut outcome = RelayOutcome::default();
-        for n in pending {
-            let span = tracing::info_span!(
-                "notification.publish",
-                notification_id = %n.id,
-                app_id = %n.app_id,
-                webhook_id = %n.webhook_id,
-                severity = n.severity.as_str(),
-            );
-            let published = tracing::Instrument::instrument(self.publisher.publish(&n), span).await;
-            match published {
-                Ok(()) => {
+        for (row, (kind, result)) in claimed.iter().zip(results) {
+            let n = &row.notification;
+            let now = self.clock.now();
+            match result {
+                Sent::Ok => {
                     self.store
-                        .mark_notification_sent(&n.id, self.clock.now())
+                        .mark_send_sent(&n.id, &row.destination_id, now)
                         .await?;
-                    tracing::info!(notification_id = %n.id, webhook_id = %n.webhook_id,
-                        severity = n.severity.as_str(), "notification published");
+                    tracing::info!(notification_id = %n.id, destination_id = %row.destination_id,
+                        webhook_id = %n.webhook_id, severity = n.severity.as_str(), "notification sent");
                     metrics::counter!(crate::metrics::NOTIFICATIONS_PUBLISHED, "severity" => n.severity.as_str())
+                        .increment(1);
+                    metrics::counter!(crate::metrics::NOTIFICATION_SENDS, "destination" => kind, "outcome" => "sent")
                         .increment(1);
                     outcome.sent += 1;
                 }
-                Err(e) => {
-                    let backoff = (1i64 << n.publish_attempts.clamp(0, 8)).min(MAX_BACKOFF_SECONDS);
-                    let retry_at = self.clock.now() + TimeDelta::seconds(backoff);
-                    tracing::warn!(notification_id = %n.id, error = %e, backoff_s = backoff,
-                        "notification publish failed; kept in the outbox");
+                Sent::Failed(error) => {
+                    let attempts = row.attempts + 1;
+                    let retry_at = (!destination::gives_up(n.created_at, now))
+                        .then(|| now + destination::retry_delay(attempts));
+                    tracing::warn!(notification_id = %n.id, destination_id = %row.destination_id,
+                        error = %error, attempts, given_up = retry_at.is_none(),
+                        "notification send failed; kept in the outbox");
                     self.store
-                        .release_notification(&n.id, &e.to_string(), retry_at)
+                        .release_send(&n.id, &row.destination_id, &error, retry_at, now)
                         .await?;
-                    metrics::counter!(crate::metrics::SQS_PUBLISH_ERRORS).increment(1);
+                    let label = if retry_at.is_some() {
+                        "failed"
+                    } else {
+                        "expired"
+                    };
+                    metrics::counter!(crate::metrics::NOTIFICATION_SENDS, "destination" => kind, "outcome" => label)
+                        .increment(1);
                     outcome.failed += 1;
+                }
+                Sent::Orphaned => {
+                    self.store
+                        .release_send(
+                            &n.id,
+                            &row.destination_id,
+                            "the destination was deleted",
+                            None,
+                            now,
+                        )
+                        .await?;
                 }
             }
         }
         Ok(outcome)
     }
 
-    pub async fn run(self: std::sync::Arc<Self>, shutdown: CancellationToken) {
+    /// Sends one row: (the destination's type as metrics label it, what happened).
+    async fn send_one(&self, row: &ClaimedSend) -> (&'static str, Sent) {
+        let n = &row.notification;
+        let span = tracing::info_span!(
+            "notification.publish",
+            notification_id = %n.id,
+            destination_id = %row.destination_id,
+            app_id = %n.app_id,
+            webhook_id = %n.webhook_id,
+            severity = n.severity.as_str(),
+        );
+        let m = Outgoing {
+            id: &n.id,
+            severity: n.severity.as_str(),
+            app_id: &n.app_id,
+            webhook_id: Some(&n.webhook_id),
+            body: &n.body,
+        };
+        let (kind, sending) = if row.destination_id == PLATFORM {
+            ("platform", None)
+        } else {
+            match self
+                .store
+                .get_destination(&n.app_id, &row.destination_id)
+                .await
+            {
+                Ok(Some(d)) => (d.kind.as_str(), Some(d)),
+                Ok(None) => return ("platform", Sent::Orphaned),
+                Err(e) => return ("platform", Sent::Failed(e.to_string())),
+            }
+        };
+        let send = async {
+            match &sending {
+                None => self.senders.to_platform(&m).await,
+                Some(d) => self.senders.to_destination(d, &m).await,
+            }
+        };
+        let sent = tokio::time::timeout(SEND_TIMEOUT, tracing::Instrument::instrument(send, span))
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {} s", SEND_TIMEOUT.as_secs())));
+        match sent {
+            Ok(_) => (kind, Sent::Ok),
+            Err(error) => (kind, Sent::Failed(error)),
+        }
+    }
+
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
             let wait = match self.run_once().await {
                 Ok(o) if o.sent > 0 && o.failed == 0 => continue,

@@ -20,7 +20,8 @@ pub trait Backend: Send + Sync + 'static {
     /// The earliest due time (a retry or a lease expiry).
     const NEXT_DUE: &'static str;
     /// Leases due notifications of the outbox for the relay.
-    const CLAIM_NOTIFICATIONS: &'static str;
+    /// The outbox claim: [`claim_sends_sql!`](crate::claim_sends_sql).
+    const CLAIM_SENDS: &'static str;
 
     fn pool(&self) -> &sqlx::Pool<Self::Db>;
 

@@ -51,8 +51,14 @@ macro_rules! sql_store {
                 )
                 .fetch_one($crate::store::Backend::pool(self))
                 .await?;
-                let outbox_backlog: i64 = sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, i64>(
-                    "SELECT COUNT(*) FROM notifications WHERE sent_at IS NULL",
+                let (outbox_backlog, outbox_oldest): (i64, Option<i64>) =
+                    sqlx::query_as::<<$store as $crate::store::Backend>::Db, (i64, Option<i64>)>(
+                        "SELECT COUNT(*), MIN(created_at) FROM notification_sends WHERE state = 'pending'",
+                    )
+                    .fetch_one($crate::store::Backend::pool(self))
+                    .await?;
+                let failing_destinations: i64 = sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, i64>(
+                    "SELECT COUNT(*) FROM notification_destinations WHERE state = 'failing'",
                 )
                 .fetch_one($crate::store::Backend::pool(self))
                 .await?;
@@ -63,6 +69,8 @@ macro_rules! sql_store {
                     held,
                     oldest_due_age_ms: oldest.map_or(0, |o| (now - o).max(0)),
                     outbox_backlog,
+                    outbox_oldest_age_ms: outbox_oldest.map_or(0, |o| (now - o).max(0)),
+                    failing_destinations,
                 })
             }
 

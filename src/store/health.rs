@@ -44,21 +44,7 @@ pub trait HealthStore: Send + Sync {
         app_id: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<Notification>>;
-    /// Leases pending notifications for publishing, oldest first.
-    async fn claim_notifications(
-        &self,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: i64,
-    ) -> StoreResult<Vec<Notification>>;
-    async fn mark_notification_sent(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
-    /// A failed publish: keep it pending, not before `retry_at`.
-    async fn release_notification(
-        &self,
-        id: &str,
-        error: &str,
-        retry_at: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    /// Outbox rows not sent yet.
     async fn outbox_backlog(&self) -> StoreResult<i64>;
     /// Every webhook's health as last evaluated: (app id, webhook id, status, window rate).
     async fn health_overview(&self) -> StoreResult<Vec<(String, String, Status, Option<f64>)>>;
@@ -178,6 +164,7 @@ impl TryFrom<NotificationRow> for Notification {
             sent_at: r.sent_at.map(from_millis),
             publish_attempts: r.publish_attempts,
             last_error: r.last_error,
+            sends: Vec::new(),
         })
     }
 }
@@ -255,6 +242,29 @@ macro_rules! health_store {
                     .bind(to_millis(n.created_at))
                     .execute(&mut *tx)
                     .await?;
+                    // One outbox row per destination that wants it, and the platform's.
+                    sqlx::query(
+                        "INSERT INTO notification_sends (notification_id, destination_id, created_at, due_at) \
+                         SELECT $1, d.id, $2, $2 FROM notification_destinations d \
+                         WHERE d.app_id = $3 AND (',' || d.severities || ',') LIKE ('%,' || $4 || ',%')",
+                    )
+                    .bind(&n.id)
+                    .bind(to_millis(n.created_at))
+                    .bind(&n.app_id)
+                    .bind(n.severity.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                    if c.platform_copy {
+                        sqlx::query(
+                            "INSERT INTO notification_sends (notification_id, destination_id, created_at, due_at) \
+                             VALUES ($1, $2, $3, $3)",
+                        )
+                        .bind(&n.id)
+                        .bind($crate::domain::destination::PLATFORM)
+                        .bind(to_millis(n.created_at))
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
                 tx.commit().await?;
                 Ok(())
@@ -345,58 +355,45 @@ macro_rules! health_store {
                     "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE ($1 IS NULL OR app_id = $1) \
                      ORDER BY created_at DESC, id DESC LIMIT $2"
                 );
-                sqlx::query_as::<<$store as $crate::store::Backend>::Db, NotificationRow>(&sql)
+                let mut notifications = sqlx::query_as::<<$store as $crate::store::Backend>::Db, NotificationRow>(&sql)
                     .bind(app_id)
                     .bind(limit)
                     .fetch_all($crate::store::Backend::pool(self))
                     .await?
                     .into_iter()
                     .map(Notification::try_from)
-                    .collect()
-            }
-
-            async fn claim_notifications(
-                &self,
-                now: DateTime<Utc>,
-                lease_until: DateTime<Utc>,
-                limit: i64,
-            ) -> StoreResult<Vec<Notification>> {
-                let mut claimed = sqlx::query_as::<<$store as $crate::store::Backend>::Db, NotificationRow>(<$store as $crate::store::Backend>::CLAIM_NOTIFICATIONS)
-                    .bind(to_millis(lease_until))
-                    .bind(to_millis(now))
-                    .bind(limit)
-                    .fetch_all($crate::store::Backend::pool(self))
-                    .await?
-                    .into_iter()
-                    .map(Notification::try_from)
                     .collect::<StoreResult<Vec<_>>>()?;
-                claimed.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-                Ok(claimed)
-            }
-
-            async fn mark_notification_sent(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
-                sqlx::query(
-                    "UPDATE notifications SET sent_at = $1, lease_until = NULL, \
-                     publish_attempts = publish_attempts + 1, last_error = NULL WHERE id = $2",
-                )
-                .bind(to_millis(at))
-                .bind(id)
-                .execute($crate::store::Backend::pool(self))
-                .await?;
-                Ok(())
-            }
-
-            async fn release_notification(&self, id: &str, error: &str, retry_at: DateTime<Utc>) -> StoreResult<()> {
-                sqlx::query(
-                    "UPDATE notifications SET lease_until = $1, publish_attempts = publish_attempts + 1, \
-                     last_error = $2 WHERE id = $3 AND sent_at IS NULL",
-                )
-                .bind(to_millis(retry_at))
-                .bind(error)
-                .bind(id)
-                .execute($crate::store::Backend::pool(self))
-                .await?;
-                Ok(())
+                let Some(oldest) = notifications.last().map(|n| to_millis(n.created_at)) else {
+                    return Ok(notifications);
+                };
+                // The rows of the notifications listed: those of their app since the oldest.
+                let sql = format!(
+                    "SELECT {} FROM notification_sends s JOIN notifications n ON n.id = s.notification_id \
+                     WHERE ($1 IS NULL OR n.app_id = $1) AND s.created_at >= $2 \
+                     ORDER BY s.destination_id",
+                    $crate::store::outbox::SEND_COLUMNS
+                        .split(", ")
+                        .map(|c| format!("s.{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let rows = sqlx::query_as::<<$store as $crate::store::Backend>::Db, $crate::store::outbox::SendRow>(&sql)
+                    .bind(app_id)
+                    .bind(oldest)
+                    .fetch_all($crate::store::Backend::pool(self))
+                    .await?;
+                let mut by_notification: std::collections::HashMap<String, Vec<_>> = Default::default();
+                for row in rows {
+                    let id = row.notification_id.clone();
+                    by_notification
+                        .entry(id)
+                        .or_default()
+                        .push($crate::domain::notification::NotificationSend::try_from(row)?);
+                }
+                for n in &mut notifications {
+                    n.sends = by_notification.remove(&n.id).unwrap_or_default();
+                }
+                Ok(notifications)
             }
 
             async fn health_overview(&self) -> StoreResult<Vec<(String, String, Status, Option<f64>)>> {
@@ -424,7 +421,7 @@ macro_rules! health_store {
             }
 
             async fn outbox_backlog(&self) -> StoreResult<i64> {
-                Ok(sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, i64>("SELECT COUNT(*) FROM notifications WHERE sent_at IS NULL")
+                Ok(sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, i64>("SELECT COUNT(*) FROM notification_sends WHERE state = 'pending'")
                     .fetch_one($crate::store::Backend::pool(self))
                     .await?)
             }

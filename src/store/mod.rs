@@ -54,6 +54,8 @@ pub mod health;
 #[macro_use]
 pub mod logs;
 #[macro_use]
+pub mod outbox;
+#[macro_use]
 pub mod retention;
 mod backend;
 mod outage;
@@ -110,12 +112,21 @@ impl StoreError {
 pub use catalogue::CatalogueStore;
 pub use health::HealthStore;
 pub use logs::{AttemptFilter, AttemptWindow, DeliveryFilter, LogStore};
+pub use outbox::{ClaimedSend, OutboxStore};
 pub use portal::{ConsoleSession, PortalSession, PortalStore};
 pub use retention::{Pruned, RetentionStore};
 
 #[async_trait]
 pub trait Store:
-    HealthStore + LogStore + RetentionStore + CatalogueStore + PortalStore + Send + Sync + 'static
+    HealthStore
+    + OutboxStore
+    + LogStore
+    + RetentionStore
+    + CatalogueStore
+    + PortalStore
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> &'static str;
     async fn migrate(&self) -> StoreResult<()>;

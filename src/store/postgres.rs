@@ -12,6 +12,7 @@ use super::logs::{AttemptFilter, DeliveryFilter};
 use super::rows::*;
 use super::{constraint_error, not_found_on_reference, StoreError, StoreResult};
 use crate::clock::{from_millis, to_millis};
+use crate::domain::destination::Destination;
 use crate::domain::health::Status;
 use crate::domain::health::{HealthChange, HealthInput, Reactivated, WebhookHealth};
 use crate::domain::model::*;
@@ -75,11 +76,7 @@ impl super::Backend for PgStore {
     /// The fetch of what a claim leased.
     const CLAIMED_SELECT: &'static str = claimed_select!("events e");
 
-    const CLAIM_NOTIFICATIONS: &'static str = "UPDATE notifications SET lease_until = $1 \
-         WHERE id IN (SELECT id FROM notifications \
-                      WHERE sent_at IS NULL AND (lease_until IS NULL OR lease_until <= $2) \
-                      ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-         RETURNING id, app_id, webhook_id, severity, body, created_at, sent_at, publish_attempts, last_error";
+    const CLAIM_SENDS: &'static str = crate::claim_sends_sql!("FOR UPDATE SKIP LOCKED");
 
     fn pool(&self) -> &sqlx::Pool<Postgres> {
         &self.pool
@@ -121,6 +118,7 @@ impl super::Backend for PgStore {
 }
 
 sql_store!(PgStore);
+outbox_store!(PgStore);
 health_store!(PgStore);
 retention_store!(PgStore);
 catalogue_store!(PgStore);

@@ -33,7 +33,13 @@ pub(crate) const PRUNABLE: [(&str, &str); 4] = [
         "events",
         "received_at < $1 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)",
     ),
-    ("notifications", "sent_at < $1"),
+    // Once no destination waits for it (a notification no destination wanted is settled
+    // from the start).
+    (
+        "notifications",
+        "created_at < $1 AND NOT EXISTS (SELECT 1 FROM notification_sends s \
+         WHERE s.notification_id = notifications.id AND s.state = 'pending')",
+    ),
 ];
 
 /// `DELETE … WHERE <condition> AND id IN ($2, …, $n+1)`.

@@ -14,6 +14,7 @@ use super::logs::{AttemptFilter, DeliveryFilter};
 use super::rows::*;
 use super::{constraint_error, not_found_on_reference, StoreError, StoreResult};
 use crate::clock::{from_millis, to_millis};
+use crate::domain::destination::Destination;
 use crate::domain::health::Status;
 use crate::domain::health::{HealthChange, HealthInput, Reactivated, WebhookHealth};
 use crate::domain::model::*;
@@ -102,11 +103,7 @@ impl super::Backend for SqliteStore {
     const CLAIMED_SELECT: &'static str =
         claimed_select!("events e INDEXED BY sqlite_autoindex_events_1");
 
-    const CLAIM_NOTIFICATIONS: &'static str = "UPDATE notifications SET lease_until = $1 \
-         WHERE id IN (SELECT id FROM notifications \
-                      WHERE sent_at IS NULL AND (lease_until IS NULL OR lease_until <= $2) \
-                      ORDER BY created_at LIMIT $3) \
-         RETURNING id, app_id, webhook_id, severity, body, created_at, sent_at, publish_attempts, last_error";
+    const CLAIM_SENDS: &'static str = crate::claim_sends_sql!("");
 
     fn pool(&self) -> &sqlx::Pool<Sqlite> {
         &self.pool
@@ -149,6 +146,7 @@ impl super::Backend for SqliteStore {
 }
 
 sql_store!(SqliteStore);
+outbox_store!(SqliteStore);
 health_store!(SqliteStore);
 retention_store!(SqliteStore);
 catalogue_store!(SqliteStore);

@@ -23,6 +23,7 @@ pub const ID_MAX: usize = 128;
 pub const NAME_MAX: usize = 200;
 pub const CLIENT_ID_MAX: usize = 255;
 pub const WEBHOOK_DESCRIPTION_MAX: usize = 500;
+pub const DESTINATION_DESCRIPTION_MAX: usize = 500;
 pub const EVENT_TYPE_DESCRIPTION_MAX: usize = 1000;
 pub const MAX_HEADERS: usize = 20;
 pub const HEADER_NAME_MAX: usize = 256;
@@ -184,6 +185,26 @@ pub fn url_pattern(allow_insecure: bool) -> String {
     format!(r"^{scheme}://(?:{name}|{ipv4})(?::{PORT})?(?:[/?]{rest})?$")
 }
 
+/// An AWS SQS queue URL, as [`queue_url_region`](crate::domain::destination::queue_url_region)
+/// reads it.
+pub fn queue_url_pattern() -> String {
+    let name = format!(
+        "(?:[A-Za-z0-9_-]{{1,{}}}|[A-Za-z0-9_-]{{1,{}}}\\.fifo)",
+        crate::domain::destination::QUEUE_NAME_MAX,
+        crate::domain::destination::QUEUE_NAME_MAX - 5
+    );
+    format!(r"^https://sqs\.{REGION}\.amazonaws\.com(?:\.cn)?/[0-9]{{12}}/{name}$")
+}
+
+/// An AWS region name: `us-east-1`, `us-gov-west-1`.
+const REGION: &str = "[a-z]{2}(?:-[a-z]+){1,2}-[0-9]";
+
+/// An IAM role's ARN, as [`is_role_arn`](crate::domain::destination::is_role_arn) reads it.
+pub fn role_arn_pattern() -> String {
+    r"^arn:aws(?:-cn|-us-gov)?:iam::[0-9]{12}:role/(?:[A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]+$"
+        .into()
+}
+
 fn nullable(t: Type, nullable: bool) -> SchemaType {
     if nullable {
         SchemaType::Array(vec![t, Type::Null])
@@ -269,6 +290,51 @@ pub mod schema {
                 .into(),
         );
         url
+    }
+    pub fn destination_url() -> Object {
+        let mut url = url_or_null();
+        url.schema_type = SchemaType::Type(Type::String);
+        url
+    }
+    pub fn queue_url(null: bool) -> Object {
+        let max = MAX_URL_LEN;
+        let mut o = string(queue_url_pattern(), 1, max, null);
+        o.description = Some("`https://sqs.<region>.amazonaws.com/<account>/<name>`".into());
+        o
+    }
+    pub fn queue_url_required() -> Object {
+        queue_url(false)
+    }
+    pub fn queue_url_or_null() -> Object {
+        queue_url(true)
+    }
+    pub fn role_arn_or_null() -> Object {
+        let mut o = string(
+            role_arn_pattern(),
+            1,
+            crate::domain::destination::ROLE_ARN_MAX,
+            true,
+        );
+        o.description = Some(
+            "A role in the partner's account that hookgate assumes (with this destination's \
+             `external_id`) to send; without it hookgate sends with its own credentials. On \
+             update `null` removes it."
+                .into(),
+        );
+        o
+    }
+    pub fn destination_description_or_null() -> Object {
+        string(text_pattern(true), 0, DESTINATION_DESCRIPTION_MAX, true)
+    }
+    pub fn severities_or_null() -> Array {
+        ArrayBuilder::new()
+            .schema_type(nullable(Type::Array, true))
+            .items(utoipa::openapi::Ref::from_schema_name("Severity"))
+            .min_items(Some(1))
+            .max_items(Some(crate::domain::destination::ALL_SEVERITIES.len()))
+            .unique_items(true)
+            .description(Some("Which notifications it gets; all when absent."))
+            .build()
     }
     pub fn secret_or_null() -> Object {
         let mut secret = string(secret_pattern(), 1, 200, true);

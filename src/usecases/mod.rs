@@ -15,6 +15,7 @@ use crate::store::SharedStore;
 pub mod apps;
 pub mod catalogue;
 pub mod contract;
+pub mod destinations;
 mod error;
 pub mod events;
 pub mod health;
@@ -31,7 +32,7 @@ mod validate;
 pub mod webhooks;
 
 pub use error::{ConflictKind, Error, LimitKind, Result};
-pub use ports::{Deliveries, TestSendsExhausted, TestSent};
+pub use ports::{Deliveries, Notifier, TestSendsExhausted, TestSent};
 pub use validate::{
     new_id, page_limit, parse_json, parse_object, validate_filters, validate_id, validate_text,
 };
@@ -46,6 +47,8 @@ pub struct Gateway {
     /// The platform key's hash: what the API and the console's sign-in compare with.
     pub platform_key_hash: Arc<str>,
     pub deliveries: Arc<dyn Deliveries>,
+    /// Test sends to notification destinations.
+    pub notifier: Arc<dyn Notifier>,
     /// Single publishes, committed in groups.
     pub publisher: Arc<publishing::GroupCommit>,
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::domain::destination::Destination;
 use crate::domain::model::{ClaimedDelivery, Webhook};
 use crate::domain::retry::AttemptClass;
 
@@ -29,6 +30,19 @@ pub struct TestSent {
     pub error: Option<String>,
     pub excerpt: Option<String>,
     pub latency: Duration,
+}
+
+/// What the use cases ask of the notification runtime: a destination's test send.
+#[async_trait]
+pub trait Notifier: Send + Sync + 'static {
+    /// Sends `body` (id `id`) to the destination now; the message id it was given, or
+    /// what went wrong (the AWS error code and message, the HTTP status).
+    async fn send_test(
+        &self,
+        destination: &Destination,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> Result<String, String>;
 }
 
 #[async_trait]

@@ -68,7 +68,7 @@ impl Scenario {
             if minute > 0 && minute % 30 == 0 {
                 let outcome = self.app.evaluator.tick().await.unwrap();
                 assert!(matches!(outcome, TickOutcome::Evaluated { .. }));
-                self.app.relay.as_ref().unwrap().run_once().await.unwrap();
+                self.app.relay.run_once().await.unwrap();
                 for (body, id) in self.moto.drain(&self.queue).await {
                     assert_eq!(
                         body["id"],
@@ -201,7 +201,7 @@ async fn an_sqs_outage_delays_notifications_and_loses_none(backend: Backend) {
         .await;
     s.app.dispatcher.run_once().await.unwrap();
     s.app.evaluator.tick().await.unwrap();
-    let relay = s.app.relay.clone().unwrap();
+    let relay = s.app.relay.clone();
     let outcome = relay.run_once().await.unwrap();
     assert_eq!((outcome.sent, outcome.failed), (0, 1));
     assert_eq!(s.app.store.outbox_backlog().await.unwrap(), 1);
@@ -359,10 +359,10 @@ async fn two_instances_evaluate_each_tick_once(backend: Backend) {
     }
 }
 
-/// The embedded default has no SQS: notifications wait in the outbox, readable by API.
-async fn without_sqs_notifications_stay_in_the_outbox(backend: Backend) {
+/// With no platform queue and no destination, a notification is kept, readable by API,
+/// with nothing to send it to: no outbox row waits for a queue that does not exist.
+async fn without_destinations_notifications_are_kept_and_readable(backend: Backend) {
     let app = spawn_app_with(backend, |_| {}).await;
-    assert!(app.relay.is_none());
     let receiver = TestReceiver::start(Some(app.clock.clone())).await;
     receiver.always(500);
     let (key, _) = app.partner_setup(&receiver.url(), json!({})).await;
@@ -373,7 +373,9 @@ async fn without_sqs_notifications_stay_in_the_outbox(backend: Backend) {
     assert_eq!(data[0]["severity"], "warning");
     assert!(data[0]["sent_at"].is_null());
     assert_eq!(data[0]["body"]["webhook"]["url"], receiver.url().as_str());
-    assert_eq!(app.store.outbox_backlog().await.unwrap(), 1);
+    assert_eq!(data[0]["sends"], json!([]));
+    assert_eq!(app.store.outbox_backlog().await.unwrap(), 0);
+    assert_eq!(app.relay.run_once().await.unwrap().sent, 0);
     let eve = app.create_app("eve").await;
     assert_eq!(
         app.get("/v1/apps/bob-app/notifications", &eve).await.status,
@@ -430,7 +432,7 @@ async fn clock_jumps_send_no_burst_and_skip_no_rule(backend: Backend) {
 
 on_both_backends!(
     clock_jumps_send_no_burst_and_skip_no_rule,
-    without_sqs_notifications_stay_in_the_outbox,
+    without_destinations_notifications_are_kept_and_readable,
     warning_after_one_hour_and_deactivation_after_three,
     a_recovering_listener_gets_recovered,
     seventy_percent_failures_is_never_warned,

@@ -87,6 +87,8 @@ pub fn test_settings(database_url: String) -> Settings {
     s.allow_insecure_targets = true;
     s.allow_private_targets = true;
     s.dispatcher = false;
+    // Tests step the relay with `app.relay.run_once()`, on the manual clock.
+    s.relay = false;
     s.health_evaluator = false;
     // Tests prune with a Pruner of their own, on the manual clock.
     s.retention = std::time::Duration::ZERO;
@@ -104,7 +106,7 @@ pub struct TestApp {
     pub dispatcher: Arc<Dispatcher>,
     pub publisher: Arc<hookgate::usecases::publishing::GroupCommit>,
     pub evaluator: Arc<hookgate::health::Evaluator>,
-    pub relay: Option<Arc<hookgate::notify::Relay>>,
+    pub relay: Arc<hookgate::notify::Relay>,
     pub database_url: String,
     shutdown: CancellationToken,
 }

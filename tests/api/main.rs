@@ -7,6 +7,7 @@ mod bad_input;
 mod concurrency;
 mod corpus;
 mod delivery;
+mod destinations;
 mod event_types;
 mod fanout;
 mod faults;

@@ -84,6 +84,37 @@ impl MotoServer {
             .unwrap()
     }
 
+    pub async fn delete_queue(&self, queue_url: &str) {
+        self.client()
+            .delete_queue()
+            .queue_url(queue_url)
+            .send()
+            .await
+            .expect("deleting a queue");
+    }
+
+    /// The roles moto's STS assumed, oldest first: (role ARN, ExternalId).
+    pub async fn assumed_roles(&self) -> Vec<(String, String)> {
+        let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.endpoint()))
+            .await
+            .expect("moto's state")
+            .json()
+            .await
+            .unwrap();
+        data["sts"]["AssumedRole"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                (
+                    r["role_arn"].as_str().unwrap_or_default().to_string(),
+                    r["external_id"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
     /// Receives and deletes everything on the queue: (body, notification_id attribute).
     pub async fn drain(&self, queue_url: &str) -> Vec<(Value, String)> {
         let client = self.client();

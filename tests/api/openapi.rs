@@ -58,6 +58,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/apps/{app}/webhooks/{id}/reactivate"),
     ("get", "/v1/notifications"),
     ("get", "/v1/apps/{app}/notifications"),
+    ("get", "/v1/apps/{app}/notification-destinations"),
+    ("post", "/v1/apps/{app}/notification-destinations"),
+    ("get", "/v1/apps/{app}/notification-destinations/{id}"),
+    ("patch", "/v1/apps/{app}/notification-destinations/{id}"),
+    ("delete", "/v1/apps/{app}/notification-destinations/{id}"),
+    (
+        "get",
+        "/v1/apps/{app}/notification-destinations/{id}/secret",
+    ),
+    ("post", "/v1/apps/{app}/notification-destinations/{id}/test"),
 ];
 
 async fn every_route_is_documented_with_its_errors(backend: Backend) {

@@ -94,13 +94,23 @@ async fn retention_prunes_what_ended_and_keeps_what_is_owed(backend: Backend) {
     );
 }
 
-/// A notification still in the outbox is kept however old; a sent one goes.
+/// A notification a destination still waits for is kept however old; once its last row
+/// is sent or given up, it goes.
 async fn retention_keeps_unsent_notifications_and_prunes_sent_ones(backend: Backend) {
     let app = spawn_app(backend).await;
     let receiver = TestReceiver::start(Some(app.clock.clone())).await;
     receiver.always(500);
     app.partner_setup(&receiver.url(), json!({})).await;
-    // An hour of failures: one warning, in the outbox (no SQS here).
+    let endpoint = TestReceiver::start(Some(app.clock.clone())).await;
+    endpoint.always(503);
+    let r = app
+        .platform_post(
+            "/v1/apps/bob-app/notification-destinations",
+            json!({"type": "https", "url": endpoint.url()}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // An hour of failures: one warning, with a row for the destination.
     let t0 = app.publish_failing_for_an_hour().await;
     let outbox = app.store.list_notifications(None, 10).await.unwrap();
     assert_eq!(outbox.len(), 1);
@@ -110,10 +120,17 @@ async fn retention_keeps_unsent_notifications_and_prunes_sent_ones(backend: Back
     assert_eq!(pruner.run_once().await.unwrap().notifications, 0);
     assert_eq!(app.store.outbox_backlog().await.unwrap(), 1, "unsent: kept");
 
-    app.store
-        .mark_notification_sent(&outbox[0].id, t0 + Duration::hours(1))
-        .await
-        .unwrap();
+    // Its destination has failed for 31 days: the row is given up, the notification settled.
+    let relay = app.relay.run_once().await.unwrap();
+    assert_eq!((relay.sent, relay.failed), (0, 1));
+    assert_eq!(endpoint.received().len(), 1);
+    assert_eq!(app.store.outbox_backlog().await.unwrap(), 0);
+    let settled = app.store.list_notifications(None, 10).await.unwrap();
+    assert_eq!(settled[0].id, outbox[0].id);
+    assert_eq!(
+        settled[0].sends[0].state,
+        hookgate::notify::message::SendState::Expired
+    );
     assert_eq!(pruner.run_once().await.unwrap().notifications, 1);
     assert!(app
         .store

@@ -25,6 +25,7 @@ KEY = "hg_platform_fuzz_" + os.urandom(8).hex()
 ONLY_404_AFTER_ONE = {
     "DELETE /v1/apps/{app}/keys/{key}",
     "DELETE /v1/apps/{app}/webhooks/{id}",
+    "DELETE /v1/apps/{app}/notification-destinations/{id}",
 }
 
 
@@ -117,6 +118,9 @@ def main():
         # No retries: its delivery fails for good at once, so it can be resent.
         resendable = call(base, "POST", "/v1/apps/fuzz-app/webhooks",
                           {"url": "https://127.0.0.1:9/resend", "retry_policy": {"offsets_seconds": []}})
+        destinations = "/v1/apps/fuzz-app/notification-destinations"
+        destination = call(base, "POST", destinations, {"type": "https", "url": "https://127.0.0.1:9/notify"})
+        doomed_destination = call(base, "POST", destinations, {"type": "https", "url": "https://127.0.0.1:9/doomed"})
         call(base, "POST", "/v1/events", {"type": "fuzz.created", "tenant_id": "fuzz-tenant", "data": {}})
         deliveries = call(base, "GET", f"/v1/apps/fuzz-app/webhooks/{webhook['id']}/deliveries")
         ended = wait_failed(base, resendable["id"])
@@ -129,6 +133,8 @@ def main():
             FUZZ_RESEND_WEBHOOK=resendable["id"],
             FUZZ_RESEND_DELIVERY=ended,
             FUZZ_INSTALLATION=installation["id"],
+            FUZZ_DESTINATION=destination["id"],
+            FUZZ_DOOMED_DESTINATION=doomed_destination["id"],
             FUZZ_KEY=key["id"],
         )
         command = [
