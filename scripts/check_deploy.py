@@ -8,7 +8,9 @@
   the provisioning and the dashboard folder the provisioning names;
 - kubernetes: 3 replicas, probes on /readyz and /healthz, ports and selectors agree,
   the PodDisruptionBudget selects the Deployment's pods;
-- Prometheus configurations pass `promtool check config`.
+- Prometheus configurations pass `promtool check config` and load the alerting rules,
+  which pass `promtool check rules` and their unit tests (`promtool test rules`), and
+  each name a runbook section the README has.
 Usage: check_deploy.py PATH_TO_HOOKGATE_BINARY
 """
 import glob
@@ -77,7 +79,7 @@ check(urlparse(datasource["url"]).hostname in services, "grafana datasource does
 # kubernetes
 kinds = {}
 for path, ds in docs.items():
-    if path.startswith("deploy/kubernetes/") and not path.endswith("prometheus.yml"):
+    if path.startswith("deploy/kubernetes/") and not path.endswith(("prometheus.yml", "alerts.yml")):
         for d in ds:
             kinds.setdefault(d["kind"], []).append(d)
 deployment = kinds["Deployment"][0]
@@ -110,10 +112,27 @@ check(secret_name in refs, "kubernetes: the Deployment does not refer to the Sec
 for path in ["deploy/prometheus/prometheus.yml", "deploy/kubernetes/prometheus.yml"]:
     result = subprocess.run(["promtool", "check", "config", path], capture_output=True, text=True)
     check(result.returncode == 0, f"promtool check config {path}: {result.stdout}{result.stderr}")
+    check("alerts.yml" in docs[path][0].get("rule_files", []), f"{path} does not load the alerting rules")
+check(any("./prometheus/alerts.yml" in v for v in services["prometheus"]["volumes"]), "compose: alerting rules not mounted")
+
+# The alerting rules: valid, tested, and each with a runbook section of the README.
+for command in (["check", "rules", "alerts.yml"], ["test", "rules", "alerts_test.yml"]):
+    result = subprocess.run(["promtool", *command], cwd="deploy/prometheus", capture_output=True, text=True)
+    check(result.returncode == 0, f"promtool {' '.join(command)}: {result.stdout}{result.stderr}")
+readme = open("README.md").read()
+anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in re.findall(r"^#+ (.+)$", readme, re.M)}
+rules = [r for g in docs["deploy/prometheus/alerts.yml"][0]["groups"] for r in g["rules"]]
+tested = open("deploy/prometheus/alerts_test.yml").read()
+for rule in rules:
+    annotations = rule.get("annotations", {})
+    check({"summary", "description", "runbook_url"} <= annotations.keys(), f"alert {rule['alert']}: summary, description and runbook_url")
+    anchor = annotations.get("runbook_url", "").split("#")[-1]
+    check(anchor in anchors, f"alert {rule['alert']}: the README has no section #{anchor}")
+    check(f"alertname: {rule['alert']}" in tested, f"alert {rule['alert']} has no unit test")
 
 if problems:
     print("deploy/ checks failed:")
     for p in problems:
         print(" -", p)
     sys.exit(1)
-print(f"deploy/ and grafana/: {len(docs)} YAML files parse, compose and kubernetes are consistent, Prometheus configs valid")
+print(f"deploy/ and grafana/: {len(docs)} YAML files parse, compose and kubernetes are consistent, Prometheus configs valid, {len(rules)} alerting rules tested")

@@ -35,8 +35,18 @@ async fn hostile_corpus_is_refused_without_change(backend: Backend) {
         .id
         .clone();
 
+    let destination = app
+        .platform_post(
+            "/v1/apps/bob/notification-destinations",
+            json!({"type": "sqs", "queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/bob"}),
+        )
+        .await;
+    assert_eq!(destination.status, 201, "{}", destination.body);
+    let destination_id = destination.body["id"].as_str().unwrap().to_string();
+
     let fill = |s: &str| {
         s.replace("{app}", "bob")
+            .replace("{destination}", &destination_id)
             .replace("{other_app}", "eve")
             .replace("{webhook}", &webhook_id)
             .replace("{delivery}", &delivery_id)

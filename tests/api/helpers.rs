@@ -191,6 +191,7 @@ impl TestApp {
             "deliveries": deliveries,
             "keys": keys,
             "notifications": store.list_notifications(None, 1000).await.unwrap(),
+            "destinations": store.list_destinations(None).await.unwrap(),
         })
     }
 
