@@ -1,5 +1,6 @@
 //! The console's first page: the delivery queue, every webhook that is unavailable or
-//! deactivated across apps, and the notifications with the outbox backlog.
+//! deactivated across apps, every failing notification destination, and the
+//! notifications with the outbox backlog.
 
 use axum::extract::State;
 use maud::{html, Markup};
@@ -7,7 +8,7 @@ use maud::{html, Markup};
 use super::session::Operator;
 use super::{page, PageError};
 use crate::domain::notification::Notification;
-use crate::usecases::{health, notifications, Gateway};
+use crate::usecases::{destinations, health, notifications, Gateway};
 use crate::web::pages::{badge, rate};
 
 /// Notifications listed on the overview, newest first.
@@ -17,6 +18,7 @@ pub async fn overview(State(gw): State<Gateway>, operator: Operator) -> Result<M
     let queue = health::queue(&gw).await?;
     let attention = health::needing_attention(&gw).await?;
     let notifications = notifications::all(&gw, RECENT_NOTIFICATIONS).await?;
+    let failing = destinations::failing(&gw).await?;
     Ok(page(
         &operator,
         "Overview",
@@ -52,8 +54,27 @@ pub async fn overview(State(gw): State<Gateway>, operator: Operator) -> Result<M
                 } }
             }
 
+            h2 { "Failing notification destinations" }
+            @if failing.is_empty() {
+                p.muted #failing-destinations { "Every partner's notification destination took its last message." }
+            } @else {
+                div.scroll tabindex="0" role="region" aria-label="Failing notification destinations" { table #failing-destinations {
+                    thead { tr { th { "App" } th { "Destination" } th { "Last error" } th { "Last sent" } } }
+                    tbody {
+                        @for d in &failing {
+                            tr {
+                                td { code { (d.app_id) } }
+                                td { (d.kind.as_str()) " " code { (d.queue_url.as_deref().or(d.url.as_deref()).unwrap_or_default()) } }
+                                td { @if let Some(e) = &d.last_error { (e.message) br; span.muted { (e.at.format("%Y-%m-%d %H:%M UTC")) } } }
+                                td { @if let Some(t) = d.last_success_at { (t.format("%Y-%m-%d %H:%M UTC")) } @else { "never" } }
+                            }
+                        }
+                    }
+                } }
+            }
+
             h2 { "Notifications" }
-            p #outbox { (queue.outbox_backlog) " waiting in the outbox to be published to SQS." }
+            p #outbox { (queue.outbox_backlog) " waiting in the outbox to be sent (one per notification and destination)." }
             (notification_table(&notifications))
         },
     ))
@@ -65,7 +86,7 @@ fn notification_table(notifications: &[Notification]) -> Markup {
             p.muted { "No notification sent yet." }
         } @else {
             div.scroll tabindex="0" role="region" aria-label="Notifications" { table #notifications {
-                thead { tr { th { "Created" } th { "Severity" } th { "App" } th { "Webhook" } th { "Published" } } }
+                thead { tr { th { "Created" } th { "Severity" } th { "App" } th { "Webhook" } th { "Sent" } } }
                 tbody {
                     @for n in notifications {
                         tr {
@@ -74,10 +95,11 @@ fn notification_table(notifications: &[Notification]) -> Markup {
                             td { code { (n.app_id) } }
                             td { code { (n.webhook_id) } }
                             td {
-                                @match (&n.sent_at, &n.last_error) {
-                                    (Some(t), _) => { (t.format("%Y-%m-%d %H:%M:%S UTC")) }
-                                    (None, Some(error)) => { span.error { "not yet: " (error) } }
-                                    (None, None) => { span.muted { "waiting" } }
+                                @match (&n.sent_at, &n.last_error, n.sends.is_empty()) {
+                                    (_, _, true) => { span.muted { "no destination" } }
+                                    (Some(t), _, _) => { (t.format("%Y-%m-%d %H:%M:%S UTC")) }
+                                    (None, Some(error), _) => { span.error { "not yet: " (error) } }
+                                    (None, None, _) => { span.muted { "waiting" } }
                                 }
                             }
                         }

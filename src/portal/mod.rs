@@ -4,6 +4,7 @@
 //! caller, so a partner sees in the portal exactly what its key sees.
 
 mod chart;
+mod destinations;
 mod keys;
 mod logs;
 mod notifications;
@@ -57,6 +58,18 @@ pub fn router() -> Router<Gateway> {
         .route("/portal/webhooks/{id}/replay", post(webhook::replay))
         .route("/portal/keys", get(keys::list).post(keys::create))
         .route("/portal/notifications", get(notifications::list))
+        .route(
+            "/portal/notifications/destinations",
+            get(destinations::list).post(destinations::create),
+        )
+        .route(
+            "/portal/notifications/destinations/{id}/test",
+            post(destinations::send_test),
+        )
+        .route(
+            "/portal/notifications/destinations/{id}/delete",
+            post(destinations::delete),
+        )
         .route("/portal/webhooks/{id}/attempts", get(logs::attempts))
         .route(
             "/portal/webhooks/{id}/deliveries/{delivery}",

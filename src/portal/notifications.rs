@@ -1,13 +1,14 @@
-//! Every health notification about the app's webhooks, newest first: what its SQS queue
-//! received (or is about to), with each one's window and failure start, through the
-//! use case the API calls (`usecases::notifications`). A webhook's own page lists only its own.
+//! Every health notification about the app's webhooks, newest first: what its
+//! destinations received (or are about to), with each one's window and failure start,
+//! through the use case the API calls (`usecases::notifications`). A webhook's own page
+//! lists only its own.
 
 use axum::extract::State;
 use maud::{html, Markup};
 
 use super::session::Partner;
 use super::PageError;
-use crate::domain::notification::Notification;
+use crate::domain::notification::{Notification, SendState};
 use crate::usecases::{notifications, Gateway};
 use crate::web::pages::layout;
 
@@ -23,7 +24,9 @@ pub async fn list(State(gw): State<Gateway>, partner: Partner) -> Result<Markup,
         partner.nav(),
         html! {
             p.muted {
-                "What your platform's queue receives when a listener keeps failing: a warning after "
+                "What your destinations ("
+                a href="/portal/notifications/destinations" { "set them up" }
+                ") receive when a listener keeps failing: a warning after "
                 (humantime::format_duration(rules.warn_after.to_std().unwrap_or_default())) " unavailable, a deactivation after "
                 (humantime::format_duration(rules.deactivate_after.to_std().unwrap_or_default()))
                 ", and a recovery once a warned listener succeeds again."
@@ -32,7 +35,7 @@ pub async fn list(State(gw): State<Gateway>, partner: Partner) -> Result<Markup,
                 p.muted { "None sent: every listener has stayed healthy." }
             } @else {
                 div.scroll tabindex="0" role="region" aria-label="Notifications" { table #notifications {
-                    thead { tr { th { "When" } th { "Severity" } th { "Webhook" } th { "Failing since" } th { "Window" } th { "Queue" } } }
+                    thead { tr { th { "When" } th { "Severity" } th { "Webhook" } th { "Failing since" } th { "Window" } th { "Sent" } } }
                     tbody { @for n in &notifications { (row(n)) } }
                 } }
             }
@@ -56,9 +59,17 @@ fn row(n: &Notification) -> Markup {
                 }
             }
             td {
-                @match n.sent_at {
-                    Some(at) => { "sent " (at.format("%H:%M:%S UTC")) }
-                    None => span.muted { "waiting to be published" },
+                @if n.sends.is_empty() { span.muted { "no destination" } }
+                @for send in &n.sends {
+                    div {
+                        @if send.destination_id == crate::domain::destination::PLATFORM { "platform queue: " }
+                        @else { "destination " code { (send.destination_id.get(..8).unwrap_or(&send.destination_id)) } ": " }
+                        @match (send.state, send.sent_at) {
+                            (SendState::Sent, Some(at)) => { "sent " (at.format("%H:%M:%S UTC")) }
+                            (SendState::Expired, _) => span.error { "given up" },
+                            _ => span.muted { "waiting (" (send.attempts) " tries)" },
+                        }
+                    }
                 }
             }
         }

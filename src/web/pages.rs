@@ -39,6 +39,8 @@ button.link{background:none;color:#fff;text-decoration:underline;margin:0;paddin
 .muted{color:#5b6573}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 code{word-break:break-all}
+pre{white-space:pre-wrap;background:#f4f6f8;padding:.5rem;overflow-x:auto}
+details summary{cursor:pointer;font-weight:600}
 "#;
 
 /// The two areas the gateway serves pages for: the partner portal and the platform console.
@@ -108,6 +110,7 @@ impl Area {
             Area::Portal => &[
                 ("/portal/webhooks", "Webhooks"),
                 ("/portal/notifications", "Notifications"),
+                ("/portal/notifications/destinations", "Destinations"),
                 ("/portal/keys", "Keys"),
             ],
             Area::Console => &[

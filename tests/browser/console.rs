@@ -243,7 +243,8 @@ pub async fn the_console_sets_up_a_partner_and_publishes_a_test_event(backend: B
 }
 
 /// The overview after the mission's three hours: the deactivated webhook across apps,
-/// with its warning sent, and the notifications.
+/// with its warning sent, the partner's failing notification endpoint, and the
+/// notifications.
 /// At a desk's width, then at a phone's: every console page fits 360 px, its tables
 /// scrolling in their own box.
 pub async fn the_console_overview_shows_a_deactivated_webhook(app: &crate::helpers::TestApp) {
@@ -254,6 +255,11 @@ pub async fn the_console_overview_shows_a_deactivated_webhook(app: &crate::helpe
         assert!(
             attention.contains("bob-app") && attention.contains("deactivated"),
             "{attention}"
+        );
+        let failing = browser.text_of("#failing-destinations").await;
+        assert!(
+            failing.contains("bob-app") && failing.contains("HTTP 500"),
+            "{failing}"
         );
         let notifications = browser.text_of("#notifications").await;
         assert!(

@@ -8,14 +8,20 @@
 #[path = "../api/helpers.rs"]
 mod helpers;
 
+#[allow(dead_code)]
+#[path = "../api/moto.rs"]
+mod moto;
+
 mod browser;
 mod console;
+mod destinations;
 mod headers;
 mod hostile_forms;
 mod portal_manage;
 
 use browser::Browser;
 use console::the_console_sets_up_a_partner_and_publishes_a_test_event;
+use destinations::a_partner_adds_destinations_and_tests_them;
 use headers::{
     a_framed_page_is_not_rendered, named_sites_may_frame_the_pages,
     pages_cannot_be_framed_sniffed_or_cached,
@@ -287,6 +293,16 @@ async fn a_deactivated_webhook_is_shown_with_its_chart_and_reactivated(backend: 
         .create_webhook("bob-app", &key, &receiver.url(), json!({}))
         .await;
     let webhook_id = webhook["id"].as_str().unwrap().to_string();
+    // Its notifications go to an endpoint that fails too: the console lists it.
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/apps/bob-app/notification-destinations",
+            Some(&key),
+            Some(json!({"type": "https", "url": receiver.url()})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
     let t0 = app.clock.now();
     for minute in (0..=210).step_by(30) {
         app.clock.set(t0 + chrono::Duration::minutes(minute));
@@ -299,6 +315,7 @@ async fn a_deactivated_webhook_is_shown_with_its_chart_and_reactivated(backend: 
     }
     let stored = app.store.list_webhooks("bob-app").await.unwrap().remove(0);
     assert_eq!(stored.state, hookgate::model::WebhookState::Deactivated);
+    assert_eq!(app.relay.run_once().await.unwrap().failed, 1);
     let before = receiver.received().len();
     console::the_console_overview_shows_a_deactivated_webhook(&app).await;
 
@@ -511,4 +528,5 @@ on_both_backends!(
     pages_cannot_be_framed_sniffed_or_cached,
     named_sites_may_frame_the_pages,
     a_framed_page_is_not_rendered,
+    a_partner_adds_destinations_and_tests_them,
 );
