@@ -244,6 +244,7 @@ struct DestinationTest {
     params(DestinationPath),
     responses(
         (status = 200, body = DestinationTest),
+        (status = 429, description = "The app's test sends of the last minute reached HOOKGATE_TEST_SENDS_PER_MINUTE", body = ErrorBody),
         Authenticated, Missing,
     ),
 )]

@@ -534,7 +534,7 @@ impl Dispatcher {
         Ok((msg_id, outcome))
     }
 
-    fn take_test_send(&self, app_id: &str) -> Result<(), TestSendsExhausted> {
+    pub fn take_test_send(&self, app_id: &str) -> Result<(), TestSendsExhausted> {
         let per_minute = self.settings.test_sends_per_minute.max(1);
         let mut buckets = self.test_sends.lock().expect("test send map poisoned");
         let now = std::time::Instant::now();

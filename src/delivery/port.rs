@@ -23,6 +23,10 @@ impl Deliveries for Dispatcher {
         Dispatcher::concurrency_limit(self, webhook_id)
     }
 
+    fn take_test_send(&self, app_id: &str) -> Result<(), TestSendsExhausted> {
+        Dispatcher::take_test_send(self, app_id)
+    }
+
     async fn send_test(
         &self,
         webhook: &Webhook,

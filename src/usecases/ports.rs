@@ -53,6 +53,9 @@ pub trait Deliveries: Send + Sync + 'static {
     fn forget_webhook(&self, webhook_id: &str);
     /// Attempts this instance sends to the webhook at once, at most.
     fn concurrency_limit(&self, webhook_id: &str) -> usize;
+    /// Takes one of the app's test sends of this minute (webhooks' and notification
+    /// destinations' share the cap).
+    fn take_test_send(&self, app_id: &str) -> Result<(), TestSendsExhausted>;
     /// Sends a signed `webhook.test` event now; nothing is stored.
     async fn send_test(
         &self,

@@ -561,6 +561,37 @@ async fn destinations_refuse_bad_input_and_other_partners(backend: Backend) {
     );
 }
 
+/// A destination's test sends and the webhooks' share the app's cap a minute.
+async fn test_sends_share_the_apps_cap(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.test_sends_per_minute = 2).await;
+    let listener = TestReceiver::start(Some(app.clock.clone())).await;
+    let (key, webhook) = app.partner_setup(&listener.url(), json!({})).await;
+    let d = create(
+        &app,
+        "bob-app",
+        &key,
+        json!({"type": "https", "url": listener.url()}),
+    )
+    .await;
+    let test = format!("{DESTINATIONS}/{}/test", d["id"].as_str().unwrap());
+    for _ in 0..2 {
+        let r = app.call(Method::POST, &test, Some(&key), None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let r = app.call(Method::POST, &test, Some(&key), None).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], "rate_limited");
+    let webhook_test = format!(
+        "/v1/apps/bob-app/webhooks/{}/test",
+        webhook["id"].as_str().unwrap()
+    );
+    let r = app
+        .call(Method::POST, &webhook_test, Some(&key), None)
+        .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(listener.received().len(), 2);
+}
+
 /// With private targets refused, an HTTPS destination on loopback is refused as a
 /// webhook would be.
 async fn https_destinations_follow_the_ssrf_rules(backend: Backend) {
@@ -630,5 +661,6 @@ on_both_backends!(
     an_https_destination_gets_signed_posts,
     destinations_refuse_bad_input_and_other_partners,
     https_destinations_follow_the_ssrf_rules,
+    test_sends_share_the_apps_cap,
     a_restart_before_the_sends_loses_and_repeats_nothing,
 );
