@@ -3,6 +3,7 @@
 
 pub mod concurrency;
 pub mod destination;
+pub mod fair_share;
 pub mod filter;
 pub mod health;
 pub mod model;

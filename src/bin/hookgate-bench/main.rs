@@ -4,6 +4,7 @@
 //!   cargo build --release && target/release/hookgate-bench --db sqlite --events 200000
 
 mod gateway;
+mod noisy;
 mod receiver;
 
 use std::collections::HashMap;
@@ -82,6 +83,19 @@ struct Args {
     /// …and answer after this many milliseconds.
     #[arg(long, default_value_t = 200)]
     slow_delay_ms: u64,
+    /// The noisy-tenant scenario: one tenant publishes this many events in batches of
+    /// --noisy-batch while --quiet-tenants publish --quiet-rate events a second each, to
+    /// one webhook with --max-concurrency (0: the usual scenarios).
+    #[arg(long, default_value_t = 0)]
+    noisy_events: u64,
+    #[arg(long, default_value_t = 500)]
+    noisy_batch: usize,
+    #[arg(long, default_value_t = 5)]
+    quiet_tenants: usize,
+    #[arg(long, default_value_t = 5.0)]
+    quiet_rate: f64,
+    #[arg(long, default_value_t = 8)]
+    max_concurrency: i64,
     /// Extra gateway settings, KEY=VALUE.
     #[arg(long = "gateway-env")]
     gateway_env: Vec<String>,
@@ -119,13 +133,14 @@ impl Setup {
     }
 }
 
-/// Creates apps with one webhook each at `url`; returns their ids.
+/// Creates apps with one webhook each at `url` (with `fields` besides); returns their ids.
 async fn create_apps(
     s: &Setup,
     prefix: &str,
     n: usize,
     url: &str,
     keys: &Mutex<HashMap<String, Vec<u8>>>,
+    fields: Value,
 ) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
@@ -135,12 +150,11 @@ async fn create_apps(
             .await;
         let key = app["partner_key"].as_str().unwrap().to_string();
         let hook = s
-            .post(
-                0,
-                &format!("/v1/apps/{id}/webhooks"),
-                &key,
-                json!({"url": url}),
-            )
+            .post(0, &format!("/v1/apps/{id}/webhooks"), &key, {
+                let mut body = fields.clone();
+                body["url"] = json!(url);
+                body
+            })
             .await;
         let secret =
             hookgate::delivery::signing::secret_key(hook["secret"].as_str().unwrap()).unwrap();
@@ -382,7 +396,23 @@ async fn main() {
     receiver
         .delay_ms
         .store(args.listener_delay_ms, std::sync::atomic::Ordering::Relaxed);
-    let apps = create_apps(&setup, "app", args.apps, &receiver.url(), &keys).await;
+    if args.noisy_events > 0 {
+        let scenario = noisy::Noisy {
+            events: args.noisy_events,
+            batch: args.noisy_batch,
+            quiet_tenants: args.quiet_tenants,
+            quiet_rate: args.quiet_rate,
+            max_concurrency: args.max_concurrency,
+            listener_delay_ms: args.listener_delay_ms,
+        };
+        let (complete, mut result) = noisy::run(&setup, &receiver, &keys, &scenario).await;
+        result["label"] = json!(args.label);
+        result["db"] = json!(format!("{:?}", args.db).to_lowercase());
+        result["instances"] = json!(args.instances);
+        finish(&args, &result, gateways, &database_url, complete).await;
+        return;
+    }
+    let apps = create_apps(&setup, "app", args.apps, &receiver.url(), &keys, json!({})).await;
     let tenants = create_tenants(&setup, "t", args.tenants, &apps).await;
 
     // The isolation scenario: a down app with a backlog of deliveries in retry.
@@ -397,7 +427,7 @@ async fn main() {
                 url
             }
         };
-        let down = create_apps(&setup, "down", 1, &url, &keys).await;
+        let down = create_apps(&setup, "down", 1, &url, &keys, json!({})).await;
         let down_tenants = create_tenants(&setup, "dt", 100, &down).await;
         let took = publish(
             &setup,
@@ -543,6 +573,17 @@ async fn main() {
         "slow_delay_ms": args.slow_after.map(|_| args.slow_delay_ms),
         "timeline": timeline,
     });
+    finish(&args, &result, gateways, &database_url, complete).await;
+}
+
+/// Prints the result, appends it to --out, stops the gateways and drops the database.
+async fn finish(
+    args: &Args,
+    result: &Value,
+    gateways: Vec<Gateway>,
+    database_url: &str,
+    complete: bool,
+) {
     println!("{}", serde_json::to_string_pretty(&result).unwrap());
     if let Some(out) = &args.out {
         use std::io::Write;
@@ -559,10 +600,10 @@ async fn main() {
     if args.keep_database {
         println!("database kept: {database_url}");
     } else {
-        drop_database(&database_url).await;
+        drop_database(database_url).await;
     }
     if !complete {
-        eprintln!("not every delivery arrived within {limit:?}");
+        eprintln!("not every delivery arrived in time");
         std::process::exit(1);
     }
 }

@@ -26,6 +26,9 @@ struct Inner {
     first_seen: HashSet<String>,
     in_progress: HashSet<String>,
     latency_us: Option<Histogram<u64>>,
+    /// By the event's `data.class`, when it has one (the noisy-tenant scenario's
+    /// `noisy` and `quiet`): latency, and the last first arrival.
+    by_class: HashMap<String, (Histogram<u64>, u64)>,
     first_arrival_us: Option<u64>,
     last_new_arrival_us: u64,
 }
@@ -129,6 +132,11 @@ impl Receiver {
         self.inner.lock().unwrap().latency_us.clone().unwrap()
     }
 
+    /// The latency of one class of events, and when its last one first arrived.
+    pub fn class(&self, class: &str) -> Option<(Histogram<u64>, u64)> {
+        self.inner.lock().unwrap().by_class.get(class).cloned()
+    }
+
     pub fn reset_latency(&self) {
         let mut inner = self.inner.lock().unwrap();
         inner.latency_us = Some(Histogram::new_with_bounds(1, 600_000_000, 3).unwrap());
@@ -171,11 +179,16 @@ async fn receive(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> St
             inner.first_arrival_us.get_or_insert(arrived);
             inner.last_new_arrival_us = arrived;
             if let Some(sent) = payload["data"]["sent_us"].as_u64() {
-                let _ = inner
-                    .latency_us
-                    .as_mut()
-                    .unwrap()
-                    .record(arrived.saturating_sub(sent).max(1));
+                let took = arrived.saturating_sub(sent).max(1);
+                let _ = inner.latency_us.as_mut().unwrap().record(took);
+                if let Some(class) = payload["data"]["class"].as_str() {
+                    let (histogram, last) =
+                        inner.by_class.entry(class.to_string()).or_insert_with(|| {
+                            (Histogram::new_with_bounds(1, 600_000_000, 3).unwrap(), 0)
+                        });
+                    let _ = histogram.record(took);
+                    *last = arrived;
+                }
             }
         }
     }
