@@ -9,7 +9,7 @@ use super::extract::{ApiJson, ApiPath, Caller};
 use super::params::WebhookPath;
 use super::responses::{Authenticated, Body, JsonOnly, Missing};
 use super::{ApiError, AppState};
-use crate::domain::health::{Reactivated, WebhookHealth};
+use crate::domain::health::{Backlog, Reactivated, WebhookHealth};
 use crate::domain::model::Webhook;
 use crate::usecases::{health, webhooks};
 
@@ -27,6 +27,8 @@ struct HealthResponse {
     /// Attempts this instance sends to the listener at once, at most: the adaptive limit
     /// (grows while the listener answers fast, shrinks on errors and slow answers).
     concurrency_limit: usize,
+    /// What it has waiting, with the tenants that have the most due.
+    backlog: Backlog,
 }
 
 #[utoipa::path(
@@ -49,6 +51,7 @@ async fn health(
     Ok(Json(HealthResponse {
         health: health::of_webhook(&state, &webhook.id).await?,
         concurrency_limit: health::concurrency_limit(&state, &webhook),
+        backlog: health::backlog(&state, &webhook.id).await?,
     }))
 }
 

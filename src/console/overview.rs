@@ -11,6 +11,9 @@ use crate::domain::notification::Notification;
 use crate::usecases::{destinations, health, notifications, Gateway};
 use crate::web::pages::{badge, rate};
 
+/// Webhooks listed by backlog, most due first.
+const LARGEST_BACKLOGS: i64 = 10;
+
 /// Notifications listed on the overview, newest first.
 const RECENT_NOTIFICATIONS: i64 = 20;
 
@@ -19,6 +22,7 @@ pub async fn overview(State(gw): State<Gateway>, operator: Operator) -> Result<M
     let attention = health::needing_attention(&gw).await?;
     let notifications = notifications::all(&gw, RECENT_NOTIFICATIONS).await?;
     let failing = destinations::failing(&gw).await?;
+    let backlogs = health::largest_backlogs(&gw, LARGEST_BACKLOGS).await?;
     Ok(page(
         &operator,
         "Overview",
@@ -32,6 +36,12 @@ pub async fn overview(State(gw): State<Gateway>, operator: Operator) -> Result<M
                 } }
             } }
             p.muted { "Held deliveries wait for a deactivated webhook to be reactivated by its partner." }
+            @if !backlogs.is_empty() {
+                div.scroll tabindex="0" role="region" aria-label="Largest backlogs" { table #largest-backlogs {
+                    thead { tr { th { "App" } th { "Webhook" } th { "Due now" } } }
+                    tbody { @for (app, webhook, due) in &backlogs { tr { td { code { (app) } } td { code { (webhook) } } td { (due) } } } }
+                } }
+            }
 
             h2 { "Webhooks needing attention" }
             @if attention.is_empty() {

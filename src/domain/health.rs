@@ -168,6 +168,26 @@ pub struct HealthChange {
     pub platform_copy: bool,
 }
 
+/// What a webhook has waiting: deliveries due now, scheduled for later (retries), held
+/// while it is deactivated, and the tenants with the most due (at most ten).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Backlog {
+    pub due: i64,
+    pub scheduled: i64,
+    pub held: i64,
+    /// Most due first.
+    pub top_tenants: Vec<TenantBacklog>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct TenantBacklog {
+    pub tenant_id: String,
+    pub due: i64,
+}
+
+/// The tenants a backlog names at most.
+pub const TOP_TENANTS: i64 = 10;
+
 /// `GET …/webhooks/{id}/health`.
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct WebhookHealth {

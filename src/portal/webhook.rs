@@ -210,6 +210,7 @@ async fn detail_page(
     shown: Option<Notice>,
 ) -> Result<Markup, PageError> {
     let health = health::of_webhook(gw, &webhook.id).await?;
+    let backlog = health::backlog(gw, &webhook.id).await?;
     let attempts = latest_attempts(gw, &webhook, 20).await?;
     let windows = health::day_of_windows(gw, &webhook.id).await?;
     let threshold = gw.policy.health_rules.threshold;
@@ -250,6 +251,17 @@ async fn detail_page(
                         " · evaluated " (at.format("%Y-%m-%d %H:%M UTC"))
                     }
                 }
+                p #backlog {
+                    "Waiting: " (backlog.due) " due now, " (backlog.scheduled) " to be retried later"
+                    @if backlog.held > 0 { ", " (backlog.held) " held" }
+                    "."
+                }
+                @if !backlog.top_tenants.is_empty() {
+                    div.scroll tabindex="0" role="region" aria-label="Tenants with the most deliveries due" { table #top-tenants {
+                        thead { tr { th { "Tenant" } th { "Due now" } } }
+                        tbody { @for t in &backlog.top_tenants { tr { td { code { (t.tenant_id) } } td { (t.due) } } } }
+                    } }
+                }
                 p.muted { "Attempts (bars) and failure rate (line) per evaluation window, last 24 hours." }
                 (super::chart::health_chart(&windows, threshold))
                 @if webhook.state == WebhookState::Deactivated {
@@ -273,7 +285,11 @@ async fn detail_page(
                     @for n in &notifications {
                         li {
                             strong { (n.severity.as_str()) } " · " (n.created_at.format("%Y-%m-%d %H:%M UTC"))
-                            @if n.sent_at.is_none() { span.muted { " (waiting to be published to your queue)" } }
+                            @if n.sends.is_empty() {
+                                span.muted { " (no destination: " a href="/portal/notifications/destinations" { "add one" } ")" }
+                            } @else if n.sent_at.is_none() {
+                                span.muted { " (waiting to be sent to a destination)" }
+                            }
                         }
                     }
                 }

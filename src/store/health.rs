@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::StoreResult;
 use crate::clock::from_millis;
+use crate::domain::health::{Backlog, HealthState, Severity, Status, WindowFigures};
 use crate::domain::health::{HealthChange, HealthInput, Reactivated, WebhookHealth};
-use crate::domain::health::{HealthState, Severity, Status, WindowFigures};
 use crate::domain::notification::Notification;
 
 #[async_trait]
@@ -46,6 +46,15 @@ pub trait HealthStore: Send + Sync {
     ) -> StoreResult<Vec<Notification>>;
     /// Outbox rows not sent yet.
     async fn outbox_backlog(&self) -> StoreResult<i64>;
+    /// What the webhook has waiting at `now`, with its top tenants by deliveries due.
+    async fn webhook_backlog(&self, webhook_id: &str, now: DateTime<Utc>) -> StoreResult<Backlog>;
+    /// The webhooks with the most deliveries due at `now`: (app id, webhook id, due), most
+    /// first, at most `limit`.
+    async fn largest_backlogs(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, String, i64)>>;
     /// Every webhook's health as last evaluated: (app id, webhook id, status, window rate).
     async fn health_overview(&self) -> StoreResult<Vec<(String, String, Status, Option<f64>)>>;
 }
@@ -418,6 +427,61 @@ macro_rules! health_store {
                         (app_id, webhook_id, status, rate)
                     })
                     .collect())
+            }
+
+            async fn webhook_backlog(&self, webhook_id: &str, now: DateTime<Utc>) -> StoreResult<$crate::domain::health::Backlog> {
+                let pool = $crate::store::Backend::pool(self);
+                // Each on a partial index (the webhook's due range, its held rows), never
+                // on the webhook's whole history.
+                let (due, scheduled): (i64, i64) =
+                    sqlx::query_as::<<$store as $crate::store::Backend>::Db, (i64, i64)>(
+                        "SELECT \
+                         COALESCE(SUM(CASE WHEN due_at <= $2 THEN 1 ELSE 0 END), 0), \
+                         COALESCE(SUM(CASE WHEN due_at > $2 THEN 1 ELSE 0 END), 0) \
+                         FROM deliveries WHERE webhook_id = $1 AND due_at IS NOT NULL AND state = 'pending'",
+                    )
+                    .bind(webhook_id)
+                    .bind(to_millis(now))
+                    .fetch_one(pool)
+                    .await?;
+                let held: i64 = sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, i64>(
+                    "SELECT COUNT(*) FROM deliveries WHERE webhook_id = $1 AND state = 'held'",
+                )
+                .bind(webhook_id)
+                .fetch_one(pool)
+                .await?;
+                let top: Vec<(String, i64)> = sqlx::query_as::<<$store as $crate::store::Backend>::Db, (String, i64)>(
+                    "SELECT tenant_id, COUNT(*) FROM deliveries \
+                     WHERE webhook_id = $1 AND due_at IS NOT NULL AND due_at <= $2 AND state = 'pending' \
+                     GROUP BY tenant_id ORDER BY COUNT(*) DESC, tenant_id LIMIT $3",
+                )
+                .bind(webhook_id)
+                .bind(to_millis(now))
+                .bind($crate::domain::health::TOP_TENANTS)
+                .fetch_all(pool)
+                .await?;
+                Ok($crate::domain::health::Backlog {
+                    due,
+                    scheduled,
+                    held,
+                    top_tenants: top
+                        .into_iter()
+                        .map(|(tenant_id, due)| $crate::domain::health::TenantBacklog { tenant_id, due })
+                        .collect(),
+                })
+            }
+
+            async fn largest_backlogs(&self, now: DateTime<Utc>, limit: i64) -> StoreResult<Vec<(String, String, i64)>> {
+                Ok(sqlx::query_as::<<$store as $crate::store::Backend>::Db, (String, String, i64)>(
+                    "SELECT w.app_id, d.webhook_id, COUNT(*) FROM deliveries d \
+                     JOIN webhooks w ON w.id = d.webhook_id \
+                     WHERE d.due_at IS NOT NULL AND d.due_at <= $1 AND d.state = 'pending' \
+                     GROUP BY w.app_id, d.webhook_id ORDER BY COUNT(*) DESC, d.webhook_id LIMIT $2",
+                )
+                .bind(to_millis(now))
+                .bind(limit)
+                .fetch_all($crate::store::Backend::pool(self))
+                .await?)
             }
 
             async fn outbox_backlog(&self) -> StoreResult<i64> {

@@ -1,7 +1,7 @@
 //! A webhook's health as the evaluator last saw it, and reactivation by its partner.
 
 use super::{ConflictKind, Error, Gateway, Result};
-use crate::domain::health::{Reactivated, Status, WebhookHealth};
+use crate::domain::health::{Backlog, Reactivated, Status, WebhookHealth};
 use crate::domain::model::{Webhook, WebhookState};
 
 /// The webhook's health as last evaluated; healthy when it was never evaluated.
@@ -20,6 +20,16 @@ pub async fn of_webhook(gw: &Gateway, webhook_id: &str) -> Result<WebhookHealth>
             window_failures: 0,
             window_failure_rate: None,
         }))
+}
+
+/// What the webhook has waiting now, with the tenants that have the most due.
+pub async fn backlog(gw: &Gateway, webhook_id: &str) -> Result<Backlog> {
+    Ok(gw.store.webhook_backlog(webhook_id, gw.clock.now()).await?)
+}
+
+/// The webhooks with the most deliveries due now, across apps: (app id, webhook id, due).
+pub async fn largest_backlogs(gw: &Gateway, limit: i64) -> Result<Vec<(String, String, i64)>> {
+    Ok(gw.store.largest_backlogs(gw.clock.now(), limit).await?)
 }
 
 /// Attempts this instance sends to the webhook at once, at most (its adaptive limit).

@@ -440,4 +440,54 @@ on_both_backends!(
     reactivation_replays_or_skips_held_deliveries,
     reactivation_without_replay_skips,
     two_instances_evaluate_each_tick_once,
+    the_health_answer_shows_the_backlog_by_tenant,
 );
+
+/// The health answer says what the webhook has waiting and which tenants have the most
+/// due; retries scheduled for later and held deliveries are counted apart.
+async fn the_health_answer_shows_the_backlog_by_tenant(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let receiver = TestReceiver::start(Some(app.clock.clone())).await;
+    receiver.always(500);
+    let (key, webhook) = app.partner_setup(&receiver.url(), json!({})).await;
+    app.create_tenant("globex", "production").await;
+    app.install("globex", "bob-app").await;
+    for tenant in ["acme", "acme", "globex", "acme"] {
+        let r = app
+            .publish(json!({"type": "a.b", "tenant_id": tenant}))
+            .await;
+        assert_eq!(r.status, 202);
+    }
+    let path = format!(
+        "/v1/apps/bob-app/webhooks/{}/health",
+        webhook["id"].as_str().unwrap()
+    );
+    let r = app.get(&path, &key).await;
+    assert_eq!(
+        r.body["backlog"],
+        json!({"due": 4, "scheduled": 0, "held": 0, "top_tenants": [
+            {"tenant_id": "acme", "due": 3}, {"tenant_id": "globex", "due": 1}]})
+    );
+    while !app.dispatcher.run_once().await.unwrap().is_empty() {}
+    let r = app.get(&path, &key).await;
+    assert_eq!(
+        r.body["backlog"],
+        json!({"due": 0, "scheduled": 4, "held": 0, "top_tenants": []})
+    );
+    app.clock.advance(Duration::minutes(2));
+    let r = app.get(&path, &key).await;
+    assert_eq!(r.body["backlog"]["due"], 4, "the retries are due again");
+    let overview = app
+        .store
+        .largest_backlogs(app.clock.now(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        overview,
+        [(
+            "bob-app".to_string(),
+            webhook["id"].as_str().unwrap().to_string(),
+            4
+        )]
+    );
+}
