@@ -88,6 +88,16 @@ pub async fn hostile_forms_are_refused_without_change(backend: Backend) {
         .unwrap()[0]
         .id
         .clone();
+    let destination = app
+        .call(
+            Method::POST,
+            "/v1/apps/eve/notification-destinations",
+            Some(&eve),
+            Some(json!({"type": "https", "url": "https://alerts.example.com/eve"})),
+        )
+        .await;
+    assert_eq!(destination.status, 201, "{}", destination.body);
+    let other_destination = destination.body["id"].as_str().unwrap().to_string();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -98,6 +108,7 @@ pub async fn hostile_forms_are_refused_without_change(backend: Backend) {
         s.replace("{webhook}", webhook["id"].as_str().unwrap())
             .replace("{other_webhook}", &other_id)
             .replace("{delivery}", &eve_delivery)
+            .replace("{other_destination}", &other_destination)
             .replace("{csrf}", csrf)
     };
     let cases: Vec<Value> = CORPUS
