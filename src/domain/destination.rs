@@ -132,6 +132,19 @@ pub fn parse_severities(text: &str) -> Vec<Severity> {
         .collect()
 }
 
+/// The longest error a destination keeps (an AWS message, a connect error).
+pub const ERROR_MAX: usize = 1000;
+
+/// A send's error as it is stored: no NUL (PostgreSQL refuses it), at most
+/// [`ERROR_MAX`] characters, whatever the destination or AWS answered.
+pub fn stored_error(error: &str) -> String {
+    let text = super::model::storable_text(error);
+    match text.char_indices().nth(ERROR_MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.into_owned(),
+    }
+}
+
 /// A fresh ExternalId: unguessable, so only this destination's sends assume the role.
 pub fn generate_external_id() -> String {
     format!(
@@ -264,6 +277,14 @@ mod tests {
         ] {
             assert!(!is_role_arn(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn errors_are_stored_without_nul_and_bounded() {
+        assert_eq!(stored_error("Access\0Denied"), "Access\u{FFFD}Denied");
+        let long = "é".repeat(5000);
+        assert_eq!(stored_error(&long).chars().count(), ERROR_MAX + 1);
+        assert_eq!(stored_error("HTTP 503"), "HTTP 503");
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Sends the outbox's rows and marks them sent. Each row is its destination's oldest
 //! pending one (the claim sees to it), so a destination's messages arrive in creation
-//! order; the rows of one claim are sent concurrently, each bounded in time, so a slow or
-//! failing destination never delays another's. A failed row is due again after a backoff
-//! growing to an hour and is given up after days. Rows are leased while being sent, so
-//! two relays do not both send one; a relay that dies mid-send leaves its rows to expire
-//! and be sent again (at least once, with the same id).
+//! order. The rows of one claim are sent concurrently, each bounded in time, and claims
+//! go on while a batch is out, so a slow or failing destination never delays another's.
+//! A failed row is due again after a backoff growing to an hour and is given up after
+//! days. Rows are leased while being sent, so two relays do not both send one; a relay
+//! that dies mid-send leaves its rows to expire and be sent again (at least once, with
+//! the same id).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,8 @@ use crate::domain::destination::{self, PLATFORM};
 use crate::store::{ClaimedSend, SharedStore, StoreError};
 
 const BATCH: i64 = 32;
+/// Batches out at once (each holds at most one row of a destination).
+const BATCHES: usize = 8;
 const LEASE: TimeDelta = TimeDelta::seconds(60);
 /// One send's bound, well inside the lease.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,14 +61,22 @@ impl Relay {
         }
     }
 
-    /// Sends one batch of due rows.
+    /// Claims one batch of due rows and sends it.
     pub async fn run_once(&self) -> Result<RelayOutcome, StoreError> {
+        let claimed = self.claim().await?;
+        self.send_batch(claimed).await
+    }
+
+    async fn claim(&self) -> Result<Vec<ClaimedSend>, StoreError> {
         let now = self.clock.now();
         let include_platform = self.senders.platform.is_some();
-        let claimed = self
-            .store
+        self.store
             .claim_sends(now, now + LEASE, BATCH, include_platform)
-            .await?;
+            .await
+    }
+
+    /// Sends claimed rows concurrently and records each outcome.
+    async fn send_batch(&self, claimed: Vec<ClaimedSend>) -> Result<RelayOutcome, StoreError> {
         let sends = claimed.iter().map(|row| self.send_one(row));
         let results = futures::future::join_all(sends).await;
         let mut outcome = RelayOutcome::default();
@@ -166,19 +177,41 @@ impl Relay {
         }
     }
 
+    /// Claims while there is something due, each batch sent on its own task (up to
+    /// [`BATCHES`] at once): a batch held up by a slow destination (up to its send's
+    /// bound) does not hold the next claim, and with it every other destination's rows.
+    /// The leases keep concurrent batches apart, and a destination's next row is not
+    /// claimable while one of its rows is out.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let batches = Arc::new(tokio::sync::Semaphore::new(BATCHES));
+        // A batch that sent something may have made its destinations' next rows due.
+        let sent = Arc::new(tokio::sync::Notify::new());
         while !shutdown.is_cancelled() {
-            let wait = match self.run_once().await {
-                Ok(o) if o.sent > 0 && o.failed == 0 => continue,
-                Ok(_) => self.poll,
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox relay failed");
-                    self.poll
-                }
+            let permit = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                permit = batches.clone().acquire_owned() => permit.expect("never closed"),
             };
+            match self.claim().await {
+                Ok(claimed) if !claimed.is_empty() => {
+                    let (relay, sent) = (self.clone(), sent.clone());
+                    tokio::spawn(async move {
+                        match relay.send_batch(claimed).await {
+                            Ok(outcome) if outcome.sent > 0 => sent.notify_one(),
+                            Ok(_) => {}
+                            Err(e) => tracing::error!(error = %e, "outbox relay failed"),
+                        }
+                        drop(permit);
+                    });
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "outbox relay failed"),
+            }
+            drop(permit);
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(wait) => {}
+                _ = sent.notified() => {}
+                _ = tokio::time::sleep(self.poll) => {}
             }
         }
     }

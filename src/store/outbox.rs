@@ -297,6 +297,8 @@ macro_rules! outbox_store {
             }
 
             async fn record_test_outcome(&self, id: &str, at: DateTime<Utc>, error: Option<&str>) -> StoreResult<()> {
+                let error = error.map($crate::domain::destination::stored_error);
+                let error = error.as_deref();
                 let mut tx = $crate::store::Backend::write_tx(self).await?;
                 $crate::store::outbox::record_outcome!(&mut *tx, id, at, error);
                 if error.is_none() {
@@ -385,6 +387,8 @@ macro_rules! outbox_store {
                 retry_at: Option<DateTime<Utc>>,
                 at: DateTime<Utc>,
             ) -> StoreResult<()> {
+                let error = $crate::domain::destination::stored_error(error);
+                let error = error.as_str();
                 let mut tx = $crate::store::Backend::write_tx(self).await?;
                 sqlx::query(
                     "UPDATE notification_sends SET state = CASE WHEN $1 IS NULL THEN 'expired' ELSE state END, \

@@ -6,9 +6,7 @@
 use serde::Deserialize;
 
 use super::contract::{schema, DESTINATION_DESCRIPTION_MAX};
-use super::{
-    new_id, present, validate_text, Caller, ConflictKind, Error, Gateway, LimitKind, Result,
-};
+use super::{new_id, present, validate_text, Caller, ConflictKind, Error, Gateway, Result};
 use crate::domain::destination::{
     self, Destination, DestinationKind, DestinationState, ALL_SEVERITIES, MAX_PER_APP,
 };
@@ -289,12 +287,7 @@ pub enum TestOutcome {
 /// its outcome is the destination's last success or last error, and a success makes
 /// the destination's waiting notifications due at once.
 pub async fn send_test(gw: &Gateway, d: &Destination) -> Result<TestOutcome> {
-    gw.deliveries
-        .take_test_send(&d.app_id)
-        .map_err(|e| Error::LimitReached {
-            kind: LimitKind::Rate,
-            message: e.to_string(),
-        })?;
+    gw.deliveries.take_test_send(&d.app_id)?;
     let app = gw
         .store
         .get_app(&d.app_id)

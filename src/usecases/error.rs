@@ -128,6 +128,16 @@ impl Error {
     }
 }
 
+/// The app's test sends of the last minute reached the cap: trying later helps.
+impl From<super::TestSendsExhausted> for Error {
+    fn from(e: super::TestSendsExhausted) -> Self {
+        Error::LimitReached {
+            kind: LimitKind::Rate,
+            message: e.to_string(),
+        }
+    }
+}
+
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {

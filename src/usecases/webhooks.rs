@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{new_id, validate_text, Caller, Error, Gateway, LimitKind, Result, TestSent};
+use super::{new_id, validate_text, Caller, Error, Gateway, Result, TestSent};
 use crate::domain::model::{
     Environment, Webhook, WebhookState, DEFAULT_TIMEOUT, MASK, MAX_TIMEOUT,
 };
@@ -315,11 +315,5 @@ pub async fn send_test(gw: &Gateway, webhook: &Webhook, data: Option<&str>) -> R
         Some(raw) if raw.starts_with('{') => raw,
         Some(_) => return Err(Error::invalid("data", "data must be a JSON object")),
     };
-    gw.deliveries
-        .send_test(webhook, data)
-        .await
-        .map_err(|e| Error::LimitReached {
-            kind: LimitKind::Rate,
-            message: e.to_string(),
-        })
+    Ok(gw.deliveries.send_test(webhook, data).await?)
 }
