@@ -16,7 +16,7 @@ use crate::usecases::installations;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, install))
-        .routes(routes!(read, uninstall))
+        .routes(routes!(read, uninstall, update))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -26,6 +26,17 @@ struct Install {
     tenant_id: String,
     #[schema(schema_with = crate::usecases::contract::schema::id)]
     app_id: String,
+    #[serde(default, deserialize_with = "crate::domain::whole::option")]
+    #[schema(schema_with = crate::usecases::contract::schema::delivery_weight_or_null)]
+    delivery_weight: Option<i64>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct InstallationUpdate {
+    #[serde(deserialize_with = "crate::domain::whole::required")]
+    #[schema(schema_with = crate::usecases::contract::schema::delivery_weight_required)]
+    delivery_weight: i64,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -56,7 +67,8 @@ async fn install(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<Install>,
 ) -> Result<(StatusCode, Json<Installation>), ApiError> {
-    let (stored, created) = installations::install(&state, req.tenant_id, req.app_id).await?;
+    let (stored, created) =
+        installations::install(&state, req.tenant_id, req.app_id, req.delivery_weight).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -127,4 +139,29 @@ async fn uninstall(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Installation>, ApiError> {
     Ok(Json(installations::uninstall(&state, &id).await?))
+}
+
+/// Sets the tenant's delivery weight (a larger plan): its share of each of the app's
+/// listeners while other tenants have deliveries due too.
+#[utoipa::path(
+    patch,
+    path = "/v1/installations/{id}",
+    tag = "installations",
+    operation_id = "installations_update",
+    params(InstallationPath),
+    request_body = InstallationUpdate,
+    responses(
+        (status = 200, description = "Updated", body = Installation),
+        Authenticated, Missing, Body, JsonOnly,
+    ),
+)]
+async fn update(
+    _: Platform,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<InstallationUpdate>,
+) -> Result<Json<Installation>, ApiError> {
+    Ok(Json(
+        installations::set_weight(&state, &id, req.delivery_weight).await?,
+    ))
 }

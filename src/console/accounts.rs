@@ -333,7 +333,8 @@ pub async fn install(
         form,
     }: Posted<Operator, InstallForm>,
 ) -> Response {
-    let installed = installations::install(&gw, form.tenant_id.clone(), form.app_id.clone()).await;
+    let installed =
+        installations::install(&gw, form.tenant_id.clone(), form.app_id.clone(), None).await;
     match installed {
         Ok(_) => Redirect::to("/console/installations").into_response(),
         Err(e) => refused_form(&e, installations_page(&gw, &operator, &form, Some(&e))).await,

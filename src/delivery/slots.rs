@@ -2,9 +2,10 @@
 //! being sent, and the adaptive in-flight limit ([`concurrency`](crate::domain::concurrency)).
 //! Claims and the publish fast path lease only up to a webhook's limit and the global
 //! cap, so a backlog never piles up in memory and a slow listener cannot take the slots
-//! of another.
+//! of another. A webhook with deliveries queued gets no fast-path lease: a freed place
+//! goes to the claim, which shares it fairly among tenants, not to whoever publishes next.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -28,6 +29,8 @@ pub struct SlotSettings {
 pub struct Reservation {
     webhooks: Vec<(String, i64)>,
     total: usize,
+    per_webhook: i64,
+    skipped: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -45,6 +48,10 @@ pub struct Slots {
     settings: SlotSettings,
     webhooks: Mutex<HashMap<String, Slot>>,
     held_total: AtomicUsize,
+    /// Webhooks with deliveries queued in the store as far as this instance saw (a
+    /// publish found no room, or a claim filled a webhook's room), until a claim leaves
+    /// room unfilled.
+    queued: Mutex<HashSet<String>>,
     /// Notified whenever a leased delivery is finished, so a claim loop waiting for
     /// capacity wakes.
     pub finished: Notify,
@@ -56,6 +63,7 @@ impl Slots {
             settings,
             webhooks: Mutex::new(HashMap::new()),
             held_total: AtomicUsize::new(0),
+            queued: Mutex::new(HashSet::new()),
             finished: Notify::new(),
         }
     }
@@ -98,6 +106,10 @@ impl Slots {
             }
             keep
         });
+        let mut queued = self.queued.lock().expect("queued set poisoned");
+        for id in &dropped {
+            queued.remove(id);
+        }
         dropped
     }
 
@@ -110,6 +122,10 @@ impl Slots {
             .is_some_and(|s| s.held == 0 && s.sending == 0)
         {
             map.remove(webhook_id);
+            self.queued
+                .lock()
+                .expect("queued set poisoned")
+                .remove(webhook_id);
         }
     }
 
@@ -183,21 +199,51 @@ impl Slots {
         let reservation = Reservation {
             webhooks: claim.remaining.clone(),
             total: limit as usize,
+            per_webhook: claim.per_webhook,
+            skipped: claim.skip_webhooks.clone(),
         };
         (claim, reservation)
     }
 
-    /// Ends a reservation: what the claim got is held, the rest of the room is free.
+    /// Ends a reservation: what the claim got is held, the rest of the room is free. A
+    /// webhook whose room the claim filled may have more queued; one it left room in has
+    /// none (unless the claim stopped at its total, which says nothing of the others).
     pub fn settle<'a>(
         &self,
         reservation: Reservation,
         claimed: impl Iterator<Item = (&'a str, Option<i64>)>,
     ) {
+        let claimed: Vec<_> = claimed.collect();
+        let mut got: HashMap<&str, (i64, Option<i64>)> = HashMap::new();
+        for (id, partner_max) in &claimed {
+            let entry = got.entry(id).or_insert((0, *partner_max));
+            entry.0 += 1;
+        }
         {
             let mut map = self.lock();
             for (id, room) in &reservation.webhooks {
                 if let Some(slot) = map.get_mut(id) {
                     slot.held = slot.held.saturating_sub(*room as usize);
+                }
+            }
+            let mut queued = self.queued.lock().expect("queued set poisoned");
+            let room_of = |id: &str| {
+                reservation
+                    .webhooks
+                    .iter()
+                    .find(|(w, _)| w == id)
+                    .map_or(reservation.per_webhook, |(_, room)| *room)
+            };
+            if claimed.len() < reservation.total {
+                queued.retain(|id| {
+                    reservation.skipped.contains(id)
+                        || got.get(id.as_str()).is_some_and(|(n, _)| *n >= room_of(id))
+                });
+            }
+            for (id, (n, partner_max)) in &got {
+                let room = partner_max.map_or(room_of(id), |max| room_of(id).min(max));
+                if *n >= room {
+                    queued.insert(id.to_string());
                 }
             }
         }
@@ -206,7 +252,7 @@ impl Slots {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 Some(n.saturating_sub(reservation.total))
             });
-        self.hold(claimed);
+        self.hold(claimed.into_iter());
         self.finished.notify_waiters();
     }
 
@@ -229,17 +275,21 @@ impl Slots {
         Bounds::new(self.settings.floor, self.settings.ceiling, partner_max)
     }
 
-    /// Takes one slot of the webhook if its limit and the global cap allow (the publish
-    /// fast path); the caller releases it when the delivery is finished or not stored.
+    /// Takes one slot of the webhook if its limit and the global cap allow and nothing of
+    /// it is queued (the publish fast path); the caller releases it when the delivery is
+    /// finished or not stored.
     pub fn try_hold(&self, webhook_id: &str, partner_max: Option<i64>) -> bool {
         let mut map = self.lock();
-        if self.capacity() == 0 {
+        let mut queued = self.queued.lock().expect("queued set poisoned");
+        if queued.contains(webhook_id) {
             return false;
         }
         let bounds = self.bounds(partner_max);
         let slot = self.slot(&mut map, webhook_id);
         slot.state.limit = bounds.clamp(slot.state.limit);
-        if slot.held >= slot.state.limit {
+        if self.capacity() == 0 || slot.held >= slot.state.limit {
+            // The delivery is stored pending: the webhook has a queue now.
+            queued.insert(webhook_id.to_string());
             return false;
         }
         slot.held += 1;
@@ -327,7 +377,8 @@ mod tests {
         assert!(slots.try_hold("c", None));
         assert!(!slots.try_hold("c", None), "the global cap of 6 is reached");
         slots.release("a");
-        assert!(slots.try_hold("c", None));
+        assert!(!slots.try_hold("c", None), "c's queued delivery goes first");
+        assert!(slots.try_hold("d", None));
     }
 
     #[test]
@@ -343,6 +394,48 @@ mod tests {
         assert_eq!(slots.capacity(), 4);
         assert!(slots.try_hold("a", None) && slots.try_hold("a", None));
         assert!(!slots.try_hold("a", None), "a holds its limit of 4");
+    }
+
+    #[test]
+    fn a_webhook_with_a_queue_gets_no_fast_path_until_a_claim_drains_it() {
+        let slots = slots();
+        assert!((0..4).all(|_| slots.try_hold("a", None)));
+        assert!(
+            !slots.try_hold("a", None),
+            "a is at its limit: the next is queued"
+        );
+        (0..4).for_each(|_| slots.release("a"));
+        assert!(
+            !slots.try_hold("a", None),
+            "room again, but the queued delivery goes first"
+        );
+        // A claim fills a's room of 4: more may wait.
+        let (_, reservation) = slots.reserve(6);
+        slots.settle(reservation, [("a", None); 4].into_iter());
+        (0..4).for_each(|_| slots.release("a"));
+        assert!(!slots.try_hold("a", None));
+        // A claim that leaves room: nothing of a is queued any more.
+        let (_, reservation) = slots.reserve(6);
+        slots.settle(reservation, [("a", None)].into_iter());
+        slots.release("a");
+        assert!(slots.try_hold("a", None));
+    }
+
+    #[test]
+    fn a_claim_cut_at_its_total_says_nothing_of_the_webhooks_it_did_not_reach() {
+        let slots = slots();
+        slots.hold([("b", None)].into_iter());
+        assert!(!slots.try_hold("b", Some(1)), "b queues");
+        let (_, reservation) = slots.reserve(2);
+        slots.settle(reservation, [("a", None), ("a", None)].into_iter());
+        slots.release("b");
+        assert!(!slots.try_hold("b", None), "b may still be queued");
+        let (_, reservation) = slots.reserve(2);
+        slots.settle(reservation, std::iter::empty());
+        assert!(
+            slots.try_hold("b", None),
+            "an emptier claim found nothing of b"
+        );
     }
 
     #[test]

@@ -1,109 +1,96 @@
-//! The fair-share rule for one webhook: when a partner's listener has room for `room`
-//! more attempts and several tenants have deliveries due for it, who gets the places.
+//! The fair-share rule for one webhook: how the tenants with deliveries due for a
+//! partner's one listener share its places (its adaptive limit, `max_concurrency`, rate
+//! limit), max-min fairly and in proportion to each installation's weight.
 //!
-//! Weighted deficit round robin over the tenants with due deliveries (Shreedhar and
-//! Varghese, 1995): each turn a tenant earns its weight in credit and spends it on its
-//! own due deliveries, oldest first; a tenant with nothing due keeps no credit. It costs
-//! O(1) per place handed out (plus one step per tenant passed over), keeps its state
-//! between calls (each tenant's credit, and where the round stopped) so that small rooms
-//! — one freed place at a time, the usual case of a saturated listener — still rotate
-//! among tenants, and within a tenant the order stays the store's (due order).
+//! Start-time fair queuing (Goyal, Vin and Cheng, 1996). When a delivery falls due — a
+//! fresh one, a retry, a released held one, an expired lease — it joins its webhook's
+//! queue with a virtual start tag: the later of the webhook's virtual time and where its
+//! tenant's previous delivery finished, and the tenant's finish moves on by the cost of
+//! one delivery at its weight. The claim takes each webhook's lowest tags.
 //!
-//! Why this and not virtual finish tags assigned at insert: the room is decided in
-//! memory just before a claim, from the tenants the store reports due, so nothing is
-//! written on the publish path and retries or released held deliveries need no re-tag:
-//! they are simply due deliveries of their tenant.
+//! - A tenant with a backlog has tags far ahead; one with a single delivery due starts at
+//!   the virtual time, the tag now being served, so it goes out with the next free place
+//!   (at most one place per other tenant before it).
+//! - A lone tenant gets the whole listener: the claim takes whatever is lowest.
+//! - Within a tenant, tags rise in due order.
+//! - Under saturation, any two tenants' services (counted in cost) differ by at most
+//!   one delivery's cost each.
+//!
+//! Why this and not deficit round robin in the dispatcher's memory: a tag is assigned
+//! once per delivery (O(1), with one probe of the queue's head per webhook and of the
+//! tenant's finish per batch), the claim stays one walk of an index in tag order, and
+//! the state is in the database, so a restart, a crash or another instance claiming
+//! sees the same order. A round robin needs to list the tenants with something due on
+//! every claim, which is O(tenants) per freed place. Tags are assigned when a delivery
+//! falls due, not at insert, so a retry scheduled for later is no tenant's debt meanwhile.
 
 use std::collections::HashMap;
 
 /// An installation's weight when the platform set none.
-pub const DEFAULT_WEIGHT: u32 = 1;
-pub const MAX_WEIGHT: u32 = 100;
+pub const DEFAULT_WEIGHT: i64 = 1;
+pub const MIN_WEIGHT: i64 = 1;
+pub const MAX_WEIGHT: i64 = 100;
 
-/// What one tenant has due for the webhook now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Due {
-    pub tenant: String,
-    pub deliveries: usize,
-    /// 1 to [`MAX_WEIGHT`].
-    pub weight: u32,
+/// The virtual time one delivery of a weight-1 tenant costs. Divisible by every weight up
+/// to 16 and large enough that rounding for the others is below one part in 10⁵.
+const UNIT: i64 = 720_720_000;
+
+/// What one delivery costs a tenant of `weight` in virtual time.
+pub fn cost(weight: i64) -> i64 {
+    UNIT / weight.clamp(MIN_WEIGHT, MAX_WEIGHT)
 }
 
-/// The rotation's memory for one webhook: each tenant's unspent credit, and the tenant
-/// the next turn starts after.
+/// A webhook's virtual time for deliveries joining its queue: the lowest tag waiting
+/// (the one served next), or, when nothing waits, the latest finish any tenant reached.
+pub fn virtual_time(lowest_waiting: Option<i64>, latest_finish: Option<i64>) -> i64 {
+    lowest_waiting.or(latest_finish).unwrap_or(0)
+}
+
+/// One delivery falling due, in due order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival<'a> {
+    pub webhook: &'a str,
+    pub tenant: &'a str,
+    pub weight: i64,
+}
+
+/// A (webhook, tenant) pair: one tenant's queue on one webhook.
+pub type Queue = (String, String);
+
+/// What the store knows before tagging a batch: per webhook its virtual time, per
+/// (webhook, tenant) its finish tag.
 #[derive(Debug, Clone, Default)]
-pub struct Rotation {
-    credit: HashMap<String, u32>,
-    last: Option<String>,
+pub struct Clocks {
+    pub virtual_time: HashMap<String, i64>,
+    pub finish: HashMap<Queue, i64>,
 }
 
-impl Rotation {
-    /// Tenants whose credit it still holds (at most those with something due lately).
-    pub fn tracked(&self) -> usize {
-        self.credit.len()
-    }
-}
-
-/// Hands out up to `room` places among `due` (in any order; sorted here by tenant so the
-/// rotation is stable): how many deliveries each tenant may send now. Never more than a
-/// tenant has due, never more than `room` in all, and as many as both allow.
-pub fn allocate(room: usize, due: &[Due], rotation: &mut Rotation) -> Vec<(String, usize)> {
-    let mut ring: Vec<&Due> = due.iter().filter(|d| d.deliveries > 0).collect();
-    ring.sort_by(|a, b| a.tenant.cmp(&b.tenant));
-    // A tenant with nothing due keeps no credit (DRR's rule: an idle flow saves nothing).
-    rotation
-        .credit
-        .retain(|tenant, _| ring.iter().any(|d| &d.tenant == tenant));
-    let mut granted: Vec<usize> = vec![0; ring.len()];
-    if ring.is_empty() || room == 0 {
-        return Vec::new();
-    }
-    // Start after the tenant the last call stopped at.
-    let start = match &rotation.last {
-        Some(last) => ring.iter().position(|d| d.tenant > *last).unwrap_or(0),
-        None => 0,
-    };
-    let mut left = room;
-    let mut i = start;
-    // A tenant stopped mid-credit is served again first, without new credit.
-    let mut resumed = rotation
-        .last
-        .as_ref()
-        .and_then(|last| ring.iter().position(|d| &d.tenant == last))
-        .filter(|&p| rotation.credit.get(&ring[p].tenant).is_some_and(|&c| c > 0));
-    while left > 0 && granted.iter().zip(&ring).any(|(g, d)| *g < d.deliveries) {
-        let index = resumed.take().unwrap_or(i);
-        let d = ring[index];
-        let wanting = d.deliveries - granted[index];
-        if wanting > 0 {
-            let weight = d.weight.clamp(1, MAX_WEIGHT);
-            let credit = rotation.credit.entry(d.tenant.clone()).or_insert(0);
-            // Credit left from a larger weight is no more than the weight now.
-            *credit = match *credit {
-                0 => weight,
-                left => left.min(weight),
-            };
-            let take = (*credit as usize).min(wanting).min(left);
-            granted[index] += take;
-            left -= take;
-            *credit -= take as u32;
-            if d.deliveries == granted[index] {
-                *credit = 0;
-            }
-            rotation.last = Some(d.tenant.clone());
-            if left == 0 {
-                break;
-            }
-        }
-        if index == i {
-            i = (i + 1) % ring.len();
-        }
-    }
-    ring.iter()
-        .zip(granted)
-        .filter(|(_, g)| *g > 0)
-        .map(|(d, g)| (d.tenant.clone(), g))
-        .collect()
+/// Tags a batch of arrivals (in due order): each arrival's tag, and each (webhook,
+/// tenant)'s finish afterwards, to be stored.
+pub fn tag(arrivals: &[Arrival<'_>], clocks: &Clocks) -> (Vec<i64>, Vec<(Queue, i64)>) {
+    let mut finish: HashMap<(&str, &str), i64> = HashMap::new();
+    let tags = arrivals
+        .iter()
+        .map(|a| {
+            let now = clocks.virtual_time.get(a.webhook).copied().unwrap_or(0);
+            let previous = finish.get(&(a.webhook, a.tenant)).copied().or_else(|| {
+                clocks
+                    .finish
+                    .get(&(a.webhook.to_string(), a.tenant.to_string()))
+                    .copied()
+            });
+            let start = previous.map_or(now, |f| f.max(now));
+            finish.insert((a.webhook, a.tenant), start + cost(a.weight));
+            start
+        })
+        .collect();
+    let mut finishes: Vec<_> = finish
+        .into_iter()
+        .map(|((w, t), f)| ((w.to_string(), t.to_string()), f))
+        .collect();
+    // Sorted, so that concurrent writers lock rows in one order.
+    finishes.sort();
+    (tags, finishes)
 }
 
 #[cfg(test)]
@@ -111,130 +98,190 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn due(tenant: &str, deliveries: usize, weight: u32) -> Due {
-        Due {
-            tenant: tenant.into(),
-            deliveries,
-            weight,
+    /// One webhook's queue as the store keeps it: tags assigned as deliveries fall due,
+    /// the lowest served first (ties in arrival order).
+    #[derive(Default)]
+    struct Model {
+        waiting: std::collections::BTreeSet<(i64, u64, usize)>,
+        finish: HashMap<super::Queue, i64>,
+        arrived: u64,
+    }
+
+    impl Model {
+        fn clocks(&self) -> Clocks {
+            let lowest = self.waiting.first().map(|w| w.0);
+            let latest = self.finish.values().copied().max();
+            Clocks {
+                virtual_time: HashMap::from([("w".to_string(), virtual_time(lowest, latest))]),
+                finish: self.finish.clone(),
+            }
+        }
+
+        /// `count` deliveries of tenant `t` fall due.
+        fn arrive(&mut self, t: usize, weight: i64, count: usize) {
+            let name = format!("t{t}");
+            let arrivals: Vec<_> = (0..count)
+                .map(|_| Arrival {
+                    webhook: "w",
+                    tenant: &name,
+                    weight,
+                })
+                .collect();
+            let (tags, finishes) = tag(&arrivals, &self.clocks());
+            for tag in tags {
+                self.waiting.insert((tag, self.arrived, t));
+                self.arrived += 1;
+            }
+            self.finish.extend(finishes);
+        }
+
+        /// The claim: the lowest tag goes out.
+        fn serve(&mut self) -> Option<usize> {
+            self.waiting.pop_first().map(|w| w.2)
         }
     }
 
     #[test]
-    fn a_lone_tenant_gets_the_whole_listener() {
-        let mut r = Rotation::default();
-        assert_eq!(
-            allocate(8, &[due("noisy", 12_000, 1)], &mut r),
-            [("noisy".to_string(), 8)]
-        );
-        assert_eq!(
-            allocate(8, &[due("noisy", 3, 1)], &mut r),
-            [("noisy".to_string(), 3)]
-        );
+    fn a_quiet_tenant_goes_out_with_the_next_free_place() {
+        let mut q = Model::default();
+        q.arrive(0, 1, 12_000);
+        for _ in 0..100 {
+            assert_eq!(q.serve(), Some(0));
+        }
+        q.arrive(1, 1, 1);
+        let next_two = [q.serve(), q.serve()];
+        assert!(next_two.contains(&Some(1)), "{next_two:?}");
+        assert_eq!(q.serve(), Some(0));
     }
 
     #[test]
-    fn a_quiet_tenant_is_served_at_the_next_free_place() {
-        // A saturated listener frees one place at a time.
-        let mut r = Rotation::default();
-        assert_eq!(
-            allocate(1, &[due("noisy", 12_000, 1)], &mut r),
-            [("noisy".to_string(), 1)]
-        );
-        let both = [due("noisy", 11_999, 1), due("quiet", 1, 1)];
-        assert_eq!(allocate(1, &both, &mut r), [("quiet".to_string(), 1)]);
-        assert_eq!(
-            allocate(1, &[due("noisy", 11_999, 1)], &mut r),
-            [("noisy".to_string(), 1)]
-        );
+    fn a_retry_due_later_queues_behind_its_own_tenant_and_beside_the_others() {
+        let mut q = Model::default();
+        q.arrive(0, 1, 50);
+        q.arrive(1, 1, 50);
+        // Tenant 0's retry falls due now: one more delivery of tenant 0.
+        q.arrive(0, 1, 1);
+        let served: Vec<_> = (0..101).map(|_| q.serve().unwrap()).collect();
+        assert_eq!(served.iter().filter(|&&t| t == 0).count(), 51);
+        assert_eq!(served[100], 0, "tenant 0's retry is its last");
     }
 
     #[test]
     fn weights_share_in_proportion() {
-        let mut r = Rotation::default();
-        let mut got: HashMap<String, usize> = HashMap::new();
-        let tenants = [due("big", 1000, 3), due("small", 1000, 1)];
+        let mut q = Model::default();
+        q.arrive(0, 3, 10_000);
+        q.arrive(1, 1, 10_000);
+        let mut served = [0, 0];
         for _ in 0..400 {
-            for (t, n) in allocate(1, &tenants, &mut r) {
-                *got.entry(t).or_default() += n;
-            }
+            served[q.serve().unwrap()] += 1;
         }
-        assert_eq!((got["big"], got["small"]), (300, 100));
+        assert_eq!(served, [300, 100]);
     }
 
-    fn tenants() -> impl Strategy<Value = Vec<Due>> {
-        prop::collection::vec((0usize..50, 1u32..5), 1..8).prop_map(|v| {
-            v.into_iter()
-                .enumerate()
-                .map(|(i, (n, w))| due(&format!("t{i}"), n, w))
-                .collect()
-        })
+    #[test]
+    fn an_idle_tenant_saves_no_credit() {
+        let mut q = Model::default();
+        q.arrive(0, 1, 10);
+        q.arrive(1, 1, 1_000);
+        for _ in 0..500 {
+            q.serve();
+        }
+        // Tenant 0 was idle for ~490 places; coming back it shares, it does not
+        // take the listener for as long as it was away.
+        q.arrive(0, 1, 1_000);
+        let served: Vec<_> = (0..100).map(|_| q.serve().unwrap()).collect();
+        let zero = served.iter().filter(|&&t| t == 0).count();
+        assert!((49..=51).contains(&zero), "{zero} of 100");
+    }
+
+    #[test]
+    fn costs_follow_weights() {
+        assert_eq!(cost(1), UNIT);
+        assert_eq!(cost(4) * 4, UNIT);
+        assert_eq!(cost(0), UNIT, "clamped to the lowest weight");
+        assert_eq!(cost(1_000), UNIT / 100, "clamped to the highest weight");
+        assert_eq!(virtual_time(Some(5), Some(9)), 5);
+        assert_eq!(virtual_time(None, Some(9)), 9);
+        assert_eq!(virtual_time(None, None), 0);
     }
 
     proptest! {
-        /// Never more than room, never more than due, and as many as both allow.
+        /// A lone tenant gets every place, in its due order, whatever arrives when.
         #[test]
-        fn hands_out_exactly_what_fits(room in 0usize..40, due in tenants()) {
-            let mut r = Rotation::default();
-            let granted = allocate(room, &due, &mut r);
-            let total: usize = granted.iter().map(|(_, n)| n).sum();
-            let wanted: usize = due.iter().map(|d| d.deliveries).sum();
-            prop_assert_eq!(total, room.min(wanted));
-            for (tenant, n) in &granted {
-                let d = due.iter().find(|d| &d.tenant == tenant).unwrap();
-                prop_assert!(*n <= d.deliveries && *n > 0);
+        fn a_lone_tenant_gets_the_whole_listener(
+            batches in prop::collection::vec((1usize..30, 0usize..30), 1..20),
+            weight in 1i64..=100,
+        ) {
+            let mut q = Model::default();
+            let mut order = Vec::new();
+            for (arrive, serve) in batches {
+                let first = q.arrived;
+                q.arrive(0, weight, arrive);
+                order.extend(first..q.arrived);
+                for _ in 0..serve {
+                    let Some((_, seq, t)) = q.waiting.pop_first() else { break };
+                    prop_assert_eq!(t, 0);
+                    prop_assert_eq!(seq, order.remove(0), "due order within the tenant");
+                }
             }
         }
 
-        /// Under saturation (every tenant always has more due), one place at a time: each
-        /// tenant is served within one round of the others' weights, and over whole
-        /// rounds the shares are exactly the weights.
+        /// Every tenant backlogged: at every point, any two tenants' services in cost differ
+        /// by at most one delivery's cost each (SFQ's bound), so shares converge to the
+        /// weights and no tenant starves.
         #[test]
-        fn no_tenant_starves_and_shares_converge(
-            weights in prop::collection::vec(1u32..5, 1..7),
-            rounds in 1usize..20,
+        fn shares_converge_under_saturation(
+            weights in prop::collection::vec(1i64..=100, 1..7),
+            places in 1usize..600,
         ) {
-            let due: Vec<Due> = weights
-                .iter()
-                .enumerate()
-                .map(|(i, w)| due(&format!("t{i}"), 1_000_000, *w))
-                .collect();
-            let round: u32 = weights.iter().sum();
-            let mut r = Rotation::default();
-            let mut served = vec![0usize; due.len()];
-            let mut since_last = vec![0u32; due.len()];
-            for _ in 0..(round as usize * rounds) {
-                let granted = allocate(1, &due, &mut r);
-                prop_assert_eq!(granted.len(), 1);
-                for (i, d) in due.iter().enumerate() {
-                    if d.tenant == granted[0].0 {
-                        served[i] += 1;
-                        since_last[i] = 0;
-                    } else {
-                        since_last[i] += 1;
-                        prop_assert!(since_last[i] <= round, "{} waited {} places", d.tenant, since_last[i]);
+            let mut q = Model::default();
+            for (t, w) in weights.iter().enumerate() {
+                q.arrive(t, *w, 600);
+            }
+            let mut served = vec![0i64; weights.len()];
+            for _ in 0..places {
+                served[q.serve().unwrap()] += 1;
+                for i in 0..weights.len() {
+                    for j in 0..weights.len() {
+                        let gap = served[i] * cost(weights[i]) - served[j] * cost(weights[j]);
+                        prop_assert!(gap <= cost(weights[i]) + cost(weights[j]),
+                            "{:?} served {:?}", weights, served);
                     }
                 }
             }
-            for (i, w) in weights.iter().enumerate() {
-                prop_assert_eq!(served[i], *w as usize * rounds);
-            }
         }
 
-        /// Demand that comes and goes, rooms of one round (the active tenants' weights
-        /// summed): every tenant with something due is served in each, whatever credit
-        /// the last call left.
+        /// Tenants arriving and leaving at random, one place served per step: a tenant
+        /// whose first delivery arrives while others have backlogs waits at most one
+        /// place per other tenant (a few more behind a tenant with a larger weight).
         #[test]
-        fn every_tenant_with_work_is_served_in_a_round(
-            calls in prop::collection::vec(tenants(), 1..30),
+        fn a_newcomer_waits_at_most_one_place_per_other_tenant(
+            weights in prop::collection::vec(1i64..=5, 6),
+            steps in prop::collection::vec((0usize..6, 0usize..40), 1..60),
         ) {
-            let mut r = Rotation::default();
-            for due in calls {
-                let round: usize = due.iter().filter(|d| d.deliveries > 0).map(|d| d.weight as usize).sum();
-                let granted = allocate(round, &due, &mut r);
-                for d in due.iter().filter(|d| d.deliveries > 0) {
-                    prop_assert!(granted.iter().any(|(t, _)| *t == d.tenant), "{} left out", d.tenant);
+            let mut q = Model::default();
+            for (t, count) in steps {
+                let newcomer = count > 0 && !q.waiting.iter().any(|w| w.2 == t);
+                let others: std::collections::HashSet<usize> =
+                    q.waiting.iter().map(|w| w.2).filter(|o| *o != t).collect();
+                let bound: i64 = others
+                    .iter()
+                    .map(|&o| cost(weights[t]) / cost(weights[o]) + 1)
+                    .sum();
+                q.arrive(t, weights[t], count);
+                if newcomer {
+                    let mut before = 0;
+                    // Serve until the newcomer's first delivery goes out.
+                    while q.serve().unwrap() != t {
+                        before += 1;
+                    }
+                    prop_assert!(before <= bound, "waited {} places behind {:?}", before, others);
+                    if weights.iter().all(|w| *w == weights[0]) {
+                        prop_assert!(before <= others.len() as i64);
+                    }
+                } else {
+                    q.serve();
                 }
-                prop_assert!(r.tracked() <= due.len());
             }
         }
     }

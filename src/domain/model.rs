@@ -85,6 +85,10 @@ pub struct Installation {
     pub tenant_id: String,
     pub app_id: String,
     pub state: InstallationState,
+    /// The tenant's share of each of the app's listeners when several tenants have
+    /// deliveries due: a tenant of weight 3 gets three places for another's one.
+    #[schema(minimum = 1, maximum = 100)]
+    pub delivery_weight: i64,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }

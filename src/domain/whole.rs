@@ -30,6 +30,13 @@ pub fn option<'de, D: Deserializer<'de>, T: TryFrom<i64> + TryFrom<u64>>(
         .transpose()
 }
 
+/// A required `T`.
+pub fn required<'de, D: Deserializer<'de>, T: TryFrom<i64> + TryFrom<u64>>(
+    d: D,
+) -> Result<T, D::Error> {
+    whole(&Number::deserialize(d)?)
+}
+
 pub fn vec<'de, D: Deserializer<'de>, T: TryFrom<i64> + TryFrom<u64>>(
     d: D,
 ) -> Result<Vec<T>, D::Error> {

@@ -22,6 +22,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Leases due notifications of the outbox for the relay.
     /// The outbox claim: [`claim_sends_sql!`](crate::claim_sends_sql).
     const CLAIM_SENDS: &'static str;
+    /// Deliveries due and not yet in their webhook's fair queue, oldest first:
+    /// [`untagged_due_sql!`](crate::store::fair::untagged_due_sql).
+    const UNTAGGED_DUE: &'static str;
+    /// Run first in the tagging transaction: waits for this instance's turn to tag
+    /// (`None`: the write transaction is turn enough).
+    const TAG_TURN: Option<&'static str>;
 
     fn pool(&self) -> &sqlx::Pool<Self::Db>;
 

@@ -300,11 +300,13 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() > 0)
             }
 
-            async fn install(&self, i: &Installation) -> StoreResult<Installation> {
+            async fn install(&self, i: &Installation, set_weight: bool) -> StoreResult<Installation> {
                 let sql = format!(
-                    "INSERT INTO installations (id, tenant_id, app_id, state, created_at) \
-                     VALUES ($1, $2, $3, 'active', $4) \
-                     ON CONFLICT (tenant_id, app_id) DO UPDATE SET state = 'active', revoked_at = NULL \
+                    "INSERT INTO installations (id, tenant_id, app_id, state, delivery_weight, created_at) \
+                     VALUES ($1, $2, $3, 'active', $5, $4) \
+                     ON CONFLICT (tenant_id, app_id) DO UPDATE SET state = 'active', revoked_at = NULL, \
+                     delivery_weight = CASE WHEN $6 THEN excluded.delivery_weight \
+                         ELSE installations.delivery_weight END \
                      RETURNING {INSTALLATION_COLUMNS}"
                 );
                 sqlx::query_as::<<$store as $crate::store::Backend>::Db, InstallationRow>(&sql)
@@ -312,6 +314,8 @@ macro_rules! sql_store {
                     .bind(&i.tenant_id)
                     .bind(&i.app_id)
                     .bind(to_millis(i.created_at))
+                    .bind(i.delivery_weight)
+                    .bind(set_weight)
                     .fetch_one($crate::store::Backend::pool(self))
                     .await
                     .map_err(|e| not_found_on_reference(e, "unknown tenant or app"))?
@@ -348,6 +352,20 @@ macro_rules! sql_store {
                     .collect()
             }
 
+            async fn set_installation_weight(&self, id: &str, weight: i64) -> StoreResult<Option<Installation>> {
+                let sql = format!(
+                    "UPDATE installations SET delivery_weight = $1 WHERE id = $2 \
+                     RETURNING {INSTALLATION_COLUMNS}"
+                );
+                sqlx::query_as::<<$store as $crate::store::Backend>::Db, InstallationRow>(&sql)
+                    .bind(weight)
+                    .bind(id)
+                    .fetch_optional($crate::store::Backend::pool(self))
+                    .await?
+                    .map(Installation::try_from)
+                    .transpose()
+            }
+
             async fn revoke_installation(
                 &self,
                 id: &str,
@@ -374,7 +392,7 @@ macro_rules! sql_store {
                 for open in ["due_at IS NOT NULL", "state = 'held'"] {
                     skipped += sqlx::query(&format!(
                         "UPDATE deliveries SET state = 'skipped', skip_reason = $1, due_at = NULL, \
-                         lease_token = NULL, updated_at = $2 \
+                         lease_token = NULL, fair_tag = NULL, updated_at = $2 \
                          WHERE webhook_id IN (SELECT id FROM webhooks WHERE app_id = $3) \
                          AND installation_id = $4 AND {open} \
                          AND state IN ('pending', 'in_flight', 'held')"
@@ -536,6 +554,8 @@ macro_rules! sql_store {
                 lease_until: DateTime<Utc>,
                 claim: &$crate::store::ClaimLimits,
             ) -> StoreResult<Vec<ClaimedDelivery>> {
+                // What fell due since the last claim joins its webhook's fair queue first.
+                self.tag_due(now).await?;
                 let token = uuid::Uuid::now_v7().to_string();
                 let claimed = $crate::store::Backend::lease_due(self, &token, now, lease_until, claim).await?;
                 if claimed == 0 {
@@ -600,7 +620,8 @@ macro_rules! sql_store {
                      due_at = CASE WHEN v.state = 'pending' AND EXISTS (SELECT 1 FROM webhooks w \
                          WHERE w.id = deliveries.webhook_id AND w.state = 'deactivated') \
                          THEN NULL ELSE v.due END, \
-                     attempt_count = v.attempts, lease_token = NULL, first_failure_at = v.first_failure, \
+                     attempt_count = v.attempts, lease_token = NULL, fair_tag = NULL, \
+                     first_failure_at = v.first_failure, \
                      last_attempt_at = v.at, updated_at = v.at \
                      FROM v WHERE deliveries.id = v.id AND deliveries.lease_token = v.lease",
                 );
@@ -613,7 +634,7 @@ macro_rules! sql_store {
                 let mut tx = $crate::store::Backend::write_tx(self).await?;
                 let done = sqlx::query(
                     "UPDATE deliveries SET state = 'pending', due_at = $1, lease_token = NULL, \
-                     updated_at = $1 WHERE lease_token = $2 AND state = 'in_flight'",
+                     fair_tag = NULL, updated_at = $1 WHERE lease_token = $2 AND state = 'in_flight'",
                 )
                 .bind(to_millis(now))
                 .bind(token)

@@ -230,7 +230,7 @@ macro_rules! health_store {
                         .execute(&mut *tx)
                         .await?;
                     sqlx::query(
-                        "UPDATE deliveries SET state = 'held', due_at = NULL, updated_at = $1 \
+                        "UPDATE deliveries SET state = 'held', due_at = NULL, fair_tag = NULL, updated_at = $1 \
                          WHERE webhook_id = $2 AND state = 'pending'",
                     )
                     .bind(now)

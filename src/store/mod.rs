@@ -36,6 +36,7 @@ macro_rules! claim_set {
              lease_token = CASE WHEN ",
             installation_revoked!(),
             " THEN NULL ELSE $2 END, \
+             fair_tag = NULL, \
              skip_reason = CASE WHEN ",
             installation_revoked!(),
             " THEN 'installation_revoked' \
@@ -53,6 +54,8 @@ mod common;
 pub mod health;
 #[macro_use]
 pub mod logs;
+#[macro_use]
+pub(crate) mod fair;
 #[macro_use]
 pub mod outbox;
 #[macro_use]
@@ -176,8 +179,19 @@ pub trait Store:
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
-    /// Installs the app for the tenant, or re-activates a revoked installation.
-    async fn install(&self, installation: &Installation) -> StoreResult<Installation>;
+    /// Installs the app for the tenant, or re-activates a revoked installation (which
+    /// keeps its weight unless `set_weight`).
+    async fn install(
+        &self,
+        installation: &Installation,
+        set_weight: bool,
+    ) -> StoreResult<Installation>;
+    /// Sets an installation's delivery weight; `None` when there is no such installation.
+    async fn set_installation_weight(
+        &self,
+        id: &str,
+        weight: i64,
+    ) -> StoreResult<Option<Installation>>;
     async fn get_installation(&self, id: &str) -> StoreResult<Option<Installation>>;
     async fn list_installations(
         &self,

@@ -23,27 +23,29 @@ pub struct PgStore {
 }
 
 impl PgStore {
-    /// Per webhook not at capacity, its oldest due deliveries (at most its room in
-    /// `$7`/`$8`, else `$5`, and never more than the partner's `max_concurrency`: LEAST
-    /// ignores a NULL; one probe of `deliveries_webhook_due` each) are the candidates; of those, the oldest `$4` not
-    /// locked by another claim are locked and leased. Locking only what is leased lets
-    /// concurrent claims (workers, instances) take the next rows instead of finding the
-    /// whole candidate set locked; a row another claim leased meanwhile fails the
-    /// `due_at` recheck under the lock.
+    /// Per webhook not at capacity, the lowest tags of its fair queue (at most its room
+    /// in `$7`/`$8`, else `$5`, and never more than the partner's `max_concurrency`:
+    /// LEAST ignores a NULL; one walk of `deliveries_webhook_fair` each) are the
+    /// candidates; of those, each webhook's first before anyone's second, the first `$4`
+    /// not locked by another claim are locked and leased. Locking only what is leased
+    /// lets concurrent claims (workers, instances) take the next rows instead of finding
+    /// the whole candidate set locked; a row another claim leased meanwhile fails the
+    /// recheck under the lock.
     pub const CLAIM_DUE: &'static str = concat!(
         "UPDATE deliveries ",
         claim_set!(),
         "\
          WHERE id IN (SELECT d.id FROM webhooks w CROSS JOIN LATERAL ( \
-                          SELECT id, due_at FROM deliveries \
-                          WHERE webhook_id = w.id AND due_at <= $3 \
-                          ORDER BY due_at \
-                          LIMIT LEAST(COALESCE((SELECT r.n FROM unnest($7::text[], $8::bigint[]) \
-                                                AS r(id, n) WHERE r.id = w.id), $5), \
-                                      w.max_concurrency)) c \
+                          SELECT q.id, q.due_at, ROW_NUMBER() OVER (ORDER BY q.fair_tag) AS n \
+                          FROM (SELECT id, due_at, fair_tag FROM deliveries \
+                                WHERE webhook_id = w.id AND fair_tag IS NOT NULL AND due_at <= $3 \
+                                ORDER BY fair_tag \
+                                LIMIT LEAST(COALESCE((SELECT r.n FROM unnest($7::text[], $8::bigint[]) \
+                                                      AS r(id, n) WHERE r.id = w.id), $5), \
+                                            w.max_concurrency)) q) c \
                       JOIN deliveries d ON d.id = c.id \
-                      WHERE NOT (w.id = ANY($6)) AND d.due_at <= $3 \
-                      ORDER BY c.due_at LIMIT $4 \
+                      WHERE NOT (w.id = ANY($6)) AND d.due_at <= $3 AND d.fair_tag IS NOT NULL \
+                      ORDER BY c.n, c.due_at LIMIT $4 \
                       FOR UPDATE OF d SKIP LOCKED)"
     );
 
@@ -77,6 +79,13 @@ impl super::Backend for PgStore {
     const CLAIMED_SELECT: &'static str = claimed_select!("events e");
 
     const CLAIM_SENDS: &'static str = crate::claim_sends_sql!("FOR UPDATE SKIP LOCKED");
+
+    const UNTAGGED_DUE: &'static str = super::fair::untagged_due_sql!("", "");
+
+    /// One instance tags at a time, so two never read the same finish tags; the next
+    /// waits (a few milliseconds) and then finds those rows tagged.
+    const TAG_TURN: Option<&'static str> =
+        Some("SELECT pg_advisory_xact_lock(7146174741546571777)");
 
     fn pool(&self) -> &sqlx::Pool<Postgres> {
         &self.pool
@@ -118,6 +127,7 @@ impl super::Backend for PgStore {
 }
 
 sql_store!(PgStore);
+fair_fns!(PgStore);
 outbox_store!(PgStore);
 health_store!(PgStore);
 retention_store!(PgStore);

@@ -70,7 +70,8 @@ impl From<AppRow> for App {
     }
 }
 
-pub const INSTALLATION_COLUMNS: &str = "id, tenant_id, app_id, state, created_at, revoked_at";
+pub const INSTALLATION_COLUMNS: &str =
+    "id, tenant_id, app_id, state, delivery_weight, created_at, revoked_at";
 
 #[derive(sqlx::FromRow)]
 pub struct InstallationRow {
@@ -78,6 +79,7 @@ pub struct InstallationRow {
     tenant_id: String,
     app_id: String,
     state: String,
+    delivery_weight: i64,
     created_at: i64,
     revoked_at: Option<i64>,
 }
@@ -90,6 +92,7 @@ impl TryFrom<InstallationRow> for Installation {
             id: r.id,
             tenant_id: r.tenant_id,
             app_id: r.app_id,
+            delivery_weight: r.delivery_weight,
             created_at: from_millis(r.created_at),
             revoked_at: opt_time(r.revoked_at),
         })
@@ -235,7 +238,7 @@ impl TryFrom<AttemptRow> for Attempt {
 /// Queues a delivery again, due at `$1`, with a fresh retry schedule. Callers add their
 /// `WHERE` and then [`STILL_INSTALLED`].
 pub const REQUEUE: &str = "UPDATE deliveries SET state = 'pending', due_at = $1, updated_at = $1, \
-     retry_base = attempt_count, first_failure_at = NULL, skip_reason = NULL";
+     fair_tag = NULL, retry_base = attempt_count, first_failure_at = NULL, skip_reason = NULL";
 
 /// A delivery whose tenant uninstalled the app is never queued again: the partner gets
 /// nothing more of that tenant's data.

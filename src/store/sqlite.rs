@@ -39,28 +39,28 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Per webhook not at capacity, its oldest due deliveries (the correlated subquery
-    /// is SQLite's LATERAL; one index probe per webhook, at most `$8` rows, the largest
-    /// room), ranked so that each keeps at most its room in the JSON object `$7` (else
-    /// `$5`) and the partner's `max_concurrency`: SQLite's LIMIT cannot name an outer
-    /// column. SQLite serialises writers, so
-    /// no row locks are needed.
+    /// Per webhook not at capacity, the lowest tags of its fair queue (the correlated
+    /// subquery is SQLite's LATERAL; one walk of `deliveries_webhook_fair` per webhook,
+    /// at most `$8` rows, the largest room), ranked so that each keeps at most its room
+    /// in the JSON object `$7` (else `$5`) and the partner's `max_concurrency`: SQLite's
+    /// LIMIT cannot name an outer column. Across webhooks, each one's first place before
+    /// anyone's second. SQLite serialises writers, so no row locks are needed.
     pub const CLAIM_DUE: &'static str = concat!(
         "UPDATE deliveries ",
         claim_set!(),
         "\
          WHERE id IN (SELECT c.id FROM ( \
                           SELECT d.id, d.due_at, w.id AS webhook_id, w.max_concurrency AS cap, \
-                                 ROW_NUMBER() OVER (PARTITION BY w.id ORDER BY d.due_at) AS n \
+                                 ROW_NUMBER() OVER (PARTITION BY w.id ORDER BY d.fair_tag) AS n \
                           FROM webhooks w JOIN deliveries d ON d.id IN ( \
-                              SELECT id FROM deliveries \
-                              WHERE webhook_id = w.id AND due_at <= $3 \
-                              ORDER BY due_at LIMIT $8) \
+                              SELECT id FROM deliveries INDEXED BY deliveries_webhook_fair \
+                              WHERE webhook_id = w.id AND fair_tag IS NOT NULL AND due_at <= $3 \
+                              ORDER BY fair_tag LIMIT $8) \
                           WHERE w.id NOT IN (SELECT value FROM json_each($6))) c \
                       WHERE c.n <= MIN(COALESCE((SELECT value FROM json_each($7) \
                                                  WHERE key = c.webhook_id), $5), \
                                        COALESCE(c.cap, $8)) \
-                      ORDER BY c.due_at LIMIT $4)"
+                      ORDER BY c.n, c.due_at LIMIT $4)"
     );
 
     pub async fn connect(url: &str, settings: &super::PoolSettings) -> StoreResult<Self> {
@@ -105,6 +105,12 @@ impl super::Backend for SqliteStore {
 
     const CLAIM_SENDS: &'static str = crate::claim_sends_sql!("");
 
+    const UNTAGGED_DUE: &'static str =
+        super::fair::untagged_due_sql!("INDEXED BY deliveries_untagged_due", "");
+
+    /// SQLite has one writer at a time.
+    const TAG_TURN: Option<&'static str> = None;
+
     fn pool(&self) -> &sqlx::Pool<Sqlite> {
         &self.pool
     }
@@ -146,6 +152,7 @@ impl super::Backend for SqliteStore {
 }
 
 sql_store!(SqliteStore);
+fair_fns!(SqliteStore);
 outbox_store!(SqliteStore);
 health_store!(SqliteStore);
 retention_store!(SqliteStore);

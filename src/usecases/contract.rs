@@ -11,6 +11,7 @@ use utoipa::openapi::KnownFormat;
 
 use crate::domain::model::MASK;
 
+pub use crate::domain::fair_share::{MAX_WEIGHT, MIN_WEIGHT};
 pub use crate::domain::filter::{EVENT_TYPE_MAX, EVENT_TYPE_SEGMENT_MAX};
 pub use crate::domain::model::{MAX_BATCH, MAX_TIMEOUT};
 pub use crate::domain::retry::{MAX_OFFSET_SECONDS, MAX_RETRIES};
@@ -388,6 +389,20 @@ pub mod schema {
             "At most this many attempts per second (1–{RATE_LIMIT_MAX}); `0` removes the cap."
         ));
         o
+    }
+    pub fn delivery_weight(null: bool) -> Object {
+        let mut o = integer(MIN_WEIGHT, MAX_WEIGHT, null);
+        o.description = Some(format!(
+            "The tenant's share of each of the app's listeners when several tenants have \
+             deliveries due ({MIN_WEIGHT}–{MAX_WEIGHT}; a new installation's is 1)."
+        ));
+        o
+    }
+    pub fn delivery_weight_or_null() -> Object {
+        delivery_weight(true)
+    }
+    pub fn delivery_weight_required() -> Object {
+        delivery_weight(false)
     }
     pub fn max_concurrency_or_null() -> Object {
         let mut o = integer(0, MAX_CONCURRENCY_MAX, true);

@@ -9,6 +9,7 @@ mod corpus;
 mod delivery;
 mod destinations;
 mod event_types;
+mod fairness;
 mod fanout;
 mod faults;
 mod group_commit;
