@@ -28,6 +28,8 @@ pub trait Backend: Send + Sync + 'static {
     /// Run first in the tagging transaction: waits for this instance's turn to tag
     /// (`None`: the write transaction is turn enough).
     const TAG_TURN: Option<&'static str>;
+    /// Run per webhook (its id bound) before tagging its deliveries, publish or claim.
+    const WEBHOOK_TURN: Option<&'static str>;
 
     fn pool(&self) -> &sqlx::Pool<Self::Db>;
 

@@ -525,14 +525,14 @@ macro_rules! sql_store {
 
             async fn publish(&self, e: &NewEvent) -> StoreResult<PublishOutcome> {
                 let mut tx = $crate::store::Backend::write_tx(self).await?;
-                let (outcome, _) = publish_all(&mut tx, std::slice::from_ref(e), None).await?;
+                let (outcome, _) = publish_all(&mut tx, std::slice::from_ref(e), None, <Self as $crate::store::Backend>::WEBHOOK_TURN).await?;
                 tx.commit().await?;
                 Ok(outcome.into_iter().next().expect("one outcome per event"))
             }
 
             async fn publish_batch(&self, events: &[NewEvent]) -> StoreResult<Vec<PublishOutcome>> {
                 let mut tx = $crate::store::Backend::write_tx(self).await?;
-                let (outcomes, _) = publish_all(&mut tx, events, None).await?;
+                let (outcomes, _) = publish_all(&mut tx, events, None, <Self as $crate::store::Backend>::WEBHOOK_TURN).await?;
                 tx.commit().await?;
                 Ok(outcomes)
             }
@@ -543,7 +543,7 @@ macro_rules! sql_store {
                 lease: &$crate::store::publish::FastLease<'_>,
             ) -> StoreResult<(Vec<PublishOutcome>, Vec<ClaimedDelivery>)> {
                 let mut tx = $crate::store::Backend::write_tx(self).await?;
-                let published = publish_all(&mut tx, events, Some(lease)).await?;
+                let published = publish_all(&mut tx, events, Some(lease), <Self as $crate::store::Backend>::WEBHOOK_TURN).await?;
                 tx.commit().await?;
                 Ok(published)
             }

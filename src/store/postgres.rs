@@ -87,6 +87,9 @@ impl super::Backend for PgStore {
     const TAG_TURN: Option<&'static str> =
         Some("SELECT pg_advisory_xact_lock(7146174741546571777)");
 
+    /// Publishes and claims tagging one webhook's deliveries take turns.
+    const WEBHOOK_TURN: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(hashtext($1))");
+
     fn pool(&self) -> &sqlx::Pool<Postgres> {
         &self.pool
     }

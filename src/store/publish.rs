@@ -21,7 +21,7 @@ pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (id, idempotency_key,
 /// The deliveries columns, in the order [`NewDelivery`] binds them.
 pub(crate) const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (id, event_id, webhook_id, \
      installation_id, app_id, tenant_id, event_type, state, due_at, created_at, updated_at, \
-     lease_token) ";
+     lease_token, fair_tag) ";
 
 /// Active installations of the tenants (an `IN (…)` list follows) with their apps'
 /// webhooks of the tenant's environment. The environment is a correlated subquery, not a
@@ -31,7 +31,7 @@ pub(crate) const FANOUT_CANDIDATES: &str = "SELECT i.tenant_id, w.id AS webhook_
      w.event_types, w.state, i.id AS installation_id, \
      (SELECT t.name FROM tenants t WHERE t.id = i.tenant_id) AS tenant_name, w.url, w.secret, \
      w.previous_secret, w.previous_secret_expires_at, w.headers, w.timeout_ms, w.retry_policy, \
-     w.rate_limit_per_second, w.max_concurrency \
+     w.rate_limit_per_second, w.max_concurrency, i.delivery_weight \
      FROM installations i JOIN webhooks w ON w.app_id = i.app_id \
      WHERE i.state = 'active' \
      AND w.environment = (SELECT t.environment FROM tenants t WHERE t.id = i.tenant_id) \
@@ -52,6 +52,10 @@ pub(crate) struct NewDelivery {
     pub created_at: i64,
     /// Set when the publish leased the delivery to this instance (the fast path).
     pub lease_token: Option<String>,
+    /// The installation's weight, for the fair queue.
+    pub weight: i64,
+    /// Its tag in the webhook's fair queue, for a delivery queued (pending).
+    pub fair_tag: Option<i64>,
 }
 
 /// The publish fast path: fresh deliveries whose webhook has room on this instance are
@@ -133,6 +137,8 @@ pub(crate) fn fan_out(
             due_at,
             created_at: now,
             lease_token,
+            weight: c.delivery_weight,
+            fair_tag: None,
         });
     }
     let summary = EventSummary {
@@ -157,6 +163,7 @@ macro_rules! publish_fns {
             tx: &mut $crate::store::WriteTx<$db>,
             events: &[NewEvent],
             lease: Option<&$crate::store::publish::FastLease<'_>>,
+            webhook_turn: Option<&str>,
         ) -> StoreResult<(Vec<PublishOutcome>, Vec<ClaimedDelivery>)> {
             use $crate::store::publish::*;
             // The events first, so that on SQLite the transaction holds the write lock
@@ -219,6 +226,22 @@ macro_rules! publish_fns {
                     outcomes.push(None);
                 }
             }
+            // What is queued (not leased, not held) joins its webhook's fair queue now.
+            let queued: Vec<usize> = (0..deliveries.len())
+                .filter(|&i| deliveries[i].state == DeliveryState::Pending)
+                .collect();
+            let arrivals: Vec<_> = queued
+                .iter()
+                .map(|&i| $crate::domain::fair_share::Arrival {
+                    webhook: &deliveries[i].webhook_id,
+                    tenant: &deliveries[i].tenant_id,
+                    weight: deliveries[i].weight,
+                })
+                .collect();
+            let tags = assign_tags(tx, &arrivals, webhook_turn).await?;
+            for (i, tag) in queued.into_iter().zip(tags) {
+                deliveries[i].fair_tag = Some(tag);
+            }
             for chunk in deliveries.chunks(ROWS_PER_STATEMENT) {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_DELIVERIES);
                 insert.push_values(chunk, |mut row, d| {
@@ -233,7 +256,8 @@ macro_rules! publish_fns {
                         .push_bind(d.due_at)
                         .push_bind(d.created_at)
                         .push_bind(d.created_at)
-                        .push_bind(d.lease_token.clone());
+                        .push_bind(d.lease_token.clone())
+                        .push_bind(d.fair_tag);
                 });
                 insert.build().execute(&mut **tx).await?;
             }
@@ -314,6 +338,7 @@ mod tests {
                 .unwrap(),
             rate_limit_per_second: None,
             max_concurrency: None,
+            delivery_weight: 1,
         }
     }
 

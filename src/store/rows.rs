@@ -350,6 +350,7 @@ pub struct FanoutRow {
     pub retry_policy: String,
     pub rate_limit_per_second: Option<i64>,
     pub max_concurrency: Option<i64>,
+    pub delivery_weight: i64,
 }
 
 impl FanoutRow {

@@ -110,6 +110,7 @@ impl super::Backend for SqliteStore {
 
     /// SQLite has one writer at a time.
     const TAG_TURN: Option<&'static str> = None;
+    const WEBHOOK_TURN: Option<&'static str> = None;
 
     fn pool(&self) -> &sqlx::Pool<Sqlite> {
         &self.pool

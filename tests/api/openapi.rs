@@ -34,6 +34,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/installations"),
     ("post", "/v1/installations"),
     ("get", "/v1/installations/{id}"),
+    ("patch", "/v1/installations/{id}"),
     ("delete", "/v1/installations/{id}"),
     ("post", "/v1/events"),
     ("post", "/v1/events/batch"),
