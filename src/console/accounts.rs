@@ -285,11 +285,12 @@ async fn installations_page(
         "Installations",
         html! {
             div.scroll tabindex="0" role="region" aria-label="Installations" { table #installations {
-                thead { tr { th { "Tenant" } th { "App" } th { "State" } th { "Since" } th { span.visually-hidden { "Actions" } } } }
+                thead { tr { th { "Tenant" } th { "App" } th { "State" } th { "Weight" } th { "Since" } th { span.visually-hidden { "Actions" } } } }
                 tbody {
                     @for i in &installations {
                         tr {
                             td { code { (i.tenant_id) } } td { code { (i.app_id) } } td { (i.state.as_str()) }
+                            td title="Its share of the app's listeners (PATCH /v1/installations/{id})" { (i.delivery_weight) }
                             td { (i.revoked_at.unwrap_or(i.created_at).format("%Y-%m-%d %H:%M UTC")) }
                             td {
                                 @if i.state == InstallationState::Active {

@@ -25,16 +25,24 @@ pub trait Backend: Send + Sync + 'static {
     /// Deliveries due and not yet in their webhook's fair queue, oldest first:
     /// [`untagged_due_sql!`](crate::store::fair::untagged_due_sql).
     const UNTAGGED_DUE: &'static str;
-    /// Run first in the tagging transaction: waits for this instance's turn to tag
-    /// (`None`: the write transaction is turn enough).
-    const TAG_TURN: Option<&'static str>;
-    /// Run per webhook (its id bound) before tagging its deliveries, publish or claim.
-    const WEBHOOK_TURN: Option<&'static str>;
+    /// How a tagging stores a (webhook, tenant)'s finish: `ON CONFLICT` keeping the later.
+    const FINISH_UPSERT: &'static str;
 
     fn pool(&self) -> &sqlx::Pool<Self::Db>;
 
     /// Starts a write transaction (SQLite: in this instance's writer turn).
     async fn write_tx(&self) -> Result<WriteTx<Self::Db>, sqlx::Error>;
+
+    /// Where delivery reads and writes (claims, tagging, attempt records): PostgreSQL
+    /// keeps a few connections for it, so that publishes holding every other connection
+    /// never queue it.
+    fn delivery_pool(&self) -> &sqlx::Pool<Self::Db> {
+        self.pool()
+    }
+
+    /// A write transaction for delivery (SQLite: ahead of other writers; PostgreSQL: on
+    /// the delivery pool).
+    async fn delivery_write_tx(&self) -> Result<WriteTx<Self::Db>, sqlx::Error>;
 
     /// Leases due deliveries under `token` until `lease_until`, within `claim`'s
     /// limits; returns how many.

@@ -525,14 +525,14 @@ macro_rules! sql_store {
 
             async fn publish(&self, e: &NewEvent) -> StoreResult<PublishOutcome> {
                 let mut tx = $crate::store::Backend::write_tx(self).await?;
-                let (outcome, _) = publish_all(&mut tx, std::slice::from_ref(e), None, <Self as $crate::store::Backend>::WEBHOOK_TURN).await?;
+                let (outcome, _) = publish_all(&mut tx, std::slice::from_ref(e), None).await?;
                 tx.commit().await?;
                 Ok(outcome.into_iter().next().expect("one outcome per event"))
             }
 
             async fn publish_batch(&self, events: &[NewEvent]) -> StoreResult<Vec<PublishOutcome>> {
                 let mut tx = $crate::store::Backend::write_tx(self).await?;
-                let (outcomes, _) = publish_all(&mut tx, events, None, <Self as $crate::store::Backend>::WEBHOOK_TURN).await?;
+                let (outcomes, _) = publish_all(&mut tx, events, None).await?;
                 tx.commit().await?;
                 Ok(outcomes)
             }
@@ -543,7 +543,7 @@ macro_rules! sql_store {
                 lease: &$crate::store::publish::FastLease<'_>,
             ) -> StoreResult<(Vec<PublishOutcome>, Vec<ClaimedDelivery>)> {
                 let mut tx = $crate::store::Backend::write_tx(self).await?;
-                let published = publish_all(&mut tx, events, Some(lease), <Self as $crate::store::Backend>::WEBHOOK_TURN).await?;
+                let published = publish_all(&mut tx, events, Some(lease)).await?;
                 tx.commit().await?;
                 Ok(published)
             }
@@ -563,7 +563,7 @@ macro_rules! sql_store {
                 }
                 sqlx::query_as::<<$store as $crate::store::Backend>::Db, ClaimedRow>(<Self as $crate::store::Backend>::CLAIMED_SELECT)
                     .bind(&token)
-                    .fetch_all($crate::store::Backend::pool(self))
+                    .fetch_all($crate::store::Backend::delivery_pool(self))
                     .await?
                     .into_iter()
                     .map(ClaimedDelivery::try_from)
@@ -575,7 +575,7 @@ macro_rules! sql_store {
                     return Ok(());
                 }
                 // Two statements for the whole batch, whatever its size.
-                let mut tx = $crate::store::Backend::write_tx(self).await?;
+                let mut tx = $crate::store::Backend::delivery_write_tx(self).await?;
                 let mut insert =
                     sqlx::QueryBuilder::<<$store as $crate::store::Backend>::Db>::new(format!("INSERT INTO attempts ({ATTEMPT_COLUMNS}) "));
                 insert.push_values(records, |mut row, r| {

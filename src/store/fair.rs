@@ -33,31 +33,26 @@ pub(crate) struct UntaggedRow {
     pub weight: i64,
 }
 
+/// A webhook's clock (no tenant: its lowest waiting tag and latest finish) or one
+/// tenant's finish on it.
 #[derive(sqlx::FromRow)]
 pub(crate) struct ClockRow {
-    pub id: String,
-    pub lowest_waiting: Option<i64>,
-    pub latest_finish: Option<i64>,
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct FinishRow {
     pub webhook_id: String,
-    pub tenant_id: String,
-    pub finish_tag: i64,
+    pub tenant_id: Option<String>,
+    pub lowest_waiting: Option<i64>,
+    pub finish_tag: Option<i64>,
 }
 
 macro_rules! fair_fns {
     ($store:ty) => {
         /// Tags `arrivals` (in due order) in their webhooks' fair queues and stores each
         /// (webhook, tenant)'s finish: the caller writes the tags on the rows in the same
-        /// transaction. `webhook_turn` (PostgreSQL) is taken per webhook first, in id order,
-        /// so that a publish and a claim tagging the same webhook never read the same
-        /// finish tags.
+        /// transaction. Nothing serialises taggers: two transactions tagging one webhook at
+        /// once (PostgreSQL) may give two deliveries the same tag, which then go out in
+        /// either order; neither loses nor repeats anything.
         async fn assign_tags(
             tx: &mut $crate::store::WriteTx<<$store as $crate::store::Backend>::Db>,
             arrivals: &[$crate::domain::fair_share::Arrival<'_>],
-            webhook_turn: Option<&str>,
         ) -> StoreResult<Vec<i64>> {
             use $crate::domain::fair_share;
             use $crate::store::fair::*;
@@ -71,43 +66,40 @@ macro_rules! fair_fns {
             let mut pairs: Vec<(&str, &str)> = arrivals.iter().map(|a| (a.webhook, a.tenant)).collect();
             pairs.sort_unstable();
             pairs.dedup();
-            if let Some(turn) = webhook_turn {
-                for w in &webhooks {
-                    sqlx::query(turn).bind(w.to_string()).execute(&mut **tx).await?;
-                }
-            }
 
+            // One read for both: each webhook's virtual time, each pair's finish.
             let mut clocks = fair_share::Clocks::default();
-            for chunk in webhooks.chunks(500) {
-                let mut select = sqlx::QueryBuilder::<Db>::new(
-                    "SELECT w.id, \
-                     (SELECT MIN(d.fair_tag) FROM deliveries d \
-                      WHERE d.webhook_id = w.id AND d.fair_tag IS NOT NULL) AS lowest_waiting, \
-                     (SELECT MAX(f.finish_tag) FROM fair_queues f WHERE f.webhook_id = w.id) \
-                      AS latest_finish \
-                     FROM webhooks w WHERE w.id IN (",
-                );
-                let mut list = select.separated(", ");
-                for w in chunk {
-                    list.push_bind(w.to_string());
-                }
-                select.push(")");
-                for c in select.build_query_as::<ClockRow>().fetch_all(&mut **tx).await? {
-                    let v = fair_share::virtual_time(c.lowest_waiting, c.latest_finish);
-                    clocks.virtual_time.insert(c.id, v);
-                }
+            let mut select = sqlx::QueryBuilder::<Db>::new(
+                "SELECT w.id AS webhook_id, CAST(NULL AS TEXT) AS tenant_id, \
+                 (SELECT MIN(d.fair_tag) FROM deliveries d \
+                  WHERE d.webhook_id = w.id AND d.fair_tag IS NOT NULL) AS lowest_waiting, \
+                 (SELECT MAX(f.finish_tag) FROM fair_queues f WHERE f.webhook_id = w.id) \
+                  AS finish_tag \
+                 FROM webhooks w WHERE w.id IN (",
+            );
+            let mut list = select.separated(", ");
+            for w in &webhooks {
+                list.push_bind(w.to_string());
             }
-            for chunk in pairs.chunks(500) {
-                let mut select = sqlx::QueryBuilder::<Db>::new(
-                    "SELECT webhook_id, tenant_id, finish_tag FROM fair_queues \
-                     WHERE (webhook_id, tenant_id) IN (",
-                );
-                select.push_values(chunk, |mut row, (w, t)| {
-                    row.push_bind(w.to_string()).push_bind(t.to_string());
-                });
-                select.push(")");
-                for f in select.build_query_as::<FinishRow>().fetch_all(&mut **tx).await? {
-                    clocks.finish.insert((f.webhook_id, f.tenant_id), f.finish_tag);
+            select.push(
+                ") UNION ALL SELECT webhook_id, tenant_id, CAST(NULL AS BIGINT), finish_tag \
+                 FROM fair_queues WHERE (webhook_id, tenant_id) IN (",
+            );
+            select.push_values(&pairs, |mut row, (w, t)| {
+                row.push_bind(w.to_string()).push_bind(t.to_string());
+            });
+            select.push(")");
+            for c in select.build_query_as::<ClockRow>().fetch_all(&mut **tx).await? {
+                match c.tenant_id {
+                    None => {
+                        let v = fair_share::virtual_time(c.lowest_waiting, c.finish_tag);
+                        clocks.virtual_time.insert(c.webhook_id, v);
+                    }
+                    Some(tenant) => {
+                        if let Some(f) = c.finish_tag {
+                            clocks.finish.insert((c.webhook_id, tenant), f);
+                        }
+                    }
                 }
             }
 
@@ -119,10 +111,9 @@ macro_rules! fair_fns {
                 upsert.push_values(chunk, |mut row, ((w, t), f)| {
                     row.push_bind(w.clone()).push_bind(t.clone()).push_bind(*f);
                 });
-                upsert.push(
-                    " ON CONFLICT (webhook_id, tenant_id) \
-                     DO UPDATE SET finish_tag = excluded.finish_tag",
-                );
+                // Two writers that read the same finish (PostgreSQL, concurrent
+                // transactions) both move it to the same place: the later keeps it.
+                upsert.push(<$store as $crate::store::Backend>::FINISH_UPSERT);
                 upsert.build().execute(&mut **tx).await?;
             }
             Ok(tags)
@@ -141,15 +132,12 @@ macro_rules! fair_fns {
                 let any: Option<UntaggedRow> = sqlx::query_as::<Db, UntaggedRow>(Self::UNTAGGED_DUE)
                     .bind(to_millis(now))
                     .bind(1_i64)
-                    .fetch_optional(self.pool())
+                    .fetch_optional(self.delivery_pool())
                     .await?;
                 if any.is_none() {
                     return Ok(0);
                 }
-                let mut tx = self.write_tx().await?;
-                if let Some(turn) = Self::TAG_TURN {
-                    sqlx::query(turn).execute(&mut *tx).await?;
-                }
+                let mut tx = self.delivery_write_tx().await?;
                 let due: Vec<UntaggedRow> = sqlx::query_as::<Db, UntaggedRow>(Self::UNTAGGED_DUE)
                     .bind(to_millis(now))
                     .bind(TAG_BATCH)
@@ -166,7 +154,7 @@ macro_rules! fair_fns {
                         weight: d.weight,
                     })
                     .collect();
-                let tags = assign_tags(&mut tx, &arrivals, Self::WEBHOOK_TURN).await?;
+                let tags = assign_tags(&mut tx, &arrivals).await?;
                 let rows: Vec<(&str, i64)> =
                     due.iter().map(|d| d.id.as_str()).zip(tags).collect();
                 let mut tagged = 0;

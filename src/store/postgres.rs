@@ -20,7 +20,12 @@ use crate::domain::notification::Notification;
 
 pub struct PgStore {
     pool: PgPool,
+    /// Claims, tagging and attempt records only.
+    delivery_pool: PgPool,
 }
+
+/// Connections kept for delivery, besides the pool's.
+const DELIVERY_CONNECTIONS: u32 = 4;
 
 impl PgStore {
     /// Per webhook not at capacity, the lowest tags of its fair queue (at most its room
@@ -57,9 +62,17 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections.max(2))
             .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options.clone())
+            .await?;
+        let delivery_pool = PgPoolOptions::new()
+            .max_connections(DELIVERY_CONNECTIONS)
+            .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            delivery_pool,
+        })
     }
 }
 
@@ -82,13 +95,8 @@ impl super::Backend for PgStore {
 
     const UNTAGGED_DUE: &'static str = super::fair::untagged_due_sql!("", "");
 
-    /// One instance tags at a time, so two never read the same finish tags; the next
-    /// waits (a few milliseconds) and then finds those rows tagged.
-    const TAG_TURN: Option<&'static str> =
-        Some("SELECT pg_advisory_xact_lock(7146174741546571777)");
-
-    /// Publishes and claims tagging one webhook's deliveries take turns.
-    const WEBHOOK_TURN: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(hashtext($1))");
+    const FINISH_UPSERT: &'static str = " ON CONFLICT (webhook_id, tenant_id) \
+         DO UPDATE SET finish_tag = GREATEST(fair_queues.finish_tag, excluded.finish_tag)";
 
     fn pool(&self) -> &sqlx::Pool<Postgres> {
         &self.pool
@@ -119,13 +127,21 @@ impl super::Backend for PgStore {
             .bind(&claim.skip_webhooks)
             .bind(room_ids)
             .bind(room)
-            .execute(&self.pool)
+            .execute(&self.delivery_pool)
             .await?
             .rows_affected())
     }
 
     async fn write_tx(&self) -> Result<super::WriteTx<Postgres>, sqlx::Error> {
         Ok(super::WriteTx::new(self.pool.begin().await?, None))
+    }
+
+    fn delivery_pool(&self) -> &sqlx::Pool<Postgres> {
+        &self.delivery_pool
+    }
+
+    async fn delivery_write_tx(&self) -> Result<super::WriteTx<Postgres>, sqlx::Error> {
+        Ok(super::WriteTx::new(self.delivery_pool.begin().await?, None))
     }
 }
 

@@ -163,7 +163,6 @@ macro_rules! publish_fns {
             tx: &mut $crate::store::WriteTx<$db>,
             events: &[NewEvent],
             lease: Option<&$crate::store::publish::FastLease<'_>>,
-            webhook_turn: Option<&str>,
         ) -> StoreResult<(Vec<PublishOutcome>, Vec<ClaimedDelivery>)> {
             use $crate::store::publish::*;
             // The events first, so that on SQLite the transaction holds the write lock
@@ -238,7 +237,7 @@ macro_rules! publish_fns {
                     weight: deliveries[i].weight,
                 })
                 .collect();
-            let tags = assign_tags(tx, &arrivals, webhook_turn).await?;
+            let tags = assign_tags(tx, &arrivals).await?;
             for (i, tag) in queued.into_iter().zip(tags) {
                 deliveries[i].fair_tag = Some(tag);
             }

@@ -108,9 +108,8 @@ impl super::Backend for SqliteStore {
     const UNTAGGED_DUE: &'static str =
         super::fair::untagged_due_sql!("INDEXED BY deliveries_untagged_due", "");
 
-    /// SQLite has one writer at a time.
-    const TAG_TURN: Option<&'static str> = None;
-    const WEBHOOK_TURN: Option<&'static str> = None;
+    const FINISH_UPSERT: &'static str = " ON CONFLICT (webhook_id, tenant_id) \
+         DO UPDATE SET finish_tag = MAX(fair_queues.finish_tag, excluded.finish_tag)";
 
     fn pool(&self) -> &sqlx::Pool<Sqlite> {
         &self.pool
@@ -130,7 +129,7 @@ impl super::Backend for SqliteStore {
             .map(|(id, n)| (id.clone(), (*n).into()))
             .collect();
         let room = serde_json::Value::Object(room).to_string();
-        let _turn = self.write_turn.take().await;
+        let _turn = self.write_turn.take_first().await;
         Ok(sqlx::query(Self::CLAIM_DUE)
             .bind(to_millis(lease_until))
             .bind(token)
@@ -147,6 +146,12 @@ impl super::Backend for SqliteStore {
 
     async fn write_tx(&self) -> Result<super::WriteTx<Sqlite>, sqlx::Error> {
         let turn = self.write_turn.take().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(super::WriteTx::new(tx, Some(turn)))
+    }
+
+    async fn delivery_write_tx(&self) -> Result<super::WriteTx<Sqlite>, sqlx::Error> {
+        let turn = self.write_turn.take_first().await;
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         Ok(super::WriteTx::new(tx, Some(turn)))
     }

@@ -402,6 +402,8 @@ async fn main() {
         &accepted,
     )
     .await;
+    // Delivery while publishing against after it (batch publishes used to starve it).
+    let delivered_while_publishing = receiver.unique() - baseline;
     let limit = Duration::from_secs((args.duration * 3).max(120));
     let complete = receiver.wait_for(baseline + total, limit).await;
     let elapsed = wall.elapsed();
@@ -445,6 +447,9 @@ async fn main() {
         "publish_seconds": publish_took.as_secs_f64(),
         "publish_per_second": total as f64 / publish_took.as_secs_f64(),
         "deliveries_per_second": delivered as f64 / span_s.max(1e-9),
+        "deliveries_per_second_while_publishing": delivered_while_publishing as f64 / publish_took.as_secs_f64(),
+        "deliveries_per_second_after_publishing": (delivered - delivered_while_publishing) as f64
+            / (span_s - publish_took.as_secs_f64()).max(1e-3),
         "latency_ms": {
             "p50": latency.value_at_quantile(0.5) as f64 / 1000.0,
             "p90": latency.value_at_quantile(0.9) as f64 / 1000.0,
