@@ -63,7 +63,8 @@ macro_rules! fair_fns {
             let mut webhooks: Vec<&str> = arrivals.iter().map(|a| a.webhook).collect();
             webhooks.sort_unstable();
             webhooks.dedup();
-            let mut pairs: Vec<(&str, &str)> = arrivals.iter().map(|a| (a.webhook, a.tenant)).collect();
+            let mut pairs: Vec<(&str, &str)> =
+                arrivals.iter().map(|a| (a.webhook, a.tenant)).collect();
             pairs.sort_unstable();
             pairs.dedup();
 
@@ -89,7 +90,11 @@ macro_rules! fair_fns {
                 row.push_bind(w.to_string()).push_bind(t.to_string());
             });
             select.push(")");
-            for c in select.build_query_as::<ClockRow>().fetch_all(&mut **tx).await? {
+            for c in select
+                .build_query_as::<ClockRow>()
+                .fetch_all(&mut **tx)
+                .await?
+            {
                 match c.tenant_id {
                     None => {
                         let v = fair_share::virtual_time(c.lowest_waiting, c.finish_tag);
@@ -129,11 +134,12 @@ macro_rules! fair_fns {
                 use $crate::store::Backend;
                 type Db = <$store as Backend>::Db;
                 // A read first: most claims find nothing to tag and take no write turn.
-                let any: Option<UntaggedRow> = sqlx::query_as::<Db, UntaggedRow>(Self::UNTAGGED_DUE)
-                    .bind(to_millis(now))
-                    .bind(1_i64)
-                    .fetch_optional(self.delivery_pool())
-                    .await?;
+                let any: Option<UntaggedRow> =
+                    sqlx::query_as::<Db, UntaggedRow>(Self::UNTAGGED_DUE)
+                        .bind(to_millis(now))
+                        .bind(1_i64)
+                        .fetch_optional(self.delivery_pool())
+                        .await?;
                 if any.is_none() {
                     return Ok(0);
                 }
@@ -155,12 +161,10 @@ macro_rules! fair_fns {
                     })
                     .collect();
                 let tags = assign_tags(&mut tx, &arrivals).await?;
-                let rows: Vec<(&str, i64)> =
-                    due.iter().map(|d| d.id.as_str()).zip(tags).collect();
+                let rows: Vec<(&str, i64)> = due.iter().map(|d| d.id.as_str()).zip(tags).collect();
                 let mut tagged = 0;
                 for chunk in rows.chunks(500) {
-                    let mut update =
-                        sqlx::QueryBuilder::<Db>::new("WITH v(id, tag) AS (");
+                    let mut update = sqlx::QueryBuilder::<Db>::new("WITH v(id, tag) AS (");
                     update.push_values(chunk, |mut row, (id, tag)| {
                         row.push_bind(id.to_string()).push_bind(*tag);
                     });
