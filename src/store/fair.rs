@@ -11,15 +11,14 @@ pub(crate) const TAG_BATCH: i64 = 1_000;
 /// The untagged due deliveries, oldest first, with their installation's weight. `$idx`
 /// pins the index on SQLite, whose statistics can mislead its planner.
 macro_rules! untagged_due_sql {
-    ($idx:literal, $lock:literal) => {
+    ($idx:literal) => {
         concat!(
             "SELECT d.id, d.webhook_id, d.tenant_id, COALESCE(i.delivery_weight, 1) AS weight \
              FROM deliveries d ",
             $idx,
             " LEFT JOIN installations i ON i.id = d.installation_id \
              WHERE d.fair_tag IS NULL AND d.due_at IS NOT NULL AND d.due_at <= $1 \
-             ORDER BY d.due_at, d.id LIMIT $2 ",
-            $lock
+             ORDER BY d.due_at, d.id LIMIT $2"
         )
     };
 }
@@ -68,33 +67,39 @@ macro_rules! fair_fns {
             pairs.sort_unstable();
             pairs.dedup();
 
-            // One read for both: each webhook's virtual time, each pair's finish.
+            // One read for both, each webhook's virtual time and each pair's finish, in
+            // chunks that keep the binds far below either backend's limit.
             let mut clocks = fair_share::Clocks::default();
-            let mut select = sqlx::QueryBuilder::<Db>::new(
-                "SELECT w.id AS webhook_id, CAST(NULL AS TEXT) AS tenant_id, \
-                 (SELECT MIN(d.fair_tag) FROM deliveries d \
-                  WHERE d.webhook_id = w.id AND d.fair_tag IS NOT NULL) AS lowest_waiting, \
-                 (SELECT MAX(f.finish_tag) FROM fair_queues f WHERE f.webhook_id = w.id) \
-                  AS finish_tag \
-                 FROM webhooks w WHERE w.id IN (",
-            );
-            let mut list = select.separated(", ");
-            for w in &webhooks {
-                list.push_bind(w.to_string());
-            }
-            select.push(
-                ") UNION ALL SELECT webhook_id, tenant_id, CAST(NULL AS BIGINT), finish_tag \
-                 FROM fair_queues WHERE (webhook_id, tenant_id) IN (",
-            );
-            select.push_values(&pairs, |mut row, (w, t)| {
-                row.push_bind(w.to_string()).push_bind(t.to_string());
-            });
-            select.push(")");
-            for c in select
-                .build_query_as::<ClockRow>()
-                .fetch_all(&mut **tx)
-                .await?
-            {
+            let (webhook_chunks, pair_chunks): (Vec<_>, Vec<_>) =
+                (webhooks.chunks(500).collect(), pairs.chunks(500).collect());
+            for k in 0..webhook_chunks.len().max(pair_chunks.len()) {
+                let mut select = sqlx::QueryBuilder::<Db>::new(
+                    "SELECT w.id AS webhook_id, CAST(NULL AS TEXT) AS tenant_id, \
+                     (SELECT MIN(d.fair_tag) FROM deliveries d \
+                      WHERE d.webhook_id = w.id AND d.fair_tag IS NOT NULL) AS lowest_waiting, \
+                     (SELECT MAX(f.finish_tag) FROM fair_queues f WHERE f.webhook_id = w.id) \
+                      AS finish_tag \
+                     FROM webhooks w WHERE w.id IN (",
+                );
+                let mut list = select.separated(", ");
+                // An empty list is no SQL: a webhook no one names stands in.
+                list.push_bind(String::new());
+                for w in webhook_chunks.get(k).copied().unwrap_or_default() {
+                    list.push_bind(w.to_string());
+                }
+                select.push(")");
+                if let Some(chunk) = pair_chunks.get(k) {
+                    select.push(
+                        " UNION ALL SELECT webhook_id, tenant_id, CAST(NULL AS BIGINT), \
+                         finish_tag FROM fair_queues WHERE (webhook_id, tenant_id) IN (",
+                    );
+                    select.push_values(chunk.iter(), |mut row, (w, t)| {
+                        row.push_bind(w.to_string()).push_bind(t.to_string());
+                    });
+                    select.push(")");
+                }
+                let rows = select.build_query_as::<ClockRow>().fetch_all(&mut **tx).await?;
+                for c in rows {
                 match c.tenant_id {
                     None => {
                         let v = fair_share::virtual_time(c.lowest_waiting, c.finish_tag);
@@ -105,6 +110,7 @@ macro_rules! fair_fns {
                             clocks.finish.insert((c.webhook_id, tenant), f);
                         }
                     }
+                }
                 }
             }
 

@@ -93,7 +93,7 @@ impl super::Backend for PgStore {
 
     const CLAIM_SENDS: &'static str = crate::claim_sends_sql!("FOR UPDATE SKIP LOCKED");
 
-    const UNTAGGED_DUE: &'static str = super::fair::untagged_due_sql!("", "");
+    const UNTAGGED_DUE: &'static str = super::fair::untagged_due_sql!("");
 
     const FINISH_UPSERT: &'static str = " ON CONFLICT (webhook_id, tenant_id) \
          DO UPDATE SET finish_tag = GREATEST(fair_queues.finish_tag, excluded.finish_tag)";

@@ -106,7 +106,7 @@ impl super::Backend for SqliteStore {
     const CLAIM_SENDS: &'static str = crate::claim_sends_sql!("");
 
     const UNTAGGED_DUE: &'static str =
-        super::fair::untagged_due_sql!("INDEXED BY deliveries_untagged_due", "");
+        super::fair::untagged_due_sql!("INDEXED BY deliveries_untagged_due");
 
     const FINISH_UPSERT: &'static str = " ON CONFLICT (webhook_id, tenant_id) \
          DO UPDATE SET finish_tag = MAX(fair_queues.finish_tag, excluded.finish_tag)";

@@ -179,7 +179,41 @@ async fn held_deliveries_released_into_a_busy_listener_share_it(backend: Backend
     assert_eq!(second.get("quiet"), Some(&1), "{second:?}");
 }
 
+/// One batch whose (webhook, tenant) pairs outnumber one statement's chunk: every
+/// delivery is queued, tagged and sent once.
+async fn a_batch_of_many_tenants_and_webhooks_is_tagged_in_chunks(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = TestReceiver::start(None).await;
+    let tenants: Vec<String> = (0..200).map(|i| format!("t{i}")).collect();
+    for app_id in ["a1", "a2", "a3"] {
+        let key = app.create_app(app_id).await;
+        app.create_webhook(app_id, &key, &receiver.url(), json!({}))
+            .await;
+    }
+    for tenant in &tenants {
+        app.create_tenant(tenant, "production").await;
+        for app_id in ["a1", "a2", "a3"] {
+            app.install(tenant, app_id).await;
+        }
+    }
+    let events: Vec<Value> = tenants
+        .iter()
+        .map(|t| json!({"type": "a.b", "tenant_id": t}))
+        .collect();
+    let r = app
+        .platform_post("/v1/events/batch", json!({"events": events}))
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    while !app.dispatcher.run_once().await.unwrap().is_empty() {}
+    let received = receiver.received();
+    assert_eq!(received.len(), 600);
+    let ids: std::collections::HashSet<_> =
+        received.iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(ids.len(), 600, "each sent once");
+}
+
 on_both_backends!(
+    a_batch_of_many_tenants_and_webhooks_is_tagged_in_chunks,
     a_quiet_tenant_is_not_queued_behind_a_burst,
     weights_share_the_listener_in_proportion,
     a_retry_due_among_fresh_deliveries_is_one_more_of_its_tenant,
