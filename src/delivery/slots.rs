@@ -243,26 +243,27 @@ impl Slots {
             }
         }
         {
+            let rooms: HashMap<&str, i64> = reservation
+                .webhooks
+                .iter()
+                .map(|(id, room)| (id.as_str(), *room))
+                .collect();
+            // The webhooks whose room (within the partner's maximum) the claim filled.
+            let full: HashSet<&str> = got
+                .iter()
+                .filter(|(id, (n, partner_max))| {
+                    let room = rooms.get(*id).copied().unwrap_or(reservation.per_webhook);
+                    *n >= partner_max.map_or(room, |max| room.min(max))
+                })
+                .map(|(id, _)| *id)
+                .collect();
             let mut queued = self.queued.lock().expect("queued set poisoned");
-            let room_of = |id: &str| {
-                reservation
-                    .webhooks
-                    .iter()
-                    .find(|(w, _)| w == id)
-                    .map_or(reservation.per_webhook, |(_, room)| *room)
-            };
             if claimed.len() < reservation.total {
-                queued.retain(|id| {
-                    reservation.skipped.contains(id)
-                        || got.get(id.as_str()).is_some_and(|(n, _)| *n >= room_of(id))
-                });
+                let skipped: HashSet<&str> =
+                    reservation.skipped.iter().map(String::as_str).collect();
+                queued.retain(|id| skipped.contains(id.as_str()) || full.contains(id.as_str()));
             }
-            for (id, (n, partner_max)) in &got {
-                let room = partner_max.map_or(room_of(id), |max| room_of(id).min(max));
-                if *n >= room {
-                    queued.insert(id.to_string());
-                }
-            }
+            queued.extend(full.iter().map(|id| id.to_string()));
         }
         let _ = self
             .held_total
