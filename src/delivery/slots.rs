@@ -2,10 +2,10 @@
 //! being sent, and the adaptive in-flight limit ([`concurrency`](crate::domain::concurrency)).
 //! Claims and the publish fast path lease only up to a webhook's limit and the global
 //! cap, so a backlog never piles up in memory and a slow listener cannot take the slots
-//! of another. A webhook with deliveries queued gets no fast-path lease: a freed place
-//! goes to the claim, which shares it fairly among tenants, not to whoever publishes next.
+//! of another. Which delivery may take a free place at once is the fair queue's rule
+//! (`store::publish` asks only for deliveries at their queue's head).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -29,8 +29,6 @@ pub struct SlotSettings {
 pub struct Reservation {
     webhooks: Vec<(String, i64)>,
     total: usize,
-    per_webhook: i64,
-    skipped: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -50,10 +48,6 @@ pub struct Slots {
     settings: SlotSettings,
     webhooks: Mutex<HashMap<String, Slot>>,
     held_total: AtomicUsize,
-    /// Webhooks with deliveries queued in the store as far as this instance saw (a
-    /// publish found no room, or a claim filled a webhook's room), until a claim leaves
-    /// room unfilled.
-    queued: Mutex<HashSet<String>>,
     /// Claims between `reserve` and `settle`.
     claiming: AtomicUsize,
     /// Notified whenever a leased delivery is finished, so a claim loop waiting for
@@ -67,7 +61,6 @@ impl Slots {
             settings,
             webhooks: Mutex::new(HashMap::new()),
             held_total: AtomicUsize::new(0),
-            queued: Mutex::new(HashSet::new()),
             claiming: AtomicUsize::new(0),
             finished: Notify::new(),
         }
@@ -112,10 +105,6 @@ impl Slots {
             }
             keep
         });
-        let mut queued = self.queued.lock().expect("queued set poisoned");
-        for id in &dropped {
-            queued.remove(id);
-        }
         dropped
     }
 
@@ -128,10 +117,6 @@ impl Slots {
             .is_some_and(|s| s.held == 0 && s.sending == 0)
         {
             map.remove(webhook_id);
-            self.queued
-                .lock()
-                .expect("queued set poisoned")
-                .remove(webhook_id);
         }
     }
 
@@ -214,26 +199,16 @@ impl Slots {
         let reservation = Reservation {
             webhooks: claim.remaining.clone(),
             total: limit as usize,
-            per_webhook: claim.per_webhook,
-            skipped: claim.skip_webhooks.clone(),
         };
         (claim, reservation)
     }
 
-    /// Ends a reservation: what the claim got is held, the rest of the room is free. A
-    /// webhook whose room the claim filled may have more queued; one it left room in has
-    /// none (unless the claim stopped at its total, which says nothing of the others).
+    /// Ends a reservation: what the claim got is held, the rest of the room is free.
     pub fn settle<'a>(
         &self,
         reservation: Reservation,
         claimed: impl Iterator<Item = (&'a str, Option<i64>)>,
     ) {
-        let claimed: Vec<_> = claimed.collect();
-        let mut got: HashMap<&str, (i64, Option<i64>)> = HashMap::new();
-        for (id, partner_max) in &claimed {
-            let entry = got.entry(id).or_insert((0, *partner_max));
-            entry.0 += 1;
-        }
         // The room given back and what the claim got are counted under one lock: a
         // fast-path lease in between would find the room free and take it twice.
         let mut map = self.lock();
@@ -241,29 +216,6 @@ impl Slots {
             if let Some(slot) = map.get_mut(id) {
                 slot.held = slot.held.saturating_sub(*room as usize);
             }
-        }
-        {
-            let rooms: HashMap<&str, i64> = reservation
-                .webhooks
-                .iter()
-                .map(|(id, room)| (id.as_str(), *room))
-                .collect();
-            // The webhooks whose room (within the partner's maximum) the claim filled.
-            let full: HashSet<&str> = got
-                .iter()
-                .filter(|(id, (n, partner_max))| {
-                    let room = rooms.get(*id).copied().unwrap_or(reservation.per_webhook);
-                    *n >= partner_max.map_or(room, |max| room.min(max))
-                })
-                .map(|(id, _)| *id)
-                .collect();
-            let mut queued = self.queued.lock().expect("queued set poisoned");
-            if claimed.len() < reservation.total {
-                let skipped: HashSet<&str> =
-                    reservation.skipped.iter().map(String::as_str).collect();
-                queued.retain(|id| skipped.contains(id.as_str()) || full.contains(id.as_str()));
-            }
-            queued.extend(full.iter().map(|id| id.to_string()));
         }
         let _ = self
             .held_total
@@ -305,15 +257,10 @@ impl Slots {
         Bounds::new(self.settings.floor, self.settings.ceiling, partner_max)
     }
 
-    /// Takes one slot of the webhook if its limit and the global cap allow and nothing of
-    /// it is queued (the publish fast path); the caller releases it when the delivery is
-    /// finished or not stored.
+    /// Takes one slot of the webhook if its limit and the global cap allow (the publish
+    /// fast path); the caller releases it when the delivery is finished or not stored.
     pub fn try_hold(&self, webhook_id: &str, partner_max: Option<i64>) -> bool {
         let mut map = self.lock();
-        let mut queued = self.queued.lock().expect("queued set poisoned");
-        if queued.contains(webhook_id) {
-            return false;
-        }
         // A claim in progress that did not know this webhook reserved none of its room,
         // and may fill all of it.
         let unseen_by_claim =
@@ -323,8 +270,6 @@ impl Slots {
         slot.state.limit = bounds.clamp(slot.state.limit);
         slot.partner_max = partner_max;
         if unseen_by_claim || self.capacity() == 0 || slot.held >= slot.state.limit {
-            // The delivery is stored pending: the webhook has a queue now.
-            queued.insert(webhook_id.to_string());
             return false;
         }
         slot.held += 1;
@@ -413,8 +358,8 @@ mod tests {
         assert!(slots.try_hold("c", None));
         assert!(!slots.try_hold("c", None), "the global cap of 6 is reached");
         slots.release("a");
-        assert!(!slots.try_hold("c", None), "c's queued delivery goes first");
-        assert!(slots.try_hold("d", None));
+        assert!(slots.try_hold("d", None), "a's freed place");
+        assert!(!slots.try_hold("c", None), "the global cap again");
     }
 
     #[test]
@@ -430,48 +375,6 @@ mod tests {
         assert_eq!(slots.capacity(), 4);
         assert!(slots.try_hold("a", None) && slots.try_hold("a", None));
         assert!(!slots.try_hold("a", None), "a holds its limit of 4");
-    }
-
-    #[test]
-    fn a_webhook_with_a_queue_gets_no_fast_path_until_a_claim_drains_it() {
-        let slots = slots();
-        assert!((0..4).all(|_| slots.try_hold("a", None)));
-        assert!(
-            !slots.try_hold("a", None),
-            "a is at its limit: the next is queued"
-        );
-        (0..4).for_each(|_| slots.release("a"));
-        assert!(
-            !slots.try_hold("a", None),
-            "room again, but the queued delivery goes first"
-        );
-        // A claim fills a's room of 4: more may wait.
-        let (_, reservation) = slots.reserve(6);
-        slots.settle(reservation, [("a", None); 4].into_iter());
-        (0..4).for_each(|_| slots.release("a"));
-        assert!(!slots.try_hold("a", None));
-        // A claim that leaves room: nothing of a is queued any more.
-        let (_, reservation) = slots.reserve(6);
-        slots.settle(reservation, [("a", None)].into_iter());
-        slots.release("a");
-        assert!(slots.try_hold("a", None));
-    }
-
-    #[test]
-    fn a_claim_cut_at_its_total_says_nothing_of_the_webhooks_it_did_not_reach() {
-        let slots = slots();
-        slots.hold([("b", None)].into_iter());
-        assert!(!slots.try_hold("b", Some(1)), "b queues");
-        let (_, reservation) = slots.reserve(2);
-        slots.settle(reservation, [("a", None), ("a", None)].into_iter());
-        slots.release("b");
-        assert!(!slots.try_hold("b", None), "b may still be queued");
-        let (_, reservation) = slots.reserve(2);
-        slots.settle(reservation, std::iter::empty());
-        assert!(
-            slots.try_hold("b", None),
-            "an emptier claim found nothing of b"
-        );
     }
 
     #[test]

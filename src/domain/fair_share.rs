@@ -24,7 +24,7 @@
 //! every claim, which is O(tenants) per freed place. Tags are assigned when a delivery
 //! falls due, not at insert, so a retry scheduled for later is no tenant's debt meanwhile.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// An installation's weight when the platform set none.
 pub const DEFAULT_WEIGHT: i64 = 1;
@@ -65,32 +65,101 @@ pub struct Clocks {
     pub finish: HashMap<Queue, i64>,
 }
 
-/// Tags a batch of arrivals (in due order): each arrival's tag, and each (webhook,
-/// tenant)'s finish afterwards, to be stored.
-pub fn tag(arrivals: &[Arrival<'_>], clocks: &Clocks) -> (Vec<i64>, Vec<(Queue, i64)>) {
-    let mut finish: HashMap<(&str, &str), i64> = HashMap::new();
-    let tags = arrivals
-        .iter()
-        .map(|a| {
-            let now = clocks.virtual_time.get(a.webhook).copied().unwrap_or(0);
-            let previous = finish.get(&(a.webhook, a.tenant)).copied().or_else(|| {
-                clocks
-                    .finish
-                    .get(&(a.webhook.to_string(), a.tenant.to_string()))
-                    .copied()
-            });
-            let start = previous.map_or(now, |f| f.max(now));
-            finish.insert((a.webhook, a.tenant), start + cost(a.weight));
-            start
-        })
-        .collect();
-    let mut finishes: Vec<_> = finish
-        .into_iter()
-        .map(|((w, t), f)| ((w.to_string(), t.to_string()), f))
-        .collect();
-    // Sorted, so that concurrent writers lock rows in one order.
-    finishes.sort();
-    (tags, finishes)
+/// Where a delivery stands in its webhook's fair queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub tag: i64,
+    /// Nothing waits ahead of it: its webhook's queue is empty, or its tag is the
+    /// virtual time (it ties with the head). Such a delivery may be sent at once when
+    /// the listener has a free place: queued, it would be next anyway.
+    pub at_head: bool,
+}
+
+/// One batch's view of the fair queues it touches: the clocks as read, and the
+/// finishes the batch moved, to be stored with it.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    clocks: Clocks,
+    /// Webhooks with deliveries waiting in their queue.
+    waiting: HashSet<String>,
+    moved: HashMap<Queue, i64>,
+}
+
+impl Ledger {
+    /// `waiting` names the webhooks whose queues hold something (their virtual time is
+    /// then their lowest waiting tag).
+    pub fn new(clocks: Clocks, waiting: HashSet<String>) -> Self {
+        Self {
+            clocks,
+            waiting,
+            moved: HashMap::new(),
+        }
+    }
+
+    fn finish_of(&self, a: &Arrival<'_>) -> Option<i64> {
+        let queue = (a.webhook.to_string(), a.tenant.to_string());
+        self.moved
+            .get(&queue)
+            .or_else(|| self.clocks.finish.get(&queue))
+            .copied()
+    }
+
+    /// The place `a`'s next delivery would take.
+    pub fn place(&self, a: &Arrival<'_>) -> Place {
+        let now = self
+            .clocks
+            .virtual_time
+            .get(a.webhook)
+            .copied()
+            .unwrap_or(0);
+        let tag = self.finish_of(a).map_or(now, |f| f.max(now));
+        Place {
+            tag,
+            at_head: !self.waiting.contains(a.webhook) || tag <= now,
+        }
+    }
+
+    /// `a`'s delivery joins the queue: its tag, and its tenant's finish moves on by
+    /// one delivery's cost.
+    pub fn queue(&mut self, a: &Arrival<'_>) -> i64 {
+        let tag = self.place(a).tag;
+        self.moved.insert(
+            (a.webhook.to_string(), a.tenant.to_string()),
+            tag + cost(a.weight),
+        );
+        self.waiting.insert(a.webhook.to_string());
+        tag
+    }
+
+    /// `a`'s delivery, at the head, is sent at once. While others wait this was its
+    /// tenant's place, so its finish moves on as if it had queued (one such place per
+    /// tenant until the head moves); with nothing waiting the listener had a free place
+    /// and it is no one's debt.
+    pub fn send_at_once(&mut self, a: &Arrival<'_>) {
+        if self.waiting.contains(a.webhook) {
+            let tag = self.place(a).tag;
+            self.moved.insert(
+                (a.webhook.to_string(), a.tenant.to_string()),
+                tag + cost(a.weight),
+            );
+        }
+    }
+
+    /// The finishes this batch moved, to be stored: sorted, so that concurrent writers
+    /// lock rows in one order.
+    pub fn finishes(self) -> Vec<(Queue, i64)> {
+        let mut finishes: Vec<_> = self.moved.into_iter().collect();
+        finishes.sort();
+        finishes
+    }
+}
+
+/// Tags a batch of arrivals (in due order) that all join their queues: each arrival's
+/// tag, and each (webhook, tenant)'s finish afterwards, to be stored.
+pub fn tag(arrivals: &[Arrival<'_>], clocks: Clocks) -> (Vec<i64>, Vec<(Queue, i64)>) {
+    let mut ledger = Ledger::new(clocks, HashSet::new());
+    let tags = arrivals.iter().map(|a| ledger.queue(a)).collect();
+    (tags, ledger.finishes())
 }
 
 #[cfg(test)]
@@ -127,7 +196,7 @@ mod tests {
                     weight,
                 })
                 .collect();
-            let (tags, finishes) = tag(&arrivals, &self.clocks());
+            let (tags, finishes) = tag(&arrivals, self.clocks());
             for tag in tags {
                 self.waiting.insert((tag, self.arrived, t));
                 self.arrived += 1;
@@ -205,6 +274,66 @@ mod tests {
         assert_eq!(virtual_time(None, None), 0);
     }
 
+    #[test]
+    fn at_the_head_while_nothing_waits_and_no_debt_for_it() {
+        let a = Arrival {
+            webhook: "w",
+            tenant: "t0",
+            weight: 1,
+        };
+        let mut l = Ledger::new(Clocks::default(), HashSet::new());
+        assert_eq!(
+            l.place(&a),
+            Place {
+                tag: 0,
+                at_head: true
+            }
+        );
+        l.send_at_once(&a);
+        assert!(l.finishes().is_empty(), "a free place is no one's debt");
+    }
+
+    #[test]
+    fn at_the_head_once_per_tenant_while_others_wait() {
+        let clocks = Clocks {
+            virtual_time: HashMap::from([("w".to_string(), 5 * UNIT)]),
+            finish: HashMap::from([(("w".to_string(), "noisy".to_string()), 900 * UNIT)]),
+        };
+        let mut l = Ledger::new(clocks, HashSet::from(["w".to_string()]));
+        let quiet = Arrival {
+            webhook: "w",
+            tenant: "quiet",
+            weight: 1,
+        };
+        let noisy = Arrival {
+            webhook: "w",
+            tenant: "noisy",
+            weight: 1,
+        };
+        assert!(!l.place(&noisy).at_head, "a backlogged tenant queues");
+        assert_eq!(
+            l.place(&quiet),
+            Place {
+                tag: 5 * UNIT,
+                at_head: true
+            }
+        );
+        l.send_at_once(&quiet);
+        // Its place is taken: the next one of the same tenant queues behind the head.
+        assert_eq!(
+            l.place(&quiet),
+            Place {
+                tag: 6 * UNIT,
+                at_head: false
+            }
+        );
+        assert_eq!(l.queue(&quiet), 6 * UNIT);
+        assert_eq!(
+            l.finishes(),
+            vec![(("w".to_string(), "quiet".to_string()), 7 * UNIT)]
+        );
+    }
+
     proptest! {
         /// A lone tenant gets every place, in its due order, whatever arrives when.
         #[test]
@@ -246,6 +375,43 @@ mod tests {
                         let gap = served[i] * cost(weights[i]) - served[j] * cost(weights[j]);
                         prop_assert!(gap <= cost(weights[i]) + cost(weights[j]),
                             "{:?} served {:?}", weights, served);
+                    }
+                }
+            }
+        }
+
+        /// Backlogged tenants, and one that publishes a delivery at a time and is sent at
+        /// once whenever its place is at the head (the publish fast path), else queued:
+        /// it never gets more than its share, and the backlogged ones still get theirs.
+        #[test]
+        fn sending_at_the_head_keeps_the_shares(
+            backlogged in 1usize..6,
+            steps in 1usize..400,
+            free_place in prop::collection::vec(any::<bool>(), 400),
+        ) {
+            let mut q = Model::default();
+            for t in 0..backlogged {
+                q.arrive(t, 1, 500);
+            }
+            let trickle = backlogged;
+            let name = format!("t{trickle}");
+            let a = Arrival { webhook: "w", tenant: &name, weight: 1 };
+            let mut served = vec![0i64; backlogged + 1];
+            for free in free_place.iter().take(steps) {
+                let mut ledger = Ledger::new(q.clocks(), HashSet::from(["w".to_string()]));
+                if *free && ledger.place(&a).at_head {
+                    ledger.send_at_once(&a);
+                    served[trickle] += 1;
+                } else {
+                    let tag = ledger.queue(&a);
+                    q.waiting.insert((tag, q.arrived, trickle));
+                    q.arrived += 1;
+                }
+                q.finish.extend(ledger.finishes());
+                served[q.serve().unwrap()] += 1;
+                for i in 0..served.len() {
+                    for j in 0..backlogged {
+                        prop_assert!(served[i] - served[j] <= 2, "served {:?}", served);
                     }
                 }
             }

@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::rows::ClaimedRow;
 use super::{ClaimLimits, WriteTx};
 
 #[async_trait]
@@ -45,12 +46,12 @@ pub trait Backend: Send + Sync + 'static {
     async fn delivery_write_tx(&self) -> Result<WriteTx<Self::Db>, sqlx::Error>;
 
     /// Leases due deliveries under `token` until `lease_until`, within `claim`'s
-    /// limits; returns how many.
+    /// limits; returns them, ready to send.
     async fn lease_due(
         &self,
         token: &str,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         claim: &ClaimLimits,
-    ) -> Result<u64, sqlx::Error>;
+    ) -> Result<Vec<ClaimedRow>, sqlx::Error>;
 }

@@ -545,6 +545,9 @@ macro_rules! sql_store {
                 let mut tx = $crate::store::Backend::write_tx(self).await?;
                 let published = publish_all(&mut tx, events, Some(lease)).await?;
                 tx.commit().await?;
+                if !published.1.is_empty() {
+                    self.untagged.wrote(to_millis(lease.until));
+                }
                 Ok(published)
             }
 
@@ -558,16 +561,11 @@ macro_rules! sql_store {
                 self.tag_due(now).await?;
                 let token = uuid::Uuid::now_v7().to_string();
                 let claimed = $crate::store::Backend::lease_due(self, &token, now, lease_until, claim).await?;
-                if claimed == 0 {
-                    return Ok(Vec::new());
+                if !claimed.is_empty() {
+                    // Leased rows are untagged and due again when their lease ends.
+                    self.untagged.wrote(to_millis(lease_until));
                 }
-                sqlx::query_as::<<$store as $crate::store::Backend>::Db, ClaimedRow>(<Self as $crate::store::Backend>::CLAIMED_SELECT)
-                    .bind(&token)
-                    .fetch_all($crate::store::Backend::delivery_pool(self))
-                    .await?
-                    .into_iter()
-                    .map(ClaimedDelivery::try_from)
-                    .collect()
+                claimed.into_iter().map(ClaimedDelivery::try_from).collect()
             }
 
             async fn record_attempts(&self, records: &[AttemptRecord]) -> StoreResult<()> {
@@ -627,6 +625,9 @@ macro_rules! sql_store {
                 );
                 update.build().execute(&mut *tx).await?;
                 tx.commit().await?;
+                if let Some(due) = records.iter().filter_map(|r| r.next_attempt_at).min() {
+                    self.untagged.wrote(to_millis(due));
+                }
                 Ok(())
             }
 
@@ -641,6 +642,9 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
+                if done.rows_affected() > 0 {
+                    self.untagged.wrote(to_millis(now));
+                }
                 Ok(done.rows_affected())
             }
 

@@ -1,19 +1,91 @@
-//! Each webhook's fair queue ([`fair_share`](crate::domain::fair_share)). A publish tags
-//! the deliveries it queues (not those it leases: they are sent at once); deliveries that
+//! Each webhook's fair queue ([`fair_share`](crate::domain::fair_share)). A publish places
+//! its deliveries from the clocks its fan-out read: one at its queue's head may be leased
+//! and sent at once, the others are tagged and queued (`store::publish`); deliveries that
 //! fall due later without a tag (retries, released held ones, expired leases) are tagged
 //! in due order before each claim, which then takes every webhook's lowest tags.
-//! `fair_fns!(Type)` defines `assign_tags` and `tag_due` for a
+//! `fair_fns!(Type)` defines `assign_tags`, `store_finishes` and `tag_due` for a
 //! [`Backend`](super::Backend).
 
 /// Deliveries tagged in one transaction at most; the rest wait for the next claim.
 pub(crate) const TAG_BATCH: i64 = 1_000;
+
+/// How long, in the store's clock, a claim goes without looking for untagged deliveries
+/// when this instance wrote none due sooner: what other instances write (a retry, a
+/// release) or leave behind (an expired lease) is tagged within this.
+pub(crate) const UNTAGGED_LOOK_EVERY_MS: i64 = 1_000;
+
+/// When the next untagged delivery can fall due, as far as this instance knows: the
+/// earliest one its last look found, lowered by every untagged delivery it writes since
+/// (a lease, a retry, a release), so that a claim looks for untagged deliveries only
+/// when one can be due (one round trip less per claim on PostgreSQL) and never misses
+/// one this instance wrote.
+#[derive(Debug)]
+pub(crate) struct UntaggedHint(std::sync::Mutex<Hint>);
+
+#[derive(Debug)]
+struct Hint {
+    /// No untagged delivery is due before this (milliseconds).
+    earliest: i64,
+    /// The earliest written since the current look began, which the look may not see.
+    written_during_look: i64,
+}
+
+impl Default for UntaggedHint {
+    fn default() -> Self {
+        // Nothing known yet: the first claim looks.
+        Self(std::sync::Mutex::new(Hint {
+            earliest: i64::MIN,
+            written_during_look: i64::MAX,
+        }))
+    }
+}
+
+impl UntaggedHint {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Hint> {
+        self.0.lock().expect("untagged hint poisoned")
+    }
+
+    /// An untagged delivery due at `due_ms` was committed.
+    pub fn wrote(&self, due_ms: i64) {
+        let mut h = self.lock();
+        h.earliest = h.earliest.min(due_ms);
+        h.written_during_look = h.written_during_look.min(due_ms);
+    }
+
+    /// Whether a claim at `now_ms` must look for untagged deliveries; if so, the look
+    /// begins.
+    pub fn look_now(&self, now_ms: i64) -> bool {
+        let mut h = self.lock();
+        if now_ms < h.earliest {
+            return false;
+        }
+        h.written_during_look = i64::MAX;
+        true
+    }
+
+    /// The look at `now_ms` ended: what remains untagged is due at `next_ms` at the
+    /// earliest (None: nothing remains).
+    pub fn looked(&self, now_ms: i64, next_ms: Option<i64>) {
+        let mut h = self.lock();
+        h.earliest = next_ms
+            .unwrap_or(i64::MAX)
+            .min(now_ms.saturating_add(UNTAGGED_LOOK_EVERY_MS))
+            .min(h.written_during_look);
+    }
+
+    /// A look failed: the next claim looks again.
+    pub fn look_failed(&self) {
+        self.lock().earliest = i64::MIN;
+    }
+}
 
 /// The untagged due deliveries, oldest first, with their installation's weight. `$idx`
 /// pins the index on SQLite, whose statistics can mislead its planner.
 macro_rules! untagged_due_sql {
     ($idx:literal) => {
         concat!(
-            "SELECT d.id, d.webhook_id, d.tenant_id, COALESCE(i.delivery_weight, 1) AS weight \
+            "SELECT d.id, d.webhook_id, d.tenant_id, d.due_at, \
+             COALESCE(i.delivery_weight, 1) AS weight \
              FROM deliveries d ",
             $idx,
             " LEFT JOIN installations i ON i.id = d.installation_id \
@@ -29,6 +101,7 @@ pub(crate) struct UntaggedRow {
     pub id: String,
     pub webhook_id: String,
     pub tenant_id: String,
+    pub due_at: i64,
     pub weight: i64,
 }
 
@@ -75,10 +148,10 @@ macro_rules! fair_fns {
             for k in 0..webhook_chunks.len().max(pair_chunks.len()) {
                 let mut select = sqlx::QueryBuilder::<Db>::new(
                     "SELECT w.id AS webhook_id, CAST(NULL AS TEXT) AS tenant_id, \
-                     (SELECT MIN(d.fair_tag) FROM deliveries d \
-                      WHERE d.webhook_id = w.id AND d.fair_tag IS NOT NULL) AS lowest_waiting, \
-                     (SELECT MAX(f.finish_tag) FROM fair_queues f WHERE f.webhook_id = w.id) \
-                      AS finish_tag \
+                     (SELECT d.fair_tag FROM deliveries d WHERE d.webhook_id = w.id \
+                      AND d.fair_tag IS NOT NULL ORDER BY d.fair_tag LIMIT 1) AS lowest_waiting, \
+                     (SELECT f.finish_tag FROM fair_queues f WHERE f.webhook_id = w.id \
+                      ORDER BY f.finish_tag DESC LIMIT 1) AS finish_tag \
                      FROM webhooks w WHERE w.id IN (",
                 );
                 let mut list = select.separated(", ");
@@ -100,63 +173,89 @@ macro_rules! fair_fns {
                 }
                 let rows = select.build_query_as::<ClockRow>().fetch_all(&mut **tx).await?;
                 for c in rows {
-                match c.tenant_id {
-                    None => {
-                        let v = fair_share::virtual_time(c.lowest_waiting, c.finish_tag);
-                        clocks.virtual_time.insert(c.webhook_id, v);
-                    }
-                    Some(tenant) => {
-                        if let Some(f) = c.finish_tag {
-                            clocks.finish.insert((c.webhook_id, tenant), f);
+                    match c.tenant_id {
+                        None => {
+                            let v = fair_share::virtual_time(c.lowest_waiting, c.finish_tag);
+                            clocks.virtual_time.insert(c.webhook_id, v);
+                        }
+                        Some(tenant) => {
+                            if let Some(f) = c.finish_tag {
+                                clocks.finish.insert((c.webhook_id, tenant), f);
+                            }
                         }
                     }
                 }
-                }
             }
 
-            let (tags, finishes) = fair_share::tag(arrivals, &clocks);
+            let (tags, finishes) = fair_share::tag(arrivals, clocks);
+            store_finishes(tx, &finishes).await?;
+            Ok(tags)
+        }
+
+        /// Stores each (webhook, tenant)'s finish a batch moved. Two writers that read the
+        /// same finish (PostgreSQL, concurrent transactions) both move it to the same
+        /// place: the later keeps it.
+        async fn store_finishes(
+            tx: &mut $crate::store::WriteTx<<$store as $crate::store::Backend>::Db>,
+            finishes: &[($crate::domain::fair_share::Queue, i64)],
+        ) -> StoreResult<()> {
             for chunk in finishes.chunks(500) {
-                let mut upsert = sqlx::QueryBuilder::<Db>::new(
+                let mut upsert = sqlx::QueryBuilder::<<$store as $crate::store::Backend>::Db>::new(
                     "INSERT INTO fair_queues (webhook_id, tenant_id, finish_tag) ",
                 );
                 upsert.push_values(chunk, |mut row, ((w, t), f)| {
                     row.push_bind(w.clone()).push_bind(t.clone()).push_bind(*f);
                 });
-                // Two writers that read the same finish (PostgreSQL, concurrent
-                // transactions) both move it to the same place: the later keeps it.
                 upsert.push(<$store as $crate::store::Backend>::FINISH_UPSERT);
                 upsert.build().execute(&mut **tx).await?;
             }
-            Ok(tags)
+            Ok(())
         }
 
         impl $store {
             /// Tags the deliveries that fell due by `now` and have no tag yet (retries,
             /// released held ones, expired leases): they join their webhooks' fair queues.
-            /// Returns how many.
+            /// Looks only when one can be due ([`UntaggedHint`]). Returns how many.
             async fn tag_due(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+                let now_ms = to_millis(now);
+                if !self.untagged.look_now(now_ms) {
+                    return Ok(0);
+                }
+                let looked = self.tag_due_now(now_ms).await;
+                match &looked {
+                    Ok((_, next)) => self.untagged.looked(now_ms, *next),
+                    Err(_) => self.untagged.look_failed(),
+                }
+                Ok(looked?.0)
+            }
+
+            /// Tags what is due untagged at `now_ms`; returns how many, and when the next
+            /// untagged delivery falls due.
+            async fn tag_due_now(&self, now_ms: i64) -> StoreResult<(u64, Option<i64>)> {
                 use $crate::domain::fair_share;
                 use $crate::store::fair::*;
                 use $crate::store::Backend;
                 type Db = <$store as Backend>::Db;
-                // A read first: most claims find nothing to tag and take no write turn.
-                let any: Option<UntaggedRow> =
-                    sqlx::query_as::<Db, UntaggedRow>(Self::UNTAGGED_DUE)
-                        .bind(to_millis(now))
-                        .bind(1_i64)
-                        .fetch_optional(self.delivery_pool())
-                        .await?;
-                if any.is_none() {
-                    return Ok(0);
+                // A read first (the earliest untagged, due or not): most looks find nothing
+                // due and take no write turn.
+                let next: Option<i64> = sqlx::query_as::<Db, UntaggedRow>(Self::UNTAGGED_DUE)
+                    .bind(i64::MAX)
+                    .bind(1_i64)
+                    .fetch_optional(self.delivery_pool())
+                    .await?
+                    .map(|r| r.due_at);
+                if next.is_none_or(|due| due > now_ms) {
+                    return Ok((0, next));
                 }
                 let mut tx = self.delivery_write_tx().await?;
                 let due: Vec<UntaggedRow> = sqlx::query_as::<Db, UntaggedRow>(Self::UNTAGGED_DUE)
-                    .bind(to_millis(now))
+                    .bind(now_ms)
                     .bind(TAG_BATCH)
                     .fetch_all(&mut *tx)
                     .await?;
                 if due.is_empty() {
-                    return Ok(0);
+                    // Tagged or ended meanwhile: look again at the next claim.
+                    return Ok((0, Some(now_ms)));
                 }
                 let arrivals: Vec<fair_share::Arrival<'_>> = due
                     .iter()
@@ -183,8 +282,51 @@ macro_rules! fair_fns {
                     tagged += update.build().execute(&mut *tx).await?.rows_affected();
                 }
                 tx.commit().await?;
-                Ok(tagged)
+                // More may be due than one batch: the next claim looks again.
+                Ok((tagged, Some(now_ms)))
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_looks_first_then_only_when_something_untagged_can_be_due() {
+        let hint = UntaggedHint::default();
+        assert!(hint.look_now(0), "nothing known: look");
+        hint.looked(0, Some(60_000));
+        assert!(!hint.look_now(500));
+        assert!(
+            hint.look_now(UNTAGGED_LOOK_EVERY_MS),
+            "what other instances wrote"
+        );
+        hint.looked(1_000, None);
+        assert!(!hint.look_now(1_999));
+        hint.wrote(1_500);
+        assert!(hint.look_now(1_500), "this instance wrote one due now");
+        hint.looked(1_500, None);
+        hint.wrote(300_000);
+        assert!(!hint.look_now(2_000), "a lease ending later");
+    }
+
+    #[test]
+    fn what_is_written_during_a_look_is_not_forgotten_by_it() {
+        let hint = UntaggedHint::default();
+        assert!(hint.look_now(0));
+        // Committed after the look's read: the look did not see it.
+        hint.wrote(10);
+        hint.looked(0, None);
+        assert!(hint.look_now(10));
+    }
+
+    #[test]
+    fn a_failed_look_is_tried_again() {
+        let hint = UntaggedHint::default();
+        assert!(hint.look_now(0));
+        hint.look_failed();
+        assert!(hint.look_now(0));
+    }
 }

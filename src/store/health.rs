@@ -356,6 +356,9 @@ macro_rules! health_store {
                     (0, skipped)
                 };
                 tx.commit().await?;
+                if released > 0 {
+                    self.untagged.wrote(now);
+                }
                 Ok(Some(Reactivated { released, skipped }))
             }
 

@@ -184,6 +184,9 @@ macro_rules! log_store {
                     .bind(webhook_id)
                     .execute($crate::store::Backend::pool(self))
                     .await?;
+                if done.rows_affected() == 1 {
+                    self.untagged.wrote(to_millis(now));
+                }
                 Ok(done.rows_affected() == 1)
             }
 
@@ -203,6 +206,9 @@ macro_rules! log_store {
                     .bind(to_millis(since))
                     .execute($crate::store::Backend::pool(self))
                     .await?;
+                if done.rows_affected() > 0 {
+                    self.untagged.wrote(to_millis(now));
+                }
                 Ok(done.rows_affected())
             }
 

@@ -20,38 +20,55 @@ use crate::domain::notification::Notification;
 
 pub struct PgStore {
     pool: PgPool,
-    /// Claims, tagging and attempt records only.
+    /// Tagging and attempt records only.
     delivery_pool: PgPool,
+    /// Claims only, committed without waiting for the WAL flush (see `connect`).
+    claim_pool: PgPool,
+    untagged: super::fair::UntaggedHint,
 }
 
 /// Connections kept for delivery, besides the pool's.
 const DELIVERY_CONNECTIONS: u32 = 4;
+/// Connections for claims: an instance's claims take turns, one more covers a reconnect.
+const CLAIM_CONNECTIONS: u32 = 2;
 
 impl PgStore {
     /// Per webhook not at capacity, the lowest tags of its fair queue (at most its room
     /// in `$7`/`$8`, else `$5`, and never more than the partner's `max_concurrency`:
     /// LEAST ignores a NULL; one walk of `deliveries_webhook_fair` each) are the
-    /// candidates; of those, each webhook's first before anyone's second, the first `$4`
-    /// not locked by another claim are locked and leased. Locking only what is leased
-    /// lets concurrent claims (workers, instances) take the next rows instead of finding
-    /// the whole candidate set locked; a row another claim leased meanwhile fails the
-    /// recheck under the lock.
+    /// candidates, each webhook's first before anyone's second. They are gathered into
+    /// an array first, so that the rows are then fetched and locked one primary-key probe
+    /// each: joined directly, the planner (which cannot know the LIMITs) hash-joined the
+    /// whole deliveries table, 11 ms a claim against 0.9 with a 12,700-delivery backlog
+    /// (BENCHMARKS.md, "Tenant-fair fan-in"). The first `$4` not locked by another claim
+    /// are leased: locking only what is leased lets concurrent claims (workers,
+    /// instances) take the next rows, and a row another claim leased meanwhile fails the
+    /// recheck under the lock. The leased rows come back in the same statement, joined
+    /// with what sending needs.
     pub const CLAIM_DUE: &'static str = concat!(
-        "UPDATE deliveries ",
+        "WITH leased AS (UPDATE deliveries ",
         claim_set!(),
         "\
-         WHERE id IN (SELECT d.id FROM webhooks w CROSS JOIN LATERAL ( \
-                          SELECT q.id, q.due_at, ROW_NUMBER() OVER (ORDER BY q.fair_tag) AS n \
-                          FROM (SELECT id, due_at, fair_tag FROM deliveries \
-                                WHERE webhook_id = w.id AND fair_tag IS NOT NULL AND due_at <= $3 \
-                                ORDER BY fair_tag \
-                                LIMIT LEAST(COALESCE((SELECT r.n FROM unnest($7::text[], $8::bigint[]) \
-                                                      AS r(id, n) WHERE r.id = w.id), $5), \
-                                            w.max_concurrency)) q) c \
+         WHERE id IN (SELECT d.id FROM unnest(ARRAY( \
+                          SELECT c.id FROM webhooks w CROSS JOIN LATERAL ( \
+                              SELECT q.id, q.due_at, \
+                                     ROW_NUMBER() OVER (ORDER BY q.fair_tag) AS n \
+                              FROM (SELECT id, due_at, fair_tag FROM deliveries \
+                                    WHERE webhook_id = w.id AND fair_tag IS NOT NULL \
+                                    AND due_at <= $3 ORDER BY fair_tag \
+                                    LIMIT LEAST(COALESCE((SELECT r.n FROM unnest($7::text[], \
+                                                          $8::bigint[]) AS r(id, n) \
+                                                          WHERE r.id = w.id), $5), \
+                                                w.max_concurrency)) q) c \
+                          WHERE NOT (w.id = ANY($6)) ORDER BY c.n, c.due_at)) \
+                      WITH ORDINALITY AS c(id, place) \
                       JOIN deliveries d ON d.id = c.id \
-                      WHERE NOT (w.id = ANY($6)) AND d.due_at <= $3 AND d.fair_tag IS NOT NULL \
-                      ORDER BY c.n, c.due_at LIMIT $4 \
-                      FOR UPDATE OF d SKIP LOCKED)"
+                      WHERE d.due_at <= $3 AND d.fair_tag IS NOT NULL \
+                      ORDER BY c.place LIMIT $4 \
+                      FOR UPDATE OF d SKIP LOCKED) \
+         RETURNING id, lease_token, attempt_count, retry_base, first_failure_at, event_id, \
+         tenant_id, installation_id, app_id, webhook_id) ",
+        claimed_select!("leased", "events e", "$2")
     );
 
     pub async fn connect(url: &str, settings: &super::PoolSettings) -> StoreResult<Self> {
@@ -67,11 +84,22 @@ impl PgStore {
         let delivery_pool = PgPoolOptions::new()
             .max_connections(DELIVERY_CONNECTIONS)
             .acquire_timeout(settings.acquire_timeout)
-            .connect_with(options)
+            .connect_with(options.clone())
+            .await?;
+        // A claim's commit does not wait for its WAL to reach the disk (one fsync per
+        // claim was most of its time). A crash can lose only a lease, whose deliveries are
+        // then due again as before it: at-least-once holds, as after any lost lease. An
+        // attempt's record waits for the flush, which carries its claim with it.
+        let claim_pool = PgPoolOptions::new()
+            .max_connections(CLAIM_CONNECTIONS)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options.options([("synchronous_commit", "off")]))
             .await?;
         Ok(Self {
             pool,
             delivery_pool,
+            claim_pool,
+            untagged: Default::default(),
         })
     }
 }
@@ -89,7 +117,7 @@ impl super::Backend for PgStore {
          ORDER BY due_at LIMIT 1) d";
 
     /// The fetch of what a claim leased.
-    const CLAIMED_SELECT: &'static str = claimed_select!("events e");
+    const CLAIMED_SELECT: &'static str = claimed_select!("deliveries", "events e", "$1");
 
     const CLAIM_SENDS: &'static str = crate::claim_sends_sql!("FOR UPDATE SKIP LOCKED");
 
@@ -108,17 +136,15 @@ impl super::Backend for PgStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         claim: &super::ClaimLimits,
-    ) -> Result<u64, sqlx::Error> {
+    ) -> Result<Vec<ClaimedRow>, sqlx::Error> {
         let (room_ids, room): (Vec<&str>, Vec<i64>) = claim
             .remaining
             .iter()
             .map(|(id, n)| (id.as_str(), *n))
             .unzip();
-        // Not a prepared statement: planned with each claim's own limits. A cached
-        // (generic) plan, not knowing `LIMIT $4`, hash-joined the whole deliveries table:
-        // 99 ms against 8 ms with 200,000 deliveries due (BENCHMARKS.md).
-        Ok(sqlx::query(Self::CLAIM_DUE)
-            .persistent(false)
+        // A prepared statement: its generic plan is the custom one (every join a
+        // primary-key probe; see CLAIM_DUE), and planning was half of a claim's time.
+        sqlx::query_as::<Postgres, ClaimedRow>(Self::CLAIM_DUE)
             .bind(to_millis(lease_until))
             .bind(token)
             .bind(to_millis(now))
@@ -127,9 +153,8 @@ impl super::Backend for PgStore {
             .bind(&claim.skip_webhooks)
             .bind(room_ids)
             .bind(room)
-            .execute(&self.delivery_pool)
-            .await?
-            .rows_affected())
+            .fetch_all(&self.claim_pool)
+            .await
     }
 
     async fn write_tx(&self) -> Result<super::WriteTx<Postgres>, sqlx::Error> {
@@ -161,7 +186,7 @@ mod tests {
     /// Every pooled connection runs without JIT (the test command starts PostgreSQL and
     /// sets `HOOKGATE_TEST_PG_URL`).
     #[tokio::test]
-    async fn connections_run_without_jit() {
+    async fn connections_run_without_jit_and_only_claims_commit_early() {
         let url = std::env::var("HOOKGATE_TEST_PG_URL")
             .expect("HOOKGATE_TEST_PG_URL is not set: run the suite with scripts/test.sh");
         let settings = super::super::PoolSettings {
@@ -174,5 +199,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(jit, "off");
+        let claim_settings: (String, String) =
+            sqlx::query_as("SELECT current_setting('jit'), current_setting('synchronous_commit')")
+                .fetch_one(&store.claim_pool)
+                .await
+                .unwrap();
+        assert_eq!(claim_settings, ("off".into(), "off".into()));
+        let durable: String = sqlx::query_scalar("SHOW synchronous_commit")
+            .fetch_one(&store.delivery_pool)
+            .await
+            .unwrap();
+        assert_eq!(durable, "on", "attempt records wait for the flush");
     }
 }

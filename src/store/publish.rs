@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::rows::FanoutRow;
 use super::StoreError;
 use crate::clock::to_millis;
+use crate::domain::fair_share::{self, Arrival, Clocks, Ledger};
 use crate::domain::filter;
 use crate::domain::model::{ClaimedDelivery, DeliveryState, EventSummary, NewEvent, WebhookState};
 
@@ -26,12 +27,20 @@ pub(crate) const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (id, event_id
 /// Active installations of the tenants (an `IN (…)` list follows) with their apps'
 /// webhooks of the tenant's environment. The environment is a correlated subquery, not a
 /// join, so that the planner starts from the tenants' installations: joined, it began
-/// from the webhooks and filtered every installation of each app.
+/// from the webhooks and filtered every installation of each app. Each row carries its
+/// webhook's fair-queue clock and its tenant's finish (one index probe each, first entry
+/// in index order), so a publish places its deliveries without another read.
 pub(crate) const FANOUT_CANDIDATES: &str = "SELECT i.tenant_id, w.id AS webhook_id, w.app_id, \
      w.event_types, w.state, i.id AS installation_id, \
      (SELECT t.name FROM tenants t WHERE t.id = i.tenant_id) AS tenant_name, w.url, w.secret, \
      w.previous_secret, w.previous_secret_expires_at, w.headers, w.timeout_ms, w.retry_policy, \
-     w.rate_limit_per_second, w.max_concurrency, i.delivery_weight \
+     w.rate_limit_per_second, w.max_concurrency, i.delivery_weight, \
+     (SELECT d.fair_tag FROM deliveries d WHERE d.webhook_id = w.id \
+      AND d.fair_tag IS NOT NULL ORDER BY d.fair_tag LIMIT 1) AS lowest_waiting, \
+     (SELECT f.finish_tag FROM fair_queues f WHERE f.webhook_id = w.id \
+      ORDER BY f.finish_tag DESC LIMIT 1) AS latest_finish, \
+     (SELECT f.finish_tag FROM fair_queues f \
+      WHERE f.webhook_id = w.id AND f.tenant_id = i.tenant_id) AS tenant_finish \
      FROM installations i JOIN webhooks w ON w.app_id = i.app_id \
      WHERE i.state = 'active' \
      AND w.environment = (SELECT t.environment FROM tenants t WHERE t.id = i.tenant_id) \
@@ -52,8 +61,6 @@ pub(crate) struct NewDelivery {
     pub created_at: i64,
     /// Set when the publish leased the delivery to this instance (the fast path).
     pub lease_token: Option<String>,
-    /// The installation's weight, for the fair queue.
-    pub weight: i64,
     /// Its tag in the webhook's fair queue, for a delivery queued (pending).
     pub fair_tag: Option<i64>,
 }
@@ -88,13 +95,37 @@ pub(crate) fn tenants_of<'a>(events: &'a [NewEvent], created: &[bool]) -> Vec<&'
     tenants
 }
 
+/// The fair-queue ledger of a batch, from its fan-out candidates' clocks.
+pub(crate) fn ledger_of(candidates: &HashMap<String, Vec<FanoutRow>>) -> Ledger {
+    let mut clocks = Clocks::default();
+    let mut waiting = HashSet::new();
+    for c in candidates.values().flatten() {
+        clocks.virtual_time.insert(
+            c.webhook_id.clone(),
+            fair_share::virtual_time(c.lowest_waiting, c.latest_finish),
+        );
+        if c.lowest_waiting.is_some() {
+            waiting.insert(c.webhook_id.clone());
+        }
+        if let Some(f) = c.tenant_finish {
+            clocks
+                .finish
+                .insert((c.webhook_id.clone(), c.tenant_id.clone()), f);
+        }
+    }
+    Ledger::new(clocks, waiting)
+}
+
 /// One event's deliveries: one per candidate webhook of its tenant whose event-type
-/// filter matches; a deactivated webhook's is held; with `lease`, those this instance has
-/// room for are leased to it. Returns them with the event's summary and the leased ones.
+/// filter matches; a deactivated webhook's is held. One at the head of its webhook's
+/// fair queue is leased to this instance with `lease` when the instance has room for
+/// it; any other joins the queue with its tag. Returns them with the event's summary
+/// and the leased ones.
 pub(crate) fn fan_out(
     e: &NewEvent,
     candidates: &HashMap<String, Vec<FanoutRow>>,
     lease: Option<&FastLease<'_>>,
+    ledger: &mut Ledger,
 ) -> Result<(Vec<NewDelivery>, EventSummary, Vec<ClaimedDelivery>), StoreError> {
     let now = to_millis(e.received_at);
     let mut deliveries = Vec::new();
@@ -109,19 +140,34 @@ pub(crate) fn fan_out(
             continue;
         }
         let id = uuid::Uuid::now_v7().to_string();
-        let (state, due_at, lease_token) = if c.state != WebhookState::Active.as_str() {
-            (DeliveryState::Held, None, None)
+        let arrival = Arrival {
+            webhook: &c.webhook_id,
+            tenant: &e.tenant_id,
+            weight: c.delivery_weight,
+        };
+        let (state, due_at, lease_token, fair_tag) = if c.state != WebhookState::Active.as_str() {
+            (DeliveryState::Held, None, None, None)
         } else {
-            match lease.filter(|l| (l.try_hold)(&c.webhook_id, c.max_concurrency)) {
+            let fast = lease.filter(|l| {
+                ledger.place(&arrival).at_head && (l.try_hold)(&c.webhook_id, c.max_concurrency)
+            });
+            match fast {
                 Some(l) => {
+                    ledger.send_at_once(&arrival);
                     leased.push(c.leased(e, &id, &l.token)?);
                     (
                         DeliveryState::InFlight,
                         Some(to_millis(l.until)),
                         Some(l.token.clone()),
+                        None,
                     )
                 }
-                None => (DeliveryState::Pending, Some(now), None),
+                None => (
+                    DeliveryState::Pending,
+                    Some(now),
+                    None,
+                    Some(ledger.queue(&arrival)),
+                ),
             }
         };
         *by_app.entry(c.app_id.clone()).or_default() += 1;
@@ -137,8 +183,7 @@ pub(crate) fn fan_out(
             due_at,
             created_at: now,
             lease_token,
-            weight: c.delivery_weight,
-            fair_tag: None,
+            fair_tag,
         });
     }
     let summary = EventSummary {
@@ -215,9 +260,10 @@ macro_rules! publish_fns {
             let mut outcomes: Vec<Option<PublishOutcome>> = Vec::with_capacity(events.len());
             let mut deliveries = Vec::new();
             let mut leased = Vec::new();
+            let mut ledger = ledger_of(&candidates);
             for (e, created) in events.iter().zip(&created) {
                 if *created {
-                    let (planned, summary, fast) = fan_out(e, &candidates, lease)?;
+                    let (planned, summary, fast) = fan_out(e, &candidates, lease, &mut ledger)?;
                     deliveries.extend(planned);
                     leased.extend(fast);
                     outcomes.push(Some(PublishOutcome::Created(summary)));
@@ -225,22 +271,7 @@ macro_rules! publish_fns {
                     outcomes.push(None);
                 }
             }
-            // What is queued (not leased, not held) joins its webhook's fair queue now.
-            let queued: Vec<usize> = (0..deliveries.len())
-                .filter(|&i| deliveries[i].state == DeliveryState::Pending)
-                .collect();
-            let arrivals: Vec<_> = queued
-                .iter()
-                .map(|&i| $crate::domain::fair_share::Arrival {
-                    webhook: &deliveries[i].webhook_id,
-                    tenant: &deliveries[i].tenant_id,
-                    weight: deliveries[i].weight,
-                })
-                .collect();
-            let tags = assign_tags(tx, &arrivals).await?;
-            for (i, tag) in queued.into_iter().zip(tags) {
-                deliveries[i].fair_tag = Some(tag);
-            }
+            store_finishes(tx, &ledger.finishes()).await?;
             for chunk in deliveries.chunks(ROWS_PER_STATEMENT) {
                 let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_DELIVERIES);
                 insert.push_values(chunk, |mut row, d| {
@@ -338,6 +369,9 @@ mod tests {
             rate_limit_per_second: None,
             max_concurrency: None,
             delivery_weight: 1,
+            lowest_waiting: None,
+            latest_finish: None,
+            tenant_finish: None,
         }
     }
 
@@ -374,8 +408,14 @@ mod tests {
                 candidate("t", "w4", "app2", r#"["*"]"#, "deactivated"),
             ],
         )]);
-        let (deliveries, summary, leased) =
-            fan_out(&event("e", "t", "employee.created"), &candidates, None).unwrap();
+        let mut ledger = ledger_of(&candidates);
+        let (deliveries, summary, leased) = fan_out(
+            &event("e", "t", "employee.created"),
+            &candidates,
+            None,
+            &mut ledger,
+        )
+        .unwrap();
         assert!(leased.is_empty());
         let planned: Vec<_> = deliveries
             .iter()
@@ -394,7 +434,8 @@ mod tests {
             summary.deliveries_by_app,
             [("app1".to_string(), 2), ("app2".to_string(), 1)]
         );
-        let (none, summary, _) = fan_out(&event("e", "other", "x"), &candidates, None).unwrap();
+        let (none, summary, _) =
+            fan_out(&event("e", "other", "x"), &candidates, None, &mut ledger).unwrap();
         assert!(none.is_empty());
         assert_eq!(summary.deliveries, 0);
     }
@@ -420,8 +461,14 @@ mod tests {
             until,
             try_hold: &room_for_w1,
         };
-        let (deliveries, summary, leased) =
-            fan_out(&event("e", "t", "a.b"), &candidates, Some(&lease)).unwrap();
+        let mut ledger = ledger_of(&candidates);
+        let (deliveries, summary, leased) = fan_out(
+            &event("e", "t", "a.b"),
+            &candidates,
+            Some(&lease),
+            &mut ledger,
+        )
+        .unwrap();
         let planned: Vec<_> = deliveries
             .iter()
             .map(|d| (d.webhook_id.as_str(), d.state, d.lease_token.as_deref()))
@@ -448,5 +495,57 @@ mod tests {
         assert_eq!(leased.len(), 1);
         assert_eq!(leased[0].delivery_id, deliveries[0].id);
         assert_eq!(leased[0].tenant_name, "t Inc.");
+    }
+
+    #[test]
+    fn only_a_delivery_at_its_queue_head_takes_a_free_place_at_once() {
+        let waiting = |tenant: &str, finish: i64| FanoutRow {
+            lowest_waiting: Some(10),
+            latest_finish: Some(900),
+            tenant_finish: Some(finish),
+            ..candidate(tenant, "w", "app", r#"["*"]"#, "active")
+        };
+        // The noisy tenant's backlog reaches far past the head; the quiet one's last
+        // delivery finished before it.
+        let candidates = HashMap::from([
+            ("noisy".to_string(), vec![waiting("noisy", 900)]),
+            ("quiet".to_string(), vec![waiting("quiet", 5)]),
+        ]);
+        let always_room = |_: &str, _: Option<i64>| true;
+        let lease = FastLease {
+            token: "tok".into(),
+            until: Utc::now(),
+            try_hold: &always_room,
+        };
+        let mut ledger = ledger_of(&candidates);
+        let mut publish = |tenant: &str| {
+            let (d, _, _) = fan_out(
+                &event("e", tenant, "x"),
+                &candidates,
+                Some(&lease),
+                &mut ledger,
+            )
+            .unwrap();
+            (d[0].state, d[0].fair_tag)
+        };
+        assert_eq!(publish("noisy"), (DeliveryState::Pending, Some(900)));
+        assert_eq!(
+            publish("quiet"),
+            (DeliveryState::InFlight, None),
+            "at the head"
+        );
+        let cost = fair_share::cost(1);
+        assert_eq!(
+            publish("quiet"),
+            (DeliveryState::Pending, Some(10 + cost)),
+            "its place at the head is taken: the next one queues"
+        );
+        assert_eq!(
+            ledger.finishes(),
+            [
+                (("w".to_string(), "noisy".to_string()), 900 + cost),
+                (("w".to_string(), "quiet".to_string()), 10 + 2 * cost),
+            ]
+        );
     }
 }

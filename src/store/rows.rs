@@ -245,25 +245,29 @@ pub const REQUEUE: &str = "UPDATE deliveries SET state = 'pending', due_at = $1,
 pub const STILL_INSTALLED: &str = " AND NOT EXISTS (SELECT 1 FROM installations i \
      WHERE i.id = deliveries.installation_id AND i.state = 'revoked')";
 
-/// Everything a worker needs to send one leased delivery, in one join. `$events` is the
-/// events table as `e`: SQLite pins its primary-key index there, because statistics
-/// gathered while the table was small (ANALYZE, `PRAGMA optimize`) make its planner scan
-/// the whole table once per delivery as the table grows (BENCHMARKS.md, scenario 4).
+/// Everything a worker needs to send one leased delivery, in one join. `$deliveries` is
+/// the leased rows as `d` (the table, or the claim's `RETURNING` on PostgreSQL), `$token`
+/// the lease token's parameter. `$events` is the events table as `e`: SQLite pins its
+/// primary-key index there, because statistics gathered while the table was small
+/// (ANALYZE, `PRAGMA optimize`) make its planner scan the whole table once per delivery
+/// as the table grows (BENCHMARKS.md, scenario 4).
 macro_rules! claimed_select {
-    ($events:literal) => {
+    ($deliveries:literal, $events:literal, $token:literal) => {
         concat!(
             "SELECT d.id AS delivery_id, d.lease_token, d.attempt_count, d.retry_base, \
              d.first_failure_at, d.event_id, e.event_type, e.occurred_at, e.data, d.tenant_id, \
              t.name AS tenant_name, d.installation_id, d.app_id, d.webhook_id, w.url, w.secret, \
              w.previous_secret, w.previous_secret_expires_at, w.headers, w.timeout_ms, \
              w.retry_policy, w.rate_limit_per_second, w.max_concurrency, e.traceparent \
-             FROM deliveries d \
-             JOIN ",
+             FROM ",
+            $deliveries,
+            " d JOIN ",
             $events,
             " ON e.id = d.event_id \
              JOIN tenants t ON t.id = d.tenant_id \
              JOIN webhooks w ON w.id = d.webhook_id \
-             WHERE d.lease_token = $1"
+             WHERE d.lease_token = ",
+            $token
         )
     };
 }
@@ -351,6 +355,10 @@ pub struct FanoutRow {
     pub rate_limit_per_second: Option<i64>,
     pub max_concurrency: Option<i64>,
     pub delivery_weight: i64,
+    // The webhook's fair queue as the publish finds it (`domain::fair_share`).
+    pub lowest_waiting: Option<i64>,
+    pub latest_finish: Option<i64>,
+    pub tenant_finish: Option<i64>,
 }
 
 impl FanoutRow {

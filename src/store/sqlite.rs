@@ -36,6 +36,7 @@ async fn discard_if_in_transaction(conn: &mut sqlx::SqliteConnection) -> Result<
 pub struct SqliteStore {
     pool: SqlitePool,
     write_turn: super::WriteTurn,
+    untagged: super::fair::UntaggedHint,
 }
 
 impl SqliteStore {
@@ -85,6 +86,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             write_turn: super::WriteTurn::default(),
+            untagged: Default::default(),
         })
     }
 }
@@ -100,8 +102,11 @@ impl super::Backend for SqliteStore {
     const NEXT_DUE: &'static str = "SELECT MIN(due_at) FROM deliveries WHERE due_at IS NOT NULL";
 
     /// The fetch of what a claim leased, with the events table's key index pinned.
-    const CLAIMED_SELECT: &'static str =
-        claimed_select!("events e INDEXED BY sqlite_autoindex_events_1");
+    const CLAIMED_SELECT: &'static str = claimed_select!(
+        "deliveries",
+        "events e INDEXED BY sqlite_autoindex_events_1",
+        "$1"
+    );
 
     const CLAIM_SENDS: &'static str = crate::claim_sends_sql!("");
 
@@ -121,7 +126,7 @@ impl super::Backend for SqliteStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         claim: &super::ClaimLimits,
-    ) -> Result<u64, sqlx::Error> {
+    ) -> Result<Vec<ClaimedRow>, sqlx::Error> {
         let skip = serde_json::to_string(&claim.skip_webhooks).expect("strings serialise");
         let room: serde_json::Map<String, serde_json::Value> = claim
             .remaining
@@ -129,8 +134,8 @@ impl super::Backend for SqliteStore {
             .map(|(id, n)| (id.clone(), (*n).into()))
             .collect();
         let room = serde_json::Value::Object(room).to_string();
-        let _turn = self.write_turn.take_first().await;
-        Ok(sqlx::query(Self::CLAIM_DUE)
+        let turn = self.write_turn.take_first().await;
+        let leased = sqlx::query(Self::CLAIM_DUE)
             .bind(to_millis(lease_until))
             .bind(token)
             .bind(to_millis(now))
@@ -141,7 +146,15 @@ impl super::Backend for SqliteStore {
             .bind(claim.largest_room())
             .execute(&self.pool)
             .await?
-            .rows_affected())
+            .rows_affected();
+        drop(turn);
+        if leased == 0 {
+            return Ok(Vec::new());
+        }
+        sqlx::query_as::<Sqlite, ClaimedRow>(Self::CLAIMED_SELECT)
+            .bind(token)
+            .fetch_all(&self.pool)
+            .await
     }
 
     async fn write_tx(&self) -> Result<super::WriteTx<Sqlite>, sqlx::Error> {
