@@ -96,6 +96,21 @@ macro_rules! untagged_due_sql {
 }
 pub(crate) use untagged_due_sql;
 
+/// A webhook `w`'s clock as two columns: its lowest waiting tag (`lowest_waiting`) and its
+/// latest finish (named `$latest`). One index probe each, the first entry in index order.
+macro_rules! webhook_clock_sql {
+    ($latest:literal) => {
+        concat!(
+            "(SELECT d.fair_tag FROM deliveries d WHERE d.webhook_id = w.id \
+             AND d.fair_tag IS NOT NULL ORDER BY d.fair_tag LIMIT 1) AS lowest_waiting, \
+             (SELECT f.finish_tag FROM fair_queues f WHERE f.webhook_id = w.id \
+             ORDER BY f.finish_tag DESC LIMIT 1) AS ",
+            $latest
+        )
+    };
+}
+pub(crate) use webhook_clock_sql;
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct UntaggedRow {
     pub id: String,
@@ -146,14 +161,11 @@ macro_rules! fair_fns {
             let (webhook_chunks, pair_chunks): (Vec<_>, Vec<_>) =
                 (webhooks.chunks(500).collect(), pairs.chunks(500).collect());
             for k in 0..webhook_chunks.len().max(pair_chunks.len()) {
-                let mut select = sqlx::QueryBuilder::<Db>::new(
-                    "SELECT w.id AS webhook_id, CAST(NULL AS TEXT) AS tenant_id, \
-                     (SELECT d.fair_tag FROM deliveries d WHERE d.webhook_id = w.id \
-                      AND d.fair_tag IS NOT NULL ORDER BY d.fair_tag LIMIT 1) AS lowest_waiting, \
-                     (SELECT f.finish_tag FROM fair_queues f WHERE f.webhook_id = w.id \
-                      ORDER BY f.finish_tag DESC LIMIT 1) AS finish_tag \
-                     FROM webhooks w WHERE w.id IN (",
-                );
+                let mut select = sqlx::QueryBuilder::<Db>::new(concat!(
+                    "SELECT w.id AS webhook_id, CAST(NULL AS TEXT) AS tenant_id, ",
+                    $crate::store::fair::webhook_clock_sql!("finish_tag"),
+                    " FROM webhooks w WHERE w.id IN ("
+                ));
                 let mut list = select.separated(", ");
                 // An empty list is no SQL: a webhook no one names stands in.
                 list.push_bind(String::new());
@@ -171,7 +183,10 @@ macro_rules! fair_fns {
                     });
                     select.push(")");
                 }
-                let rows = select.build_query_as::<ClockRow>().fetch_all(&mut **tx).await?;
+                let rows = select
+                    .build_query_as::<ClockRow>()
+                    .fetch_all(&mut **tx)
+                    .await?;
                 for c in rows {
                     match c.tenant_id {
                         None => {

@@ -30,21 +30,20 @@ pub(crate) const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (id, event_id
 /// from the webhooks and filtered every installation of each app. Each row carries its
 /// webhook's fair-queue clock and its tenant's finish (one index probe each, first entry
 /// in index order), so a publish places its deliveries without another read.
-pub(crate) const FANOUT_CANDIDATES: &str = "SELECT i.tenant_id, w.id AS webhook_id, w.app_id, \
+pub(crate) const FANOUT_CANDIDATES: &str = concat!(
+    "SELECT i.tenant_id, w.id AS webhook_id, w.app_id, \
      w.event_types, w.state, i.id AS installation_id, \
      (SELECT t.name FROM tenants t WHERE t.id = i.tenant_id) AS tenant_name, w.url, w.secret, \
      w.previous_secret, w.previous_secret_expires_at, w.headers, w.timeout_ms, w.retry_policy, \
-     w.rate_limit_per_second, w.max_concurrency, i.delivery_weight, \
-     (SELECT d.fair_tag FROM deliveries d WHERE d.webhook_id = w.id \
-      AND d.fair_tag IS NOT NULL ORDER BY d.fair_tag LIMIT 1) AS lowest_waiting, \
-     (SELECT f.finish_tag FROM fair_queues f WHERE f.webhook_id = w.id \
-      ORDER BY f.finish_tag DESC LIMIT 1) AS latest_finish, \
-     (SELECT f.finish_tag FROM fair_queues f \
+     w.rate_limit_per_second, w.max_concurrency, i.delivery_weight, ",
+    crate::store::fair::webhook_clock_sql!("latest_finish"),
+    ", (SELECT f.finish_tag FROM fair_queues f \
       WHERE f.webhook_id = w.id AND f.tenant_id = i.tenant_id) AS tenant_finish \
      FROM installations i JOIN webhooks w ON w.app_id = i.app_id \
      WHERE i.state = 'active' \
      AND w.environment = (SELECT t.environment FROM tenants t WHERE t.id = i.tenant_id) \
-     AND i.tenant_id IN ";
+     AND i.tenant_id IN "
+);
 
 /// One delivery to insert.
 #[derive(Debug)]
