@@ -41,6 +41,10 @@ pub trait Backend: Send + Sync + 'static {
         self.pool()
     }
 
+    /// `n` deliveries were committed (PostgreSQL: analyzes a young table as it grows,
+    /// [`statistics`](super::statistics)).
+    fn deliveries_inserted(&self, _n: u64) {}
+
     /// A write transaction for delivery (SQLite: ahead of other writers; PostgreSQL: on
     /// the delivery pool).
     async fn delivery_write_tx(&self) -> Result<WriteTx<Self::Db>, sqlx::Error>;

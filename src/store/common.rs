@@ -527,6 +527,7 @@ macro_rules! sql_store {
                 let mut tx = $crate::store::Backend::write_tx(self).await?;
                 let (outcome, _) = publish_all(&mut tx, std::slice::from_ref(e), None).await?;
                 tx.commit().await?;
+                $crate::store::Backend::deliveries_inserted(self, $crate::store::publish::deliveries_created(&outcome));
                 Ok(outcome.into_iter().next().expect("one outcome per event"))
             }
 
@@ -534,6 +535,7 @@ macro_rules! sql_store {
                 let mut tx = $crate::store::Backend::write_tx(self).await?;
                 let (outcomes, _) = publish_all(&mut tx, events, None).await?;
                 tx.commit().await?;
+                $crate::store::Backend::deliveries_inserted(self, $crate::store::publish::deliveries_created(&outcomes));
                 Ok(outcomes)
             }
 
@@ -545,6 +547,7 @@ macro_rules! sql_store {
                 let mut tx = $crate::store::Backend::write_tx(self).await?;
                 let published = publish_all(&mut tx, events, Some(lease)).await?;
                 tx.commit().await?;
+                $crate::store::Backend::deliveries_inserted(self, $crate::store::publish::deliveries_created(&published.0));
                 if !published.1.is_empty() {
                     self.untagged.wrote(to_millis(lease.until));
                 }

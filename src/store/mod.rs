@@ -69,6 +69,7 @@ pub mod portal;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+mod statistics;
 mod write_tx;
 
 pub use backend::Backend;

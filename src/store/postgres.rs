@@ -25,6 +25,7 @@ pub struct PgStore {
     /// Claims only, committed without waiting for the WAL flush (see `connect`).
     claim_pool: PgPool,
     untagged: super::fair::UntaggedHint,
+    growth: std::sync::Arc<super::statistics::TableGrowth>,
 }
 
 /// Connections kept for delivery, besides the pool's.
@@ -100,6 +101,7 @@ impl PgStore {
             delivery_pool,
             claim_pool,
             untagged: Default::default(),
+            growth: Default::default(),
         })
     }
 }
@@ -163,6 +165,10 @@ impl super::Backend for PgStore {
 
     fn delivery_pool(&self) -> &sqlx::Pool<Postgres> {
         &self.delivery_pool
+    }
+
+    fn deliveries_inserted(&self, n: u64) {
+        self.growth.inserted(n, &self.pool);
     }
 
     async fn delivery_write_tx(&self) -> Result<super::WriteTx<Postgres>, sqlx::Error> {

@@ -10,7 +10,9 @@ use super::StoreError;
 use crate::clock::to_millis;
 use crate::domain::fair_share::{self, Arrival, Clocks, Ledger};
 use crate::domain::filter;
-use crate::domain::model::{ClaimedDelivery, DeliveryState, EventSummary, NewEvent, WebhookState};
+use crate::domain::model::{
+    ClaimedDelivery, DeliveryState, EventSummary, NewEvent, PublishOutcome, WebhookState,
+};
 
 /// Rows per multi-row statement: 11 binds a row stays far below PostgreSQL's 65,535.
 pub(crate) const ROWS_PER_STATEMENT: usize = 1_000;
@@ -92,6 +94,17 @@ pub(crate) fn tenants_of<'a>(events: &'a [NewEvent], created: &[bool]) -> Vec<&'
     tenants.sort_unstable();
     tenants.dedup();
     tenants
+}
+
+/// The deliveries the created events of a publish stored.
+pub(crate) fn deliveries_created(outcomes: &[PublishOutcome]) -> u64 {
+    outcomes
+        .iter()
+        .map(|o| match o {
+            PublishOutcome::Created(summary) => summary.deliveries.max(0) as u64,
+            PublishOutcome::Replayed(_) => 0,
+        })
+        .sum()
 }
 
 /// The fair-queue ledger of a batch, from its fan-out candidates' clocks.

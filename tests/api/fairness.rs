@@ -212,6 +212,45 @@ async fn a_batch_of_many_tenants_and_webhooks_is_tagged_in_chunks(backend: Backe
     assert_eq!(ids.len(), 600, "each sent once");
 }
 
+/// PostgreSQL: the gateway analyzes a young `deliveries` table as it grows, so the claim's
+/// plan (made once per connection) is made for the table as it is, not for the handful of
+/// rows autovacuum last saw (`store::statistics`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_analyzes_a_young_deliveries_table_as_it_grows() {
+    use sqlx::Connection;
+    let app = spawn_app(Backend::Postgres).await;
+    let receiver = TestReceiver::start(None).await;
+    setup(&app, &receiver, &[]).await;
+    let batch = hookgate::domain::model::MAX_BATCH;
+    for _ in 0..1_000_usize.div_ceil(batch) {
+        burst(&app, "noisy", batch).await;
+    }
+    let mut db = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    // Statistics reach pg_stat_user_tables within a second or so of the analysis.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (analyzed, rows): (i64, f32) = sqlx::query_as(
+            "SELECT s.analyze_count, c.reltuples FROM pg_stat_user_tables s \
+             JOIN pg_class c ON c.oid = s.relid WHERE s.relname = 'deliveries'",
+        )
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+        // analyze_count counts ANALYZE statements only, never autovacuum's.
+        if analyzed >= 1 {
+            assert!(rows >= 1_000.0, "analyzed with {rows} rows");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deliveries not analyzed after 1,000 were inserted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 on_both_backends!(
     a_batch_of_many_tenants_and_webhooks_is_tagged_in_chunks,
     a_quiet_tenant_is_not_queued_behind_a_burst,
