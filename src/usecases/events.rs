@@ -88,7 +88,7 @@ pub async fn publish_batch(gw: &Gateway, body: &[u8]) -> Result<Vec<PublishOutco
         event.traceparent.clone_from(&traceparent);
     }
     require_declared(gw, &events).await?;
-    let outcomes = gw.store.publish_batch(&events).await?;
+    let outcomes = gw.publisher.publish_batch(&events).await?;
     count_and_wake(gw, &outcomes);
     Ok(outcomes)
 }

@@ -127,6 +127,62 @@ async fn a_publish_hands_its_deliveries_to_the_running_dispatcher(backend: Backe
     assert_eq!(receiver.received().len(), 2, "each sent once");
 }
 
+/// Batch inserts of events waiting for a row lock in this database.
+async fn waiting_at_the_lock(db: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO events%'",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+/// PostgreSQL: batch publishes are stored two at a time per instance (more would take the
+/// database from delivery while a flood lasts); the others wait their turn and all are
+/// stored. The tenant's row, locked here, holds each batch's insert where it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_batch_publishes_are_stored_two_at_a_time() {
+    use sqlx::Connection;
+    let app = crate::helpers::spawn_app(Backend::Postgres).await;
+    app.create_tenant("acme", "production").await;
+    let mut locker = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    let mut lock = locker.begin().await.unwrap();
+    sqlx::query("SELECT id FROM tenants WHERE id = 'acme' FOR UPDATE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let publishes = futures::future::join_all((0..4).map(|n| {
+        app.platform_post(
+            "/v1/events/batch",
+            json!({"events": [{"type": "a.b", "tenant_id": "acme", "data": {"n": n}}]}),
+        )
+    }));
+    let watch = async {
+        let mut watcher = sqlx::PgConnection::connect(&app.database_url)
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while waiting_at_the_lock(&mut watcher).await < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no batch reached the database"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // Without the bound all four are at the lock within milliseconds.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(waiting_at_the_lock(&mut watcher).await, 2);
+        lock.rollback().await.unwrap();
+    };
+    let (replies, ()) = tokio::join!(publishes, watch);
+    for r in replies {
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    }
+}
+
 on_both_backends!(
     concurrent_publishes_share_transactions_and_answer_alone,
     a_publish_hands_its_deliveries_to_the_running_dispatcher,
