@@ -27,7 +27,7 @@ const COMMITTERS: usize = 2;
 /// Batch publishes storing at once in this instance; the others wait their turn. More
 /// took the database from delivery while a flood lasted: on PostgreSQL, scenario 1's
 /// deliveries advanced at 0.27 of their rate after publishing with 10 batches at once,
-/// 0.71 with 2, at the same total (BENCHMARKS.md, "Batch publishes two at a time").
+/// 0.71 with 2, at the same total (BENCHMARKS.md, "… batches two at a time").
 const BATCH_WRITERS: usize = 2;
 
 #[derive(Debug, Clone, Copy)]
