@@ -81,6 +81,12 @@ impl Drop for Held<'_> {
     }
 }
 
+/// Attempt records written in one transaction at most.
+const RECORD_BATCH: usize = 256;
+/// A record batch smaller than this waits [`RECORD_LINGER`] for more attempts to finish.
+const RECORD_LINGER_BELOW: usize = 16;
+const RECORD_LINGER: Duration = Duration::from_millis(2);
+
 /// How an idle claim loop waits, besides for a new event.
 enum Idle {
     For(Duration),
@@ -398,8 +404,20 @@ impl Dispatcher {
     /// outage costs no second send. Past that it is given up; the leases expire and the
     /// deliveries are attempted again, so nothing is lost.
     async fn record_loop(self: Arc<Self>, mut finished: mpsc::Receiver<AttemptRecord>) {
-        let mut batch = Vec::with_capacity(256);
-        while finished.recv_many(&mut batch, 256).await > 0 {
+        let mut batch = Vec::with_capacity(RECORD_BATCH);
+        while finished.recv_many(&mut batch, RECORD_BATCH).await > 0 {
+            if batch.len() < RECORD_LINGER_BELOW {
+                // The delivery is sent and its slot free: waiting costs the listener
+                // nothing, and fewer, larger record transactions leave SQLite's one
+                // write lock to publishes (BENCHMARKS.md, "the record linger").
+                tokio::time::sleep(RECORD_LINGER).await;
+                while batch.len() < RECORD_BATCH {
+                    match finished.try_recv() {
+                        Ok(record) => batch.push(record),
+                        Err(_) => break,
+                    }
+                }
+            }
             let give_up = tokio::time::Instant::now() + self.settings.lease / 2;
             let mut backoff = Duration::from_millis(100);
             let mut retries = 0u32;
