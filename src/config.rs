@@ -29,6 +29,13 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_DB_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub db_acquire_timeout: Duration,
 
+    /// The longest an API request waits on the database once its body is read: past it,
+    /// the request is answered 503 `database_unavailable` with `Retry-After` (a database
+    /// that stops answering, e.g. behind a link that drops packets, never fails a
+    /// statement). A write may have committed meanwhile: retry with the same event id.
+    #[arg(long, env = "HOOKGATE_DB_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub db_timeout: Duration,
+
     /// The platform's API key (ingest, tenants, apps, installations). When unset a random
     /// one is generated and printed once on stdout at start-up (never logged).
     #[arg(long, env = "HOOKGATE_PLATFORM_KEY")]
@@ -404,6 +411,11 @@ impl Settings {
             return fail(
                 "max connections, the header and body timeouts and the body deadline must not be zero",
             );
+        }
+        if self.db_timeout < Duration::from_millis(100)
+            || self.db_timeout > Duration::from_secs(300)
+        {
+            return fail("the database timeout must be between 100 ms and 5 min");
         }
         if self.health_window.is_zero() {
             return fail("the health window must not be empty");

@@ -9,6 +9,12 @@ use axum::Json;
 use crate::store::StoreError;
 use crate::usecases::{ConflictKind, Error, LimitKind};
 
+/// The code of every 503 the database causes, an outage or no answer in time.
+pub const DATABASE_UNAVAILABLE: &str = "database_unavailable";
+
+/// What a 503 asks the client to wait before it tries again.
+pub const RETRY_AFTER_SECONDS: u64 = 2;
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -66,6 +72,21 @@ impl ApiError {
         )
     }
 
+    /// The database did not answer within `limit` ([`deadline`](super::deadline)).
+    /// Unlike the other outages, a write may have committed before the answer was lost.
+    pub fn database_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            DATABASE_UNAVAILABLE,
+            format!(
+                "the database did not answer within {}; the request may or may not have \
+                 taken effect: retry it (a publish with the same event id or \
+                 Idempotency-Key is stored once)",
+                humantime::format_duration(limit)
+            ),
+        )
+    }
+
     fn body_timeout() -> Self {
         Self::new(
             StatusCode::REQUEST_TIMEOUT,
@@ -97,7 +118,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// Stable and machine-readable: `bad_request`, `malformed_json`, `unauthorized`,
     /// `forbidden`, `not_found`, `request_timeout`, `conflict`, `payload_too_large`, `invalid`,
-    /// `unknown_reference`, `unavailable`, `internal`…
+    /// `unknown_reference`, `database_unavailable`, `internal`…
     pub code: String,
     pub message: String,
 }
@@ -111,6 +132,13 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, Json(body)).into_response();
+        // The gateway is not down for good: say when to come back.
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER_SECONDS),
+            );
+        }
         // The body of such a request was not read to its end: the connection cannot
         // carry another request.
         if matches!(
@@ -155,9 +183,11 @@ impl From<Error> for ApiError {
             Error::InsufficientScope(_) => {
                 Self::new(StatusCode::FORBIDDEN, "insufficient_scope", message)
             }
-            Error::Unavailable(_) => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
-            }
+            Error::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                DATABASE_UNAVAILABLE,
+                message,
+            ),
             Error::Store(e) => Self::from_store_failure(e),
         }
     }

@@ -14,6 +14,7 @@ use crate::config::Settings;
 use crate::usecases::Gateway;
 
 pub mod apps;
+mod deadline;
 pub mod destinations;
 pub mod error;
 pub mod event_types;
@@ -184,7 +185,12 @@ pub fn routes_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// and traces.
 pub fn router(state: AppState, pages: Router) -> Router {
     let max_body = state.settings.max_body_bytes;
+    let db_timeout = state.settings.db_timeout;
     let (api, mut doc) = routes_and_doc();
+    let api = api.route_layer(axum::middleware::from_fn_with_state(
+        db_timeout,
+        deadline::bound_database_wait,
+    ));
     document_targets(&mut doc, state.policy.targets.allow_insecure);
     let doc = Arc::new(doc);
     Router::new()

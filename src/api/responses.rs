@@ -16,8 +16,13 @@ pub enum Authenticated {
     /// method needs (`insufficient_scope`).
     #[response(status = 403)]
     Forbidden(ErrorBody),
-    /// The database, or the OAuth issuer's signing keys, cannot be reached now.
-    #[response(status = 503)]
+    /// The database (`database_unavailable`: down, full, read-only, busy, or no answer
+    /// within `HOOKGATE_DB_TIMEOUT`), or the OAuth issuer's signing keys
+    /// (`oauth_unavailable`), cannot be reached now.
+    #[response(
+        status = 503,
+        headers(("Retry-After" = u64, description = "Seconds to wait before trying again."))
+    )]
     Unavailable(ErrorBody),
 }
 

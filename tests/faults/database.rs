@@ -7,34 +7,21 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::time::Instant;
-
-use crate::gateway::{count, delivered_events, serve_command, Gateway, BINARY};
+use crate::gateway::{count, delivered_events, serve_command, wait_until, Gateway, BINARY};
 use crate::helpers::{fresh_database, Backend, Reply, TestReceiver};
 use crate::private_postgres::PrivatePostgres;
 
-/// Every answer is a 202 or a 503 with `{"error": {"code": "unavailable"}}`.
+/// Every answer is a 202 or a 503 with `{"error": {"code": "database_unavailable"}}`.
 fn assert_accepted_or_unavailable(n: usize, r: &Reply) {
     match r.status.as_u16() {
         202 => {}
         503 => assert_eq!(
-            r.body["error"]["code"], "unavailable",
+            r.body["error"]["code"], "database_unavailable",
             "evt-{n}: a 503 carries a JSON error: {}",
             r.body
         ),
         other => panic!("evt-{n}: {other} {}", r.body),
     }
-}
-
-async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    done()
 }
 
 /// PostgreSQL is stopped (fast shutdown, sessions killed) while events are published and

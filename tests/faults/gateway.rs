@@ -200,3 +200,15 @@ pub fn delivered_events(receiver: &TestReceiver) -> std::collections::HashSet<St
         .filter_map(|r| r.json()["id"].as_str().map(str::to_string))
         .collect()
 }
+
+/// Polls `done` every 100 ms for at most `limit`; whether it came true.
+pub async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    done()
+}

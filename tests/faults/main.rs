@@ -6,6 +6,7 @@
 #[macro_use]
 #[path = "../api/helpers.rs"]
 mod helpers;
+mod cut;
 mod database;
 mod gateway;
 mod private_postgres;
