@@ -36,6 +36,12 @@ pub struct Settings {
     #[arg(long, env = "HOOKGATE_DB_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub db_timeout: Duration,
 
+    /// PostgreSQL: how often this instance beats and renews its listener leases. An
+    /// instance that misses three beats counts as gone, and its leases lapse three beats
+    /// after their last renewal (listener ownership, README "Many instances").
+    #[arg(long, env = "HOOKGATE_INSTANCE_HEARTBEAT", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub instance_heartbeat: Duration,
+
     /// The platform's API key (ingest, tenants, apps, installations). When unset a random
     /// one is generated and printed once on stdout at start-up (never logged).
     #[arg(long, env = "HOOKGATE_PLATFORM_KEY")]
@@ -416,6 +422,11 @@ impl Settings {
             || self.db_timeout > Duration::from_secs(300)
         {
             return fail("the database timeout must be between 100 ms and 5 min");
+        }
+        if self.instance_heartbeat < Duration::from_millis(100)
+            || self.instance_heartbeat > Duration::from_secs(60)
+        {
+            return fail("the instance heartbeat must be between 100 ms and 1 min");
         }
         if self.health_window.is_zero() {
             return fail("the health window must not be empty");

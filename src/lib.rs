@@ -12,6 +12,7 @@ pub mod metrics_server;
 /// The domain model, at its old path for the binaries and tests.
 pub use domain::model;
 pub mod notify;
+pub mod ownership;
 pub mod portal;
 pub mod receiver;
 pub mod retention;

@@ -34,6 +34,7 @@ pub const NOTIFICATION_SENDS: &str = "hookgate_notification_sends_total";
 pub const OUTBOX_OLDEST_AGE: &str = "hookgate_notification_outbox_oldest_pending_age_seconds";
 pub const FAILING_DESTINATIONS: &str = "hookgate_notification_destinations_failing";
 pub const PRUNED: &str = "hookgate_pruned_rows_total";
+pub const OWNED_WEBHOOKS: &str = "hookgate_instance_owned_webhooks";
 pub const HTTP_REQUESTS: &str = "hookgate_http_requests_total";
 pub const HTTP_DURATION: &str = "hookgate_http_request_duration_seconds";
 
@@ -135,6 +136,10 @@ fn describe() {
         STS_ERRORS,
         "Failed attempts to assume a partner's role through STS."
     );
+    describe_gauge!(
+        OWNED_WEBHOOKS,
+        "Webhooks whose listener lease this instance holds (PostgreSQL; SQLite owns all)."
+    );
     describe_counter!(
         PRUNED,
         "Rows deleted by retention, by table: attempts, deliveries, events, notifications."
@@ -183,6 +188,11 @@ pub fn keep_fixed_series() {
         counter!(NOTIFICATIONS_PUBLISHED, "severity" => severity.as_str()).increment(0);
     }
     record_pruned(&crate::domain::stats::Pruned::default());
+}
+
+/// How many webhooks this instance owns, after each heartbeat.
+pub fn set_owned_webhooks(n: usize) {
+    gauge!(OWNED_WEBHOOKS).set(n as f64);
 }
 
 /// The outcome label of an attempt.

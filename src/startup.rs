@@ -18,6 +18,7 @@ use crate::domain::secrets::hash_key;
 use crate::health::evaluator::Evaluator;
 use crate::notify::sqs::{PlatformQueue, SqsClients};
 use crate::notify::{Relay, Senders};
+use crate::ownership::Ownership;
 use crate::retention::Pruner;
 use crate::store::{self, SharedStore};
 use crate::usecases::publishing::GroupCommit;
@@ -38,6 +39,9 @@ pub struct Application {
     pub pruner: Option<Arc<Pruner>>,
     /// Present when an SQS queue is configured.
     pub relay: Arc<Relay>,
+    /// PostgreSQL, when the dispatcher runs: this instance's listener leases (SQLite is
+    /// one instance and owns all).
+    pub ownership: Option<Arc<Ownership>>,
     pub platform_key: String,
     state: AppState,
     run_dispatcher: bool,
@@ -106,6 +110,15 @@ impl Application {
             senders.clone(),
             settings.relay_poll,
         ));
+        // Only an instance that delivers owns listeners.
+        let ownership = (settings.dispatcher && store.backend() == "postgres").then(|| {
+            Arc::new(Ownership::new(
+                store.clone(),
+                clock.clone(),
+                crate::ownership::instance_id(),
+                settings.instance_heartbeat,
+            ))
+        });
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -152,6 +165,7 @@ impl Application {
             evaluator,
             pruner,
             relay,
+            ownership,
             platform_key,
             state,
             run_dispatcher: settings.dispatcher,
@@ -200,6 +214,11 @@ impl Application {
             .run_dispatcher
             .then(|| tokio::spawn(self.dispatcher.clone().run(shutdown.clone())));
         let mut scheduler = self.schedule_jobs().await?;
+        let ownership = self.ownership.clone().map(|ownership| {
+            tracing::info!(instance = ownership.instance(), "joining the cluster");
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move { ownership.run(shutdown).await })
+        });
         let relay = self
             .run_relay
             .then(|| tokio::spawn(self.relay.clone().run(shutdown.clone())));
@@ -247,6 +266,9 @@ impl Application {
         let _ = scheduler.shutdown().await;
         if let Some(relay) = relay {
             let _ = relay.await;
+        }
+        if let Some(ownership) = ownership {
+            let _ = ownership.await;
         }
         if let Some(workers) = workers {
             if tokio::time::timeout(self.shutdown_grace, workers)

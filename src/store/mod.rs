@@ -59,6 +59,8 @@ pub(crate) mod fair;
 #[macro_use]
 pub mod outbox;
 #[macro_use]
+pub mod ownership;
+#[macro_use]
 pub mod retention;
 mod backend;
 mod outage;
@@ -117,6 +119,7 @@ pub use catalogue::CatalogueStore;
 pub use health::HealthStore;
 pub use logs::{AttemptFilter, AttemptWindow, DeliveryFilter, LogStore};
 pub use outbox::{ClaimedSend, OutboxStore};
+pub use ownership::{HeldLease, InstanceRow, OwnershipStore};
 pub use portal::{ConsoleSession, PortalSession, PortalStore};
 pub use retention::{Pruned, RetentionStore};
 
@@ -128,6 +131,7 @@ pub trait Store:
     + RetentionStore
     + CatalogueStore
     + PortalStore
+    + OwnershipStore
     + Send
     + Sync
     + 'static

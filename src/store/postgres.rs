@@ -183,6 +183,7 @@ health_store!(PgStore);
 retention_store!(PgStore);
 catalogue_store!(PgStore);
 portal_store!(PgStore);
+ownership_store!(PgStore);
 log_store!(PgStore);
 
 #[cfg(test)]

@@ -177,4 +177,5 @@ health_store!(SqliteStore);
 retention_store!(SqliteStore);
 catalogue_store!(SqliteStore);
 portal_store!(SqliteStore);
+ownership_store!(SqliteStore);
 log_store!(SqliteStore);
