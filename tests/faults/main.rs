@@ -9,6 +9,7 @@ mod helpers;
 mod cut;
 mod database;
 mod gateway;
+mod ownership;
 mod private_postgres;
 
 use std::time::Duration;
