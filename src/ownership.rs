@@ -10,9 +10,13 @@
 //! (SIGSTOP) or cut off past its lease stops counting it before any other instance can
 //! take it over, whatever its last renewal's answer said.
 //!
-//! Not yet enforced: the dispatcher still claims and fast-paths every webhook's
-//! deliveries on every instance (issue "many instances", in progress). SQLite is one
-//! instance and runs no loop: it owns everything.
+//! The dispatcher claims and fast-paths only the deliveries of the webhooks this
+//! instance counts as its own ([`Ownership::fence`]), so a webhook's `max_concurrency`,
+//! rate limit and adaptive limit are one controller for the cluster. Not yet: a publish
+//! on another instance does not wake the owner (it finds the deliveries within
+//! `HOOKGATE_IDLE_POLL`), an attempt is not checked against its lease's fence before it
+//! is sent or recorded, and a dead owner's deliveries in flight wait for their delivery
+//! lease. SQLite is one instance and runs no loop: it owns everything.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -77,6 +81,16 @@ impl Ownership {
         held.get(webhook_id)
             .filter(|h| h.valid_until > Instant::now())
             .map(|h| h.fence)
+    }
+
+    /// The webhooks this instance holds a counting lease on.
+    pub fn owned_webhooks(&self) -> Vec<String> {
+        let now = Instant::now();
+        let held = self.held.read().expect("ownership lock poisoned");
+        held.iter()
+            .filter(|(_, h)| h.valid_until > now)
+            .map(|(w, _)| w.clone())
+            .collect()
     }
 
     /// How many webhooks this instance holds a counting lease on.

@@ -119,6 +119,9 @@ impl Application {
                 settings.instance_heartbeat,
             ))
         });
+        if let Some(ownership) = &ownership {
+            dispatcher.own_through(ownership.clone());
+        }
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;

@@ -67,6 +67,9 @@ pub struct Dispatcher {
     /// sent and recorded. `None` before and after, when publishes lease nothing.
     fast_path: std::sync::RwLock<Option<(mpsc::Sender<AttemptRecord>, TaskTracker)>>,
     fast_pathed: std::sync::atomic::AtomicU64,
+    /// PostgreSQL: the listeners this instance owns; only their deliveries are claimed
+    /// or fast-pathed here. Unset (SQLite, one instance): every webhook is this one's.
+    ownership: std::sync::OnceLock<Arc<crate::ownership::Ownership>>,
 }
 
 /// One leased delivery counted in `held` until it is finished (or dropped).
@@ -118,6 +121,7 @@ impl Dispatcher {
             claim_turn: tokio::sync::Mutex::new(()),
             fast_path: std::sync::RwLock::new(None),
             fast_pathed: std::sync::atomic::AtomicU64::new(0),
+            ownership: std::sync::OnceLock::new(),
             slots: Slots::new(SlotSettings {
                 floor: settings.min_in_flight_per_webhook,
                 ceiling: settings.max_in_flight_per_webhook,
@@ -153,9 +157,23 @@ impl Dispatcher {
         self.clock.now() + TimeDelta::from_std(self.settings.lease).unwrap_or(TimeDelta::minutes(5))
     }
 
+    /// From now on, claims and the fast path take only the webhooks `ownership` holds.
+    pub fn own_through(&self, ownership: Arc<crate::ownership::Ownership>) {
+        let _ = self.ownership.set(ownership);
+    }
+
+    /// Whether this instance sends the webhook's deliveries: it owns its listener.
+    fn owns(&self, webhook_id: &str) -> bool {
+        self.ownership
+            .get()
+            .is_none_or(|o| o.fence(webhook_id).is_some())
+    }
+
     /// Takes a slot of the webhook for a delivery a publish is about to lease.
     pub fn try_hold(&self, webhook_id: &str, partner_max: Option<i64>) -> bool {
-        self.fast_path_open() && self.slots.try_hold(webhook_id, partner_max)
+        self.fast_path_open()
+            && self.owns(webhook_id)
+            && self.slots.try_hold(webhook_id, partner_max)
     }
 
     /// Gives back a slot taken with `try_hold` whose delivery was not stored.
@@ -275,8 +293,9 @@ impl Dispatcher {
     /// against a limit of 256 before each).
     async fn claim(&self, limit: i64) -> Result<Vec<ClaimedDelivery>, StoreError> {
         let _turn = self.claim_turn.lock().await;
-        let (limits, reservation) = self.slots.reserve(limit);
-        if limits.limit == 0 {
+        let (mut limits, reservation) = self.slots.reserve(limit);
+        limits.only_webhooks = self.ownership.get().map(|o| o.owned_webhooks());
+        if limits.limit == 0 || limits.only_webhooks.as_ref().is_some_and(Vec::is_empty) {
             self.slots.settle(reservation, std::iter::empty());
             return Ok(Vec::new());
         }

@@ -280,6 +280,9 @@ pub struct ClaimLimits {
     /// Per webhook, how many more this instance may hold (its adaptive limit's room).
     pub remaining: Vec<(String, i64)>,
     pub skip_webhooks: Vec<String>,
+    /// When set, only these webhooks' deliveries: those whose listener this instance
+    /// owns (listener ownership; `None` on SQLite, one instance that owns all).
+    pub only_webhooks: Option<Vec<String>>,
 }
 
 impl ClaimLimits {

@@ -61,7 +61,9 @@ impl PgStore {
                                                           $8::bigint[]) AS r(id, n) \
                                                           WHERE r.id = w.id), $5), \
                                                 w.max_concurrency)) q) c \
-                          WHERE NOT (w.id = ANY($6)) ORDER BY c.n, c.due_at)) \
+                          WHERE NOT (w.id = ANY($6)) \
+                          AND ($9::text[] IS NULL OR w.id = ANY($9)) \
+                          ORDER BY c.n, c.due_at)) \
                       WITH ORDINALITY AS c(id, place) \
                       JOIN deliveries d ON d.id = c.id \
                       WHERE d.due_at <= $3 AND d.fair_tag IS NOT NULL \
@@ -155,6 +157,7 @@ impl super::Backend for PgStore {
             .bind(&claim.skip_webhooks)
             .bind(room_ids)
             .bind(room)
+            .bind(&claim.only_webhooks)
             .fetch_all(&self.claim_pool)
             .await
     }

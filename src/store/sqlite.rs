@@ -57,7 +57,8 @@ impl SqliteStore {
                               SELECT id FROM deliveries INDEXED BY deliveries_webhook_fair \
                               WHERE webhook_id = w.id AND fair_tag IS NOT NULL AND due_at <= $3 \
                               ORDER BY fair_tag LIMIT $8) \
-                          WHERE w.id NOT IN (SELECT value FROM json_each($6))) c \
+                          WHERE w.id NOT IN (SELECT value FROM json_each($6)) \
+                          AND ($9 IS NULL OR w.id IN (SELECT value FROM json_each($9)))) c \
                       WHERE c.n <= MIN(COALESCE((SELECT value FROM json_each($7) \
                                                  WHERE key = c.webhook_id), $5), \
                                        COALESCE(c.cap, $8)) \
@@ -144,6 +145,12 @@ impl super::Backend for SqliteStore {
             .bind(skip)
             .bind(room)
             .bind(claim.largest_room())
+            .bind(
+                claim
+                    .only_webhooks
+                    .as_ref()
+                    .map(|only| serde_json::to_string(only).expect("strings serialise")),
+            )
             .execute(&self.pool)
             .await?
             .rows_affected();

@@ -370,6 +370,9 @@ struct ReceiverInner {
     answer_headers: HeaderMap,
     /// The body of every answer.
     answer_body: Bytes,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: usize,
+    peak_in_flight: usize,
 }
 
 /// A real HTTP listener on 127.0.0.1 that records what it receives.
@@ -439,6 +442,12 @@ impl TestReceiver {
         self.inner.lock().unwrap().received.clone()
     }
 
+    /// The most requests it was answering at once so far.
+    #[allow(dead_code)] // The fault tests' (tests/faults/ownership.rs).
+    pub fn peak_in_flight(&self) -> usize {
+        self.inner.lock().unwrap().peak_in_flight
+    }
+
     /// Waits (bounded) until at least `n` requests arrived.
     pub async fn wait_for(&self, n: usize, limit: Duration) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + limit;
@@ -457,10 +466,26 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, HeaderMap, Bytes) {
-    let delay = r.inner.lock().unwrap().delay;
+    let delay = {
+        let mut inner = r.inner.lock().unwrap();
+        inner.in_flight += 1;
+        inner.peak_in_flight = inner.peak_in_flight.max(inner.in_flight);
+        inner.delay
+    };
+    // Counted out when the answer is done, or the request given up.
+    struct Answering<'a>(&'a Mutex<ReceiverInner>);
+    impl Drop for Answering<'_> {
+        fn drop(&mut self) {
+            if let Ok(mut inner) = self.0.lock() {
+                inner.in_flight -= 1;
+            }
+        }
+    }
+    let answering = Answering(&r.inner);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    drop(answering);
     let at = r
         .clock
         .as_ref()

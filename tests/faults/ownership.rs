@@ -2,12 +2,13 @@
 //! webhooks' leases out, each held by one; one killed with SIGKILL loses its leases to
 //! the other within a few heartbeats; one stopped cleanly leaves at once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::gateway::{count, Gateway};
-use crate::helpers::{fresh_database, Backend, PLATFORM_KEY};
+use crate::helpers::{fresh_database, Backend, TestReceiver, PLATFORM_KEY};
 
 const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint";
 
@@ -103,5 +104,80 @@ async fn instances_share_the_leases_and_a_killed_one_loses_them_within_a_few_bea
         count(&database_url, "SELECT COUNT(*) FROM instances").await,
         1,
         "only the killed instance's row is left"
+    );
+}
+
+/// Only the owner sends: with events published to both instances, a webhook's
+/// `max_concurrency` of 4 holds at its listener (each instance alone would allow 4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_concurrency_holds_across_instances() {
+    let database_url = fresh_database(Backend::Postgres).await;
+    let receiver = TestReceiver::start(None).await;
+    receiver.delay(Duration::from_millis(50));
+    let env = [("HOOKGATE_INSTANCE_HEARTBEAT", "500ms")];
+    let first = Arc::new(Gateway::start(&database_url, &env).await);
+    first
+        .post(
+            "/v1/tenants",
+            PLATFORM_KEY,
+            json!({"id": "acme", "name": "Acme", "environment": "production"}),
+        )
+        .await;
+    let app = first
+        .post(
+            "/v1/apps",
+            PLATFORM_KEY,
+            json!({"id": "bob", "name": "Bob"}),
+        )
+        .await;
+    let key = app["partner_key"].as_str().unwrap().to_string();
+    first
+        .post(
+            "/v1/installations",
+            PLATFORM_KEY,
+            json!({"tenant_id": "acme", "app_id": "bob"}),
+        )
+        .await;
+    first
+        .post(
+            "/v1/apps/bob/webhooks",
+            &key,
+            json!({"url": receiver.url(), "max_concurrency": 4}),
+        )
+        .await;
+    let second = Arc::new(Gateway::start(&database_url, &env).await);
+    let (ready, now) = wait_held(&database_url, Duration::from_secs(10), (1, 1)).await;
+    assert!(ready, "the webhook has no owner: {now:?}");
+
+    // Eight publishers, alternately on both instances.
+    const EVENTS: usize = 200;
+    let publishers: Vec<_> = (0..8)
+        .map(|p| {
+            let gateway = if p % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            tokio::spawn(async move {
+                for n in (p..EVENTS).step_by(8) {
+                    let r = gateway.publish_one(n, 0).await;
+                    assert_eq!(r.status.as_u16(), 202, "evt-{n}: {}", r.body);
+                }
+            })
+        })
+        .collect();
+    for publisher in publishers {
+        publisher.await.unwrap();
+    }
+    let arrived = receiver.wait_for(EVENTS, Duration::from_secs(60)).await;
+    assert!(
+        arrived.len() >= EVENTS,
+        "{} of {EVENTS} delivered",
+        arrived.len()
+    );
+    assert!(
+        receiver.peak_in_flight() <= 4,
+        "{} in flight at the listener, above its max_concurrency of 4",
+        receiver.peak_in_flight()
     );
 }
