@@ -18,11 +18,12 @@
 //! is sent or recorded, and a dead owner's deliveries in flight wait for their delivery
 //! lease. SQLite is one instance and runs no loop: it owns everything.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -51,7 +52,17 @@ pub struct Ownership {
     started_at: DateTime<Utc>,
     heartbeat: Duration,
     held: RwLock<HashMap<String, Held>>,
+    /// Every active webhook at the last beat, this instance's or another's.
+    known: RwLock<HashSet<String>>,
+    /// A webhook nobody knew of yet (just created) asks for a beat now, so that its
+    /// first deliveries wait milliseconds for an owner, not a heartbeat.
+    early: Notify,
+    /// Told when a beat took a lease this instance did not hold (the claim loop).
+    on_taken: OnceLock<Arc<Notify>>,
 }
+
+/// Early beats come at most this often.
+const EARLY_BEAT_SPACING: Duration = Duration::from_millis(100);
 
 impl Ownership {
     pub fn new(
@@ -68,7 +79,30 @@ impl Ownership {
             started_at,
             heartbeat,
             held: RwLock::default(),
+            known: RwLock::default(),
+            early: Notify::new(),
+            on_taken: OnceLock::new(),
         }
+    }
+
+    /// Wakes `notify` whenever a beat takes a lease this instance did not hold.
+    pub fn wake_on_new_leases(&self, notify: Arc<Notify>) {
+        let _ = self.on_taken.set(notify);
+    }
+
+    /// [`fence`](Self::fence); for a webhook no beat has seen yet, also asks for one now.
+    pub fn fence_or_ask(&self, webhook_id: &str) -> Option<i64> {
+        let fence = self.fence(webhook_id);
+        if fence.is_none()
+            && !self
+                .known
+                .read()
+                .expect("ownership lock poisoned")
+                .contains(webhook_id)
+        {
+            self.early.notify_one();
+        }
+        fence
     }
 
     pub fn instance(&self) -> &str {
@@ -122,10 +156,9 @@ impl Ownership {
             })
             .map(|i| i.id)
             .collect();
-        let (mine, theirs): (Vec<String>, Vec<String>) = self
-            .store
-            .active_webhook_ids()
-            .await?
+        let active = self.store.active_webhook_ids().await?;
+        *self.known.write().expect("ownership lock poisoned") = active.iter().cloned().collect();
+        let (mine, theirs): (Vec<String>, Vec<String>) = active
             .into_iter()
             .partition(|w| owner(w, &live) == Some(self.instance.as_str()));
         let given_up: Vec<String> = {
@@ -155,6 +188,7 @@ impl Ownership {
             .await?;
         let valid_until = sent + length.saturating_sub(lease_margin(self.heartbeat));
         let mut held = self.held.write().expect("ownership lock poisoned");
+        let new_lease = taken.iter().any(|l| !held.contains_key(&l.webhook_id));
         held.clear();
         for lease in taken {
             held.insert(
@@ -166,6 +200,12 @@ impl Ownership {
             );
         }
         crate::metrics::set_owned_webhooks(held.len());
+        drop(held);
+        if new_lease {
+            if let Some(claims) = self.on_taken.get() {
+                claims.notify_one();
+            }
+        }
         Ok(())
     }
 
@@ -178,6 +218,7 @@ impl Ownership {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = every.tick() => {}
+                _ = self.early.notified() => {}
             }
             // A beat that hangs (a database cut off) must not outlive its lease.
             match tokio::time::timeout(self.heartbeat, self.beat()).await {
@@ -185,6 +226,7 @@ impl Ownership {
                 Ok(Err(e)) => tracing::warn!(error = %e, "heartbeat failed"),
                 Err(_) => tracing::warn!("heartbeat timed out"),
             }
+            tokio::time::sleep(EARLY_BEAT_SPACING).await;
         }
         self.held.write().expect("ownership lock poisoned").clear();
         if let Err(e) = self.store.leave(&self.instance, self.clock.now()).await {

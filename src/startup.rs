@@ -121,6 +121,7 @@ impl Application {
         });
         if let Some(ownership) = &ownership {
             dispatcher.own_through(ownership.clone());
+            ownership.wake_on_new_leases(dispatcher.waker());
         }
         let listener = TcpListener::bind(settings.listen)
             .await

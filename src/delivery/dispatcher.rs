@@ -166,7 +166,7 @@ impl Dispatcher {
     fn owns(&self, webhook_id: &str) -> bool {
         self.ownership
             .get()
-            .is_none_or(|o| o.fence(webhook_id).is_some())
+            .is_none_or(|o| o.fence_or_ask(webhook_id).is_some())
     }
 
     /// Takes a slot of the webhook for a delivery a publish is about to lease.
