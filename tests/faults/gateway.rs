@@ -120,6 +120,11 @@ impl Gateway {
 
     /// A tenant, an app installed for it, and its webhook at `url`.
     pub async fn setup(&self, url: &str) {
+        self.setup_with(url, json!({})).await;
+    }
+
+    /// `setup`, with `fields` besides the url in the webhook.
+    pub async fn setup_with(&self, url: &str, fields: Value) {
         self.post(
             "/v1/tenants",
             PLATFORM_KEY,
@@ -140,8 +145,11 @@ impl Gateway {
             json!({"tenant_id": "acme", "app_id": "bob"}),
         )
         .await;
-        self.post("/v1/apps/bob/webhooks", &key, json!({"url": url}))
-            .await;
+        let mut webhook = json!({"url": url});
+        if let (Some(w), Some(f)) = (webhook.as_object_mut(), fields.as_object()) {
+            w.extend(f.clone());
+        }
+        self.post("/v1/apps/bob/webhooks", &key, webhook).await;
     }
 
     /// One event `evt-{n}` for the tenant of `setup`, with `padding` bytes of data.

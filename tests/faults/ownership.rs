@@ -117,33 +117,7 @@ async fn max_concurrency_holds_across_instances() {
     let env = [("HOOKGATE_INSTANCE_HEARTBEAT", "500ms")];
     let first = Arc::new(Gateway::start(&database_url, &env).await);
     first
-        .post(
-            "/v1/tenants",
-            PLATFORM_KEY,
-            json!({"id": "acme", "name": "Acme", "environment": "production"}),
-        )
-        .await;
-    let app = first
-        .post(
-            "/v1/apps",
-            PLATFORM_KEY,
-            json!({"id": "bob", "name": "Bob"}),
-        )
-        .await;
-    let key = app["partner_key"].as_str().unwrap().to_string();
-    first
-        .post(
-            "/v1/installations",
-            PLATFORM_KEY,
-            json!({"tenant_id": "acme", "app_id": "bob"}),
-        )
-        .await;
-    first
-        .post(
-            "/v1/apps/bob/webhooks",
-            &key,
-            json!({"url": receiver.url(), "max_concurrency": 4}),
-        )
+        .setup_with(&receiver.url(), json!({"max_concurrency": 4}))
         .await;
     let second = Arc::new(Gateway::start(&database_url, &env).await);
     let (ready, now) = wait_held(&database_url, Duration::from_secs(10), (1, 1)).await;
