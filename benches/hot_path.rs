@@ -38,6 +38,7 @@ fn delivery(data_bytes: usize) -> ClaimedDelivery {
         rate_limit_per_second: None,
         max_concurrency: None,
         traceparent: None,
+        fence: None,
     }
 }
 

@@ -122,6 +122,10 @@ impl Application {
         if let Some(ownership) = &ownership {
             dispatcher.own_through(ownership.clone());
             ownership.wake_on_new_leases(dispatcher.waker());
+            let attempts = Arc::downgrade(&dispatcher);
+            ownership.drain_while(Box::new(move |webhook| {
+                attempts.upgrade().is_some_and(|d| d.holds(webhook))
+            }));
         }
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -218,10 +222,13 @@ impl Application {
             .run_dispatcher
             .then(|| tokio::spawn(self.dispatcher.clone().run(shutdown.clone())));
         let mut scheduler = self.schedule_jobs().await?;
+        // The leases are kept until the workers stop, so that the attempts finishing
+        // during shutdown are still recorded under them.
+        let stop_owning = CancellationToken::new();
         let ownership = self.ownership.clone().map(|ownership| {
             tracing::info!(instance = ownership.instance(), "joining the cluster");
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move { ownership.run(shutdown).await })
+            let stop = stop_owning.clone();
+            tokio::spawn(async move { ownership.run(stop).await })
         });
         let relay = self
             .run_relay
@@ -271,9 +278,6 @@ impl Application {
         if let Some(relay) = relay {
             let _ = relay.await;
         }
-        if let Some(ownership) = ownership {
-            let _ = ownership.await;
-        }
         if let Some(workers) = workers {
             if tokio::time::timeout(self.shutdown_grace, workers)
                 .await
@@ -283,6 +287,10 @@ impl Application {
                     "shutdown grace elapsed with attempts in flight; their leases will expire"
                 );
             }
+        }
+        stop_owning.cancel();
+        if let Some(ownership) = ownership {
+            let _ = ownership.await;
         }
         Ok(())
     }

@@ -185,7 +185,8 @@ impl Dispatcher {
     /// its own like a claimed one. Past shutdown (the publish committed while the
     /// dispatcher stopped) their leases are given back at once, so that any instance
     /// claims them now; if even that fails, the leases expire as after a crash.
-    pub async fn dispatch_leased(self: &Arc<Self>, leased: Vec<ClaimedDelivery>) {
+    pub async fn dispatch_leased(self: &Arc<Self>, mut leased: Vec<ClaimedDelivery>) {
+        self.fence_all(&mut leased);
         if let Err(leased) = self.send_leased(leased) {
             for d in &leased {
                 self.slots.release(&d.webhook_id);
@@ -232,8 +233,9 @@ impl Dispatcher {
     ) {
         let (this, records) = (self.clone(), records.clone());
         attempts.spawn(async move {
-            let record = this.attempt_held(d).await;
-            let _ = records.send(record).await;
+            if let Some(record) = this.attempt_held(d).await {
+                let _ = records.send(record).await;
+            }
         });
     }
 
@@ -295,12 +297,15 @@ impl Dispatcher {
         let _turn = self.claim_turn.lock().await;
         let (mut limits, reservation) = self.slots.reserve(limit);
         limits.only_webhooks = self.ownership.get().map(|o| o.owned_webhooks());
-        if limits.limit == 0 || limits.only_webhooks.as_ref().is_some_and(Vec::is_empty) {
+        if limits.limit == 0 || limits.only_webhooks.as_ref().is_some_and(|w| w.is_empty()) {
             self.slots.settle(reservation, std::iter::empty());
             return Ok(Vec::new());
         }
         let (now, until) = (self.clock.now(), self.lease_until());
-        let claimed = self.store.claim_due(now, until, &limits).await;
+        let mut claimed = self.store.claim_due(now, until, &limits).await;
+        if let Ok(claimed) = &mut claimed {
+            self.fence_all(claimed);
+        }
         let got = claimed.as_deref().unwrap_or_default();
         self.slots.settle(
             reservation,
@@ -310,8 +315,31 @@ impl Dispatcher {
         claimed
     }
 
-    /// Attempts a claimed delivery and then releases it from `held`.
-    async fn attempt_held(&self, d: ClaimedDelivery) -> AttemptRecord {
+    /// Marks leased deliveries with the fence of this instance's lease on their listener.
+    fn fence_all(&self, leased: &mut [ClaimedDelivery]) {
+        if let Some(ownership) = self.ownership.get() {
+            for d in leased {
+                d.fence = ownership.fence(&d.webhook_id);
+            }
+        }
+    }
+
+    /// Whether the listener lease `d` was leased under still counts here: past it
+    /// (paused, cut off, or handed over) nothing more is sent under it.
+    fn still_owned(&self, d: &ClaimedDelivery) -> bool {
+        self.ownership
+            .get()
+            .is_none_or(|o| d.fence.is_some() && o.fence(&d.webhook_id) == d.fence)
+    }
+
+    /// Whether this instance has deliveries of the webhook leased and not yet finished.
+    pub fn holds(&self, webhook_id: &str) -> bool {
+        self.slots.holds(webhook_id)
+    }
+
+    /// Attempts a claimed delivery and then releases it from `held`; `None` when its
+    /// listener lease was lost before it was sent.
+    async fn attempt_held(&self, d: ClaimedDelivery) -> Option<AttemptRecord> {
         let _held = Held {
             dispatcher: self,
             webhook_id: d.webhook_id.clone(),
@@ -332,8 +360,12 @@ impl Dispatcher {
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
-        let records =
-            futures::future::join_all(claimed.into_iter().map(|d| self.attempt_held(d))).await;
+        let records: Vec<AttemptRecord> =
+            futures::future::join_all(claimed.into_iter().map(|d| self.attempt_held(d)))
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
         self.record_attempts(&records).await.map_err(|(e, _)| e)?;
         Ok(records)
     }
@@ -566,6 +598,7 @@ impl Dispatcher {
             rate_limit_per_second: webhook.rate_limit_per_second,
             max_concurrency: webhook.max_concurrency,
             traceparent: None,
+            fence: None,
         };
         let outcome = self.send_signed(&claimed, now).await;
         Ok((msg_id, outcome))
@@ -652,11 +685,24 @@ impl Dispatcher {
         attempt = d.attempt_count + 1, outcome = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
     ))]
-    async fn attempt(&self, d: ClaimedDelivery) -> AttemptRecord {
+    async fn attempt(&self, d: ClaimedDelivery) -> Option<AttemptRecord> {
         crate::telemetry::link_to(&tracing::Span::current(), d.traceparent.as_deref());
         self.rate_limit(&d.webhook_id, d.rate_limit_per_second)
             .await;
         let _slot = self.in_flight.acquire().await;
+        if !self.still_owned(&d) {
+            // Whoever holds the listener now sends it; given back, it need not wait
+            // for its delivery lease.
+            tracing::info!("listener lease lost before sending; the delivery is given back");
+            if let Err(e) = self
+                .store
+                .release_delivery(&d.delivery_id, &d.lease_token, self.clock.now())
+                .await
+            {
+                tracing::warn!(error = %e, "giving the delivery back failed; its lease will expire");
+            }
+            return None;
+        }
 
         let started_at = self.clock.now();
         self.slots.start_sending(&d.webhook_id);
@@ -682,7 +728,7 @@ impl Dispatcher {
             attempt = d.attempt_count + 1,
             "delivery attempt"
         );
-        record_for(&d, started_at, outcome)
+        Some(record_for(&d, started_at, outcome))
     }
 }
 
@@ -748,6 +794,7 @@ fn record_for(
             retry_after_at,
         },
         lease_token: d.lease_token.clone(),
+        fence: d.fence,
         new_state,
         next_attempt_at,
         first_failure_at,

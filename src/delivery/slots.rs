@@ -277,6 +277,11 @@ impl Slots {
         true
     }
 
+    /// Whether deliveries of the webhook are leased here and not yet finished.
+    pub fn holds(&self, webhook_id: &str) -> bool {
+        self.lock().get(webhook_id).is_some_and(|s| s.held > 0)
+    }
+
     pub fn release(&self, webhook_id: &str) {
         if let Some(slot) = self.lock().get_mut(webhook_id) {
             slot.held = slot.held.saturating_sub(1);

@@ -262,6 +262,10 @@ pub struct ClaimedDelivery {
     pub max_concurrency: Option<i64>,
     /// The publish's W3C trace context, when it was traced.
     pub traceparent: Option<String>,
+    /// The fence of this instance's lease on the webhook's listener when the delivery
+    /// was leased (DESIGN.md, "Listener ownership"); `None` where one instance owns
+    /// everything (SQLite).
+    pub fence: Option<i64>,
 }
 
 /// The result of one attempt and the delivery state it leads to, written in batches.
@@ -269,6 +273,9 @@ pub struct ClaimedDelivery {
 pub struct AttemptRecord {
     pub attempt: Attempt,
     pub lease_token: String,
+    /// The listener lease it was sent under: recorded only while that lease's fence is
+    /// still the webhook's.
+    pub fence: Option<i64>,
     pub new_state: DeliveryState,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub first_failure_at: Option<DateTime<Utc>>,

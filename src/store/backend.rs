@@ -29,6 +29,10 @@ pub trait Backend: Send + Sync + 'static {
     /// How a tagging stores a (webhook, tenant)'s finish: `ON CONFLICT` keeping the later.
     const FINISH_UPSERT: &'static str;
 
+    /// Appended to a `SELECT` whose rows a concurrent update must wait for until this
+    /// transaction ends (PostgreSQL `FOR SHARE`; SQLite's write transaction is alone).
+    const SHARE_LOCK: &'static str;
+
     fn pool(&self) -> &sqlx::Pool<Self::Db>;
 
     /// Starts a write transaction (SQLite: in this instance's writer turn).

@@ -577,6 +577,21 @@ macro_rules! sql_store {
                 }
                 // Two statements for the whole batch, whatever its size.
                 let mut tx = $crate::store::Backend::delivery_write_tx(self).await?;
+                let fenced = fenced_out(&mut tx, records).await?;
+                let kept: Vec<&AttemptRecord>;
+                let records: &[&AttemptRecord] = if fenced.is_empty() {
+                    kept = records.iter().collect();
+                    &kept
+                } else {
+                    tracing::warn!(attempts = fenced.len(),
+                        "attempts sent under a listener lease another instance has taken over are not recorded");
+                    kept = records.iter().filter(|r| !fenced.contains(&r.attempt.id)).collect();
+                    &kept
+                };
+                if records.is_empty() {
+                    tx.commit().await?;
+                    return Ok(());
+                }
                 let mut insert =
                     sqlx::QueryBuilder::<<$store as $crate::store::Backend>::Db>::new(format!("INSERT INTO attempts ({ATTEMPT_COLUMNS}) "));
                 insert.push_values(records, |mut row, r| {
@@ -651,6 +666,28 @@ macro_rules! sql_store {
                 Ok(done.rows_affected())
             }
 
+            async fn release_delivery(
+                &self,
+                delivery_id: &str,
+                token: &str,
+                now: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                let mut tx = $crate::store::Backend::delivery_write_tx(self).await?;
+                sqlx::query(
+                    "UPDATE deliveries SET state = 'pending', due_at = $1, lease_token = NULL, \
+                     fair_tag = NULL, updated_at = $1 \
+                     WHERE id = $2 AND lease_token = $3 AND state = 'in_flight'",
+                )
+                .bind(to_millis(now))
+                .bind(delivery_id)
+                .bind(token)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                self.untagged.wrote(to_millis(now));
+                Ok(())
+            }
+
             async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
                 let due = sqlx::query_scalar::<<$store as $crate::store::Backend>::Db, Option<i64>>(<Self as $crate::store::Backend>::NEXT_DUE)
                     .fetch_one($crate::store::Backend::pool(self))
@@ -660,6 +697,48 @@ macro_rules! sql_store {
         }
 
         publish_fns!(<$store as $crate::store::Backend>::Db);
+
+        /// The attempts among `records` sent under a listener lease whose fence is no
+        /// longer the webhook's. The lease rows stay share-locked to the end of `tx`, so a
+        /// takeover waits for this record instead of slipping in between.
+        async fn fenced_out(
+            tx: &mut $crate::store::WriteTx<<$store as $crate::store::Backend>::Db>,
+            records: &[AttemptRecord],
+        ) -> StoreResult<std::collections::HashSet<String>> {
+            let mut webhooks: Vec<&str> = records
+                .iter()
+                .filter(|r| r.fence.is_some())
+                .map(|r| r.attempt.webhook_id.as_str())
+                .collect();
+            if webhooks.is_empty() {
+                return Ok(Default::default());
+            }
+            webhooks.sort_unstable();
+            webhooks.dedup();
+            // In id order, as a beat takes them: two lockers never wait on each other.
+            let mut query = sqlx::QueryBuilder::<<$store as $crate::store::Backend>::Db>::new(
+                "SELECT webhook_id, fence FROM webhook_owners WHERE webhook_id IN (",
+            );
+            let mut ids = query.separated(", ");
+            for w in &webhooks {
+                ids.push_bind(w.to_string());
+            }
+            query.push(") ORDER BY webhook_id");
+            query.push(<$store as $crate::store::Backend>::SHARE_LOCK);
+            let fences: std::collections::HashMap<String, i64> = query
+                .build_query_as::<(String, i64)>()
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .collect();
+            Ok(records
+                .iter()
+                .filter(|r| {
+                    r.fence.is_some_and(|f| fences.get(&r.attempt.webhook_id) != Some(&f))
+                })
+                .map(|r| r.attempt.id.clone())
+                .collect())
+        }
 
         /// Binds a webhook's columns in `WEBHOOK_COLUMNS` order ($1 … $17).
         fn bind_webhook<'q>(

@@ -262,12 +262,22 @@ pub trait Store:
     ) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Writes attempts and their deliveries' new state in one transaction. A delivery
     /// whose lease was taken over meanwhile keeps the newer state; the attempt is kept.
+    /// A record sent under a listener lease whose fence is no longer the webhook's
+    /// (another instance took the listener over) is left out, attempt and all.
     async fn record_attempts(&self, records: &[AttemptRecord]) -> StoreResult<()>;
     /// When the earliest pending delivery (or lease) falls due.
     async fn next_due_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Gives back deliveries still leased under `token` (never attempted): pending and
     /// due at `now`, so any instance claims them at once.
     async fn release_leases(&self, token: &str, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Gives back one delivery still leased under `token`, not attempted (its listener
+    /// lease lapsed before it was sent): pending and due at `now`.
+    async fn release_delivery(
+        &self,
+        delivery_id: &str,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 }
 
 pub type SharedStore = Arc<dyn Store>;
@@ -282,7 +292,7 @@ pub struct ClaimLimits {
     pub skip_webhooks: Vec<String>,
     /// When set, only these webhooks' deliveries: those whose listener this instance
     /// owns (listener ownership; `None` on SQLite, one instance that owns all).
-    pub only_webhooks: Option<Vec<String>>,
+    pub only_webhooks: Option<std::sync::Arc<[String]>>,
 }
 
 impl ClaimLimits {

@@ -60,6 +60,14 @@ pub trait OwnershipStore: Send + Sync {
     async fn leave(&self, instance: &str, now: DateTime<Utc>) -> StoreResult<()>;
     /// The active webhooks' ids: what the instances share out.
     async fn active_webhook_ids(&self) -> StoreResult<Vec<String>>;
+    /// Makes the deliveries of `webhooks` left in flight (by the lease's previous
+    /// holder) pending and due at `now`; returns how many. Their old leases' records
+    /// then change nothing.
+    async fn take_over_deliveries(
+        &self,
+        webhooks: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 }
 
 /// `$first`, `$first+1`, … for `n` values.
@@ -89,6 +97,16 @@ pub(crate) fn take_leases_sql(n: usize) -> String {
             OR webhook_owners.expires_at <= $2 \
          RETURNING webhook_id, fence",
         values.join(", ")
+    )
+}
+
+/// `$1` now, then the webhook ids; through the index of deliveries with a due time.
+pub(crate) fn take_over_sql(n: usize) -> String {
+    format!(
+        "UPDATE deliveries SET state = 'pending', due_at = $1, lease_token = NULL, \
+         fair_tag = NULL, updated_at = $1 \
+         WHERE webhook_id IN ({}) AND due_at IS NOT NULL AND state = 'in_flight'",
+        placeholders(2, n)
     )
 }
 
@@ -210,6 +228,28 @@ macro_rules! ownership_store {
                     .await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn take_over_deliveries(
+                &self,
+                webhooks: &[String],
+                now: DateTime<Utc>,
+            ) -> StoreResult<u64> {
+                let mut made_due = 0;
+                for chunk in webhooks.chunks(500) {
+                    let sql = $crate::store::ownership::take_over_sql(chunk.len());
+                    let mut query = sqlx::query(&sql).bind(to_millis(now));
+                    for webhook in chunk {
+                        query = query.bind(webhook);
+                    }
+                    let mut tx = $crate::store::Backend::delivery_write_tx(self).await?;
+                    made_due += query.execute(&mut *tx).await?.rows_affected();
+                    tx.commit().await?;
+                }
+                if made_due > 0 {
+                    self.untagged.wrote(to_millis(now));
+                }
+                Ok(made_due)
             }
 
             async fn active_webhook_ids(&self) -> StoreResult<Vec<String>> {

@@ -112,6 +112,7 @@ impl PgStore {
 impl super::Backend for PgStore {
     type Db = Postgres;
     const NAME: &'static str = "postgres";
+    const SHARE_LOCK: &'static str = " FOR SHARE";
 
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -157,7 +158,7 @@ impl super::Backend for PgStore {
             .bind(&claim.skip_webhooks)
             .bind(room_ids)
             .bind(room)
-            .bind(&claim.only_webhooks)
+            .bind(claim.only_webhooks.as_deref())
             .fetch_all(&self.claim_pool)
             .await
     }

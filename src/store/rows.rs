@@ -329,6 +329,7 @@ impl TryFrom<ClaimedRow> for ClaimedDelivery {
             max_concurrency: r.max_concurrency,
             timeout_ms: r.timeout_ms,
             traceparent: r.traceparent,
+            fence: None,
         })
     }
 }
@@ -398,6 +399,7 @@ impl FanoutRow {
             rate_limit_per_second: self.rate_limit_per_second,
             max_concurrency: self.max_concurrency,
             traceparent: event.traceparent.clone(),
+            fence: None,
         })
     }
 }

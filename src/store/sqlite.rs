@@ -96,6 +96,7 @@ impl SqliteStore {
 impl super::Backend for SqliteStore {
     type Db = Sqlite;
     const NAME: &'static str = "sqlite";
+    const SHARE_LOCK: &'static str = "";
 
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 

@@ -69,6 +69,7 @@ async fn an_expired_lease_makes_a_delivery_claimable_again(backend: Backend) {
             ..attempt
         },
         lease_token: lost[0].lease_token.clone(),
+        fence: None,
         new_state: DeliveryState::Pending,
         next_attempt_at: Some(app.clock.now()),
         first_failure_at: None,

@@ -157,7 +157,97 @@ async fn instances_share_the_webhooks_and_a_silent_one_loses_its_own(backend: Ba
     assert_eq!(owned_by(&b).len(), 30, "b did not take over a's webhooks");
 }
 
+/// A delivery sent under a listener lease: the one who takes the lease over makes it due
+/// again at once (not after its delivery lease), and the old holder's record of it,
+/// arriving late, is left out, attempt and all; the new holder's is kept.
+async fn a_takeover_makes_what_was_in_flight_due_and_fences_the_old_record(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = TestReceiver::start(None).await;
+    let (_, webhook) = app.partner_setup(&receiver.url(), json!({})).await;
+    let webhook = webhook["id"].as_str().unwrap().to_string();
+    let published = app
+        .publish(json!({"type": "employee.created", "tenant_id": "acme"}))
+        .await;
+    assert_eq!(published.status, 202, "{}", published.body);
+    let beat = std::time::Duration::from_millis(300);
+    let clock: hookgate::clock::SharedClock = app.clock.clone();
+    let a = Ownership::new(app.store.clone(), clock.clone(), "a".into(), beat);
+    let b = Ownership::new(app.store.clone(), clock, "b".into(), beat);
+    a.beat().await.unwrap();
+    let claim = |only: std::sync::Arc<[String]>| {
+        let store = app.store.clone();
+        let now = app.clock.now();
+        async move {
+            let limits = hookgate::store::ClaimLimits {
+                limit: 10,
+                per_webhook: 10,
+                only_webhooks: Some(only),
+                ..Default::default()
+            };
+            store
+                .claim_due(now, now + Duration::minutes(5), &limits)
+                .await
+                .unwrap()
+        }
+    };
+    let mut sent_by_a = claim(a.owned_webhooks()).await;
+    assert_eq!(sent_by_a.len(), 1);
+    sent_by_a[0].fence = a.fence(&webhook);
+    assert!(sent_by_a[0].fence.is_some());
+
+    // a falls silent mid-send; b sees it gone and takes the listener over.
+    app.clock.advance(Duration::milliseconds(3 * 300 + 1));
+    b.beat().await.unwrap();
+    let mut sent_by_b = claim(b.owned_webhooks()).await;
+    assert_eq!(sent_by_b.len(), 1, "the delivery a left in flight is not due");
+    assert_eq!(sent_by_b[0].delivery_id, sent_by_a[0].delivery_id);
+    sent_by_b[0].fence = b.fence(&webhook);
+    assert_ne!(sent_by_b[0].fence, sent_by_a[0].fence);
+
+    // a's record comes late, and even under a's delivery lease it changes nothing.
+    let record = |d: &hookgate::model::ClaimedDelivery| hookgate::model::AttemptRecord {
+        attempt: hookgate::model::Attempt {
+            id: uuid::Uuid::now_v7().to_string(),
+            delivery_id: d.delivery_id.clone(),
+            webhook_id: d.webhook_id.clone(),
+            attempt_number: 1,
+            started_at: app.clock.now(),
+            latency_ms: 3,
+            outcome: hookgate::domain::retry::AttemptClass::Success,
+            status_code: Some(200),
+            error: None,
+            response_excerpt: Some(String::new()),
+            retry_after_at: None,
+        },
+        lease_token: d.lease_token.clone(),
+        fence: d.fence,
+        new_state: hookgate::model::DeliveryState::Delivered,
+        next_attempt_at: None,
+        first_failure_at: None,
+    };
+    let stale = hookgate::model::AttemptRecord {
+        lease_token: sent_by_b[0].lease_token.clone(),
+        ..record(&sent_by_a[0])
+    };
+    app.store.record_attempts(&[stale]).await.unwrap();
+    assert!(app.attempts(&webhook).await.is_empty(), "a fenced record was kept");
+    assert_eq!(
+        app.delivery(&sent_by_b[0].delivery_id).await.state,
+        hookgate::model::DeliveryState::InFlight
+    );
+    app.store
+        .record_attempts(&[record(&sent_by_b[0])])
+        .await
+        .unwrap();
+    assert_eq!(app.attempts(&webhook).await.len(), 1);
+    assert_eq!(
+        app.delivery(&sent_by_b[0].delivery_id).await.state,
+        hookgate::model::DeliveryState::Delivered
+    );
+}
+
 on_both_backends!(
     a_lease_has_one_holder_and_its_fence_rises_when_it_changes_hands,
     instances_share_the_webhooks_and_a_silent_one_loses_its_own,
+    a_takeover_makes_what_was_in_flight_due_and_fences_the_old_record,
 );

@@ -107,6 +107,7 @@ fn record_for(
             retry_after_at: None,
         },
         lease_token: claimed.lease_token.clone(),
+        fence: claimed.fence,
         new_state: DeliveryState::Delivered,
         next_attempt_at: None,
         first_failure_at: None,
