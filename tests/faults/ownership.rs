@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::gateway::{count, Gateway};
+use crate::gateway::{count, unique_ids, wait_until, Gateway};
 use crate::helpers::{fresh_database, Backend, TestReceiver, PLATFORM_KEY};
 
 const NOW_MS: &str = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint";
@@ -154,4 +154,123 @@ async fn max_concurrency_holds_across_instances() {
         "{} in flight at the listener, above its max_concurrency of 4",
         receiver.peak_in_flight()
     );
+}
+
+/// Whether `host`'s instance (ids start with `HOSTNAME`) holds a lease now.
+async fn holds_a_lease(database_url: &str, host: &str) -> bool {
+    count(
+        database_url,
+        &format!(
+            "SELECT COUNT(*) FROM webhook_owners \
+             WHERE instance_id LIKE '{host}-%' AND expires_at > {NOW_MS}"
+        ),
+    )
+    .await
+        > 0
+}
+
+/// Fencing: an owner stopped with SIGSTOP past its lease, then continued, sends nothing
+/// more under the lost lease and records no attempt for it, while the instance that took
+/// the listener over has sent everything, the deliveries the paused one had leased too
+/// (at once, not after their 5-minute delivery lease).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_paused_past_its_lease_sends_and_records_nothing_under_it() {
+    let database_url = fresh_database(Backend::Postgres).await;
+    let receiver = TestReceiver::start(None).await;
+    // Sends under way at any moment, and leased deliveries waiting on the rate limit.
+    receiver.delay(Duration::from_millis(100));
+    let env = |host: &'static str| {
+        [
+            ("HOOKGATE_INSTANCE_HEARTBEAT", "500ms"),
+            ("HOSTNAME", host),
+        ]
+    };
+    let first = Gateway::start(&database_url, &env("first")).await;
+    first
+        .setup_with(&receiver.url(), json!({"rate_limit_per_second": 10}))
+        .await;
+    let second = Gateway::start(&database_url, &env("second")).await;
+    let (ready, now) = wait_held(&database_url, Duration::from_secs(10), (1, 1)).await;
+    assert!(ready, "the webhook has no owner: {now:?}");
+    let (owner, other) = if holds_a_lease(&database_url, "first").await {
+        (&first, "second")
+    } else {
+        (&second, "first")
+    };
+
+    const EVENTS: usize = 30;
+    for n in 0..EVENTS {
+        let r = first.publish_one(n, 0).await;
+        assert_eq!(r.status.as_u16(), 202, "evt-{n}: {}", r.body);
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || receiver.received().len() >= 3).await,
+        "the owner is not sending"
+    );
+    owner.signal("-STOP");
+    let mut taken_over = false;
+    for _ in 0..100 {
+        if holds_a_lease(&database_url, other).await {
+            taken_over = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(taken_over, "nobody took the paused owner's listener over");
+    let all_sent = wait_until(Duration::from_secs(20), || {
+        unique_ids(&receiver).len() >= EVENTS
+    })
+    .await;
+    assert!(
+        all_sent,
+        "{} of {EVENTS} sent while the old owner is paused",
+        unique_ids(&receiver).len()
+    );
+    // The new owner's last records are written within moments.
+    let delivered = format!(
+        "SELECT COUNT(*) FROM deliveries WHERE state = 'delivered' AND id IN \
+         (SELECT delivery_id FROM attempts)"
+    );
+    assert!(
+        wait_until_count(&database_url, &delivered, EVENTS as i64).await,
+        "the new owner's attempts were not all recorded"
+    );
+    let (requests, attempts) = (
+        receiver.received().len(),
+        count(&database_url, "SELECT COUNT(*) FROM attempts").await,
+    );
+
+    // Continued: its leased deliveries' rate-limit waits and its sends' answers are
+    // all past due at once.
+    owner.signal("-CONT");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        receiver.received().len(),
+        requests,
+        "the old owner sent under its lost lease"
+    );
+    assert_eq!(
+        count(&database_url, "SELECT COUNT(*) FROM attempts").await,
+        attempts,
+        "the old owner recorded attempts under its lost lease"
+    );
+    assert_eq!(
+        count(
+            &database_url,
+            "SELECT COUNT(*) FROM deliveries WHERE state <> 'delivered'"
+        )
+        .await,
+        0
+    );
+}
+
+/// Polls `sql` (a count) every 100 ms for up to 10 s until it is `want`.
+async fn wait_until_count(database_url: &str, sql: &str, want: i64) -> bool {
+    for _ in 0..100 {
+        if count(database_url, sql).await == want {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
