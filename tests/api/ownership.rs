@@ -199,7 +199,11 @@ async fn a_takeover_makes_what_was_in_flight_due_and_fences_the_old_record(backe
     app.clock.advance(Duration::milliseconds(3 * 300 + 1));
     b.beat().await.unwrap();
     let mut sent_by_b = claim(b.owned_webhooks()).await;
-    assert_eq!(sent_by_b.len(), 1, "the delivery a left in flight is not due");
+    assert_eq!(
+        sent_by_b.len(),
+        1,
+        "the delivery a left in flight is not due"
+    );
     assert_eq!(sent_by_b[0].delivery_id, sent_by_a[0].delivery_id);
     sent_by_b[0].fence = b.fence(&webhook);
     assert_ne!(sent_by_b[0].fence, sent_by_a[0].fence);
@@ -230,7 +234,10 @@ async fn a_takeover_makes_what_was_in_flight_due_and_fences_the_old_record(backe
         ..record(&sent_by_a[0])
     };
     app.store.record_attempts(&[stale]).await.unwrap();
-    assert!(app.attempts(&webhook).await.is_empty(), "a fenced record was kept");
+    assert!(
+        app.attempts(&webhook).await.is_empty(),
+        "a fenced record was kept"
+    );
     assert_eq!(
         app.delivery(&sent_by_b[0].delivery_id).await.state,
         hookgate::model::DeliveryState::InFlight

@@ -179,12 +179,7 @@ async fn an_owner_paused_past_its_lease_sends_and_records_nothing_under_it() {
     let receiver = TestReceiver::start(None).await;
     // Sends under way at any moment, and leased deliveries waiting on the rate limit.
     receiver.delay(Duration::from_millis(100));
-    let env = |host: &'static str| {
-        [
-            ("HOOKGATE_INSTANCE_HEARTBEAT", "500ms"),
-            ("HOSTNAME", host),
-        ]
-    };
+    let env = |host: &'static str| [("HOOKGATE_INSTANCE_HEARTBEAT", "500ms"), ("HOSTNAME", host)];
     let first = Gateway::start(&database_url, &env("first")).await;
     first
         .setup_with(&receiver.url(), json!({"rate_limit_per_second": 10}))
