@@ -222,12 +222,10 @@ async fn an_owner_paused_past_its_lease_sends_and_records_nothing_under_it() {
         unique_ids(&receiver).len()
     );
     // The new owner's last records are written within moments.
-    let delivered = format!(
-        "SELECT COUNT(*) FROM deliveries WHERE state = 'delivered' AND id IN \
-         (SELECT delivery_id FROM attempts)"
-    );
+    let delivered = "SELECT COUNT(*) FROM deliveries WHERE state = 'delivered' AND id IN \
+         (SELECT delivery_id FROM attempts)";
     assert!(
-        wait_until_count(&database_url, &delivered, EVENTS as i64).await,
+        wait_until_count(&database_url, delivered, EVENTS as i64).await,
         "the new owner's attempts were not all recorded"
     );
     let (requests, attempts) = (
