@@ -253,7 +253,51 @@ async fn a_takeover_makes_what_was_in_flight_due_and_fences_the_old_record(backe
     );
 }
 
+/// A webhook handed over drains: its old holder sends nothing new at once, keeps the
+/// lease while its attempts are under way (one beat at most), then releases it.
+async fn a_webhook_handed_over_drains_its_attempts_first(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = TestReceiver::start(None).await;
+    let mut webhooks = Vec::new();
+    for a in 0..3 {
+        let app_id = format!("app-{a}");
+        let key = app.create_app(&app_id).await;
+        for n in 0..10 {
+            let url = format!("{}/{a}/{n}", receiver.url());
+            let w = app.create_webhook(&app_id, &key, &url, json!({})).await;
+            webhooks.push(w["id"].as_str().unwrap().to_string());
+        }
+    }
+    let beat = std::time::Duration::from_millis(300);
+    let clock: hookgate::clock::SharedClock = app.clock.clone();
+    let a = Ownership::new(app.store.clone(), clock.clone(), "a".into(), beat);
+    let busy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let still_busy = busy.clone();
+    a.drain_while(Box::new(move |_| {
+        still_busy.load(std::sync::atomic::Ordering::SeqCst)
+    }));
+    let b = Ownership::new(app.store.clone(), clock, "b".into(), beat);
+    a.beat().await.unwrap();
+    b.beat().await.unwrap();
+    // a sees b: b's share stops being sent by a at once, but a still holds its lease.
+    a.beat().await.unwrap();
+    let held_by = |o: &Ownership| webhooks.iter().filter(|w| o.fence(w).is_some()).count();
+    let of_a = held_by(&a);
+    assert!(
+        of_a < 30,
+        "a gave nothing up (b's share is empty once in 2^30)"
+    );
+    b.beat().await.unwrap();
+    assert_eq!(held_by(&b), 0, "b took a lease a is still draining");
+    // One beat later a hands it over, busy or not; b takes it at its next beat.
+    a.beat().await.unwrap();
+    b.beat().await.unwrap();
+    assert_eq!(held_by(&a) + held_by(&b), 30);
+    assert_eq!(held_by(&b), 30 - of_a);
+}
+
 on_both_backends!(
+    a_webhook_handed_over_drains_its_attempts_first,
     a_lease_has_one_holder_and_its_fence_rises_when_it_changes_hands,
     instances_share_the_webhooks_and_a_silent_one_loses_its_own,
     a_takeover_makes_what_was_in_flight_due_and_fences_the_old_record,
