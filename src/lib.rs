@@ -6,6 +6,7 @@ pub mod config;
 pub mod console;
 pub mod delivery;
 pub mod domain;
+pub mod due_wakes;
 pub mod health;
 pub mod metrics;
 pub mod metrics_server;

@@ -22,9 +22,9 @@
 //! under way are recorded, for one beat at most. A lease taken rather than renewed
 //! makes the deliveries the previous holder left in flight due at once, so a killed
 //! owner's attempts are retried within a few beats, not after the delivery lease.
-//! Not yet: a publish on another instance does not wake the owner (it finds the
-//! deliveries within `HOOKGATE_IDLE_POLL`). SQLite is one instance and runs no loop:
-//! it owns everything.
+//! A publish on another instance wakes the owner through
+//! [`due_wakes`](crate::due_wakes). SQLite is one instance and runs no loop: it owns
+//! everything.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};

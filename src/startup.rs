@@ -15,6 +15,7 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::delivery::dispatcher::Dispatcher;
 use crate::domain::secrets::hash_key;
+use crate::due_wakes::DueWakes;
 use crate::health::evaluator::Evaluator;
 use crate::notify::sqs::{PlatformQueue, SqsClients};
 use crate::notify::{Relay, Senders};
@@ -42,6 +43,8 @@ pub struct Application {
     /// PostgreSQL, when the dispatcher runs: this instance's listener leases (SQLite is
     /// one instance and owns all).
     pub ownership: Option<Arc<Ownership>>,
+    /// PostgreSQL: wakes the owners of webhooks whose deliveries fall due here.
+    due_wakes: Option<Arc<DueWakes>>,
     pub platform_key: String,
     state: AppState,
     run_dispatcher: bool,
@@ -127,6 +130,11 @@ impl Application {
                 attempts.upgrade().is_some_and(|d| d.holds(webhook))
             }));
         }
+        let due_wakes = (store.backend() == "postgres").then(|| {
+            let wakes = Arc::new(DueWakes::new(store.clone()));
+            dispatcher.wake_owners_through(wakes.clone());
+            wakes
+        });
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -174,6 +182,7 @@ impl Application {
             pruner,
             relay,
             ownership,
+            due_wakes,
             platform_key,
             state,
             run_dispatcher: settings.dispatcher,
@@ -230,6 +239,18 @@ impl Application {
             let stop = stop_owning.clone();
             tokio::spawn(async move { ownership.run(stop).await })
         });
+        let announcing = self.due_wakes.clone().map(|wakes| {
+            let stop = stop_owning.clone();
+            tokio::spawn(async move { wakes.run_announcing(stop).await })
+        });
+        let listening =
+            self.due_wakes
+                .clone()
+                .zip(self.ownership.clone())
+                .map(|(wakes, ownership)| {
+                    let (stop, claims) = (stop_owning.clone(), self.dispatcher.waker());
+                    tokio::spawn(async move { wakes.run_listening(ownership, claims, stop).await })
+                });
         let relay = self
             .run_relay
             .then(|| tokio::spawn(self.relay.clone().run(shutdown.clone())));
@@ -289,8 +310,8 @@ impl Application {
             }
         }
         stop_owning.cancel();
-        if let Some(ownership) = ownership {
-            let _ = ownership.await;
+        for task in [ownership, announcing, listening].into_iter().flatten() {
+            let _ = task.await;
         }
         Ok(())
     }

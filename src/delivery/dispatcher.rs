@@ -70,6 +70,8 @@ pub struct Dispatcher {
     /// PostgreSQL: the listeners this instance owns; only their deliveries are claimed
     /// or fast-pathed here. Unset (SQLite, one instance): every webhook is this one's.
     ownership: std::sync::OnceLock<Arc<crate::ownership::Ownership>>,
+    /// PostgreSQL: how the owners of webhooks this instance does not own are woken.
+    due_wakes: std::sync::OnceLock<Arc<crate::due_wakes::DueWakes>>,
 }
 
 /// One leased delivery counted in `held` until it is finished (or dropped).
@@ -122,6 +124,7 @@ impl Dispatcher {
             fast_path: std::sync::RwLock::new(None),
             fast_pathed: std::sync::atomic::AtomicU64::new(0),
             ownership: std::sync::OnceLock::new(),
+            due_wakes: std::sync::OnceLock::new(),
             slots: Slots::new(SlotSettings {
                 floor: settings.min_in_flight_per_webhook,
                 ceiling: settings.max_in_flight_per_webhook,
@@ -160,6 +163,30 @@ impl Dispatcher {
     /// From now on, claims and the fast path take only the webhooks `ownership` holds.
     pub fn own_through(&self, ownership: Arc<crate::ownership::Ownership>) {
         let _ = self.ownership.set(ownership);
+    }
+
+    /// From now on, deliveries falling due on webhooks this instance does not own are
+    /// announced to their owners through `wakes`.
+    pub fn wake_owners_through(&self, wakes: Arc<crate::due_wakes::DueWakes>) {
+        let _ = self.due_wakes.set(wakes);
+    }
+
+    /// Deliveries of `webhooks` fell due now: the claim loop looks for this instance's
+    /// at once, and the owners of the others are told.
+    pub fn wake(&self, webhooks: &[&str]) {
+        let Some(wakes) = self.due_wakes.get() else {
+            self.wake.notify_one();
+            return;
+        };
+        let mut any_mine = false;
+        wakes.announce(webhooks.iter().copied().filter(|w| {
+            let mine = self.ownership.get().is_some_and(|o| o.fence(w).is_some());
+            any_mine |= mine;
+            !mine
+        }));
+        if any_mine {
+            self.wake.notify_one();
+        }
     }
 
     /// Whether this instance sends the webhook's deliveries: it owns its listener.

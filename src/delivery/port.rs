@@ -11,8 +11,8 @@ use crate::usecases::{Deliveries, TestSendsExhausted, TestSent};
 
 #[async_trait]
 impl Deliveries for Dispatcher {
-    fn wake(&self) {
-        self.waker().notify_one();
+    fn wake(&self, webhooks: &[&str]) {
+        Dispatcher::wake(self, webhooks);
     }
 
     fn forget_webhook(&self, webhook_id: &str) {

@@ -176,6 +176,10 @@ pub struct EventSummary {
     /// need no claim.
     #[serde(skip)]
     pub leased: i64,
+    /// The webhooks the publish left deliveries due now for (not leased): their owners
+    /// are to be woken.
+    #[serde(skip)]
+    pub queued_webhooks: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

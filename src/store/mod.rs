@@ -50,6 +50,7 @@ macro_rules! claim_set {
 pub mod catalogue;
 #[macro_use]
 mod common;
+pub mod due_signal;
 #[macro_use]
 pub mod health;
 #[macro_use]
@@ -116,6 +117,7 @@ impl StoreError {
 }
 
 pub use catalogue::CatalogueStore;
+pub use due_signal::{DueSignal, DueSignals};
 pub use health::HealthStore;
 pub use logs::{AttemptFilter, AttemptWindow, DeliveryFilter, LogStore};
 pub use outbox::{ClaimedSend, OutboxStore};
@@ -132,6 +134,7 @@ pub trait Store:
     + CatalogueStore
     + PortalStore
     + OwnershipStore
+    + DueSignal
     + Send
     + Sync
     + 'static

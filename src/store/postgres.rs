@@ -24,6 +24,9 @@ pub struct PgStore {
     delivery_pool: PgPool,
     /// Claims only, committed without waiting for the WAL flush (see `connect`).
     claim_pool: PgPool,
+    /// The one connection that listens for other instances' due signals, made when
+    /// first listened on.
+    listen_pool: PgPool,
     untagged: super::fair::UntaggedHint,
     growth: std::sync::Arc<super::statistics::TableGrowth>,
 }
@@ -96,12 +99,17 @@ impl PgStore {
         let claim_pool = PgPoolOptions::new()
             .max_connections(CLAIM_CONNECTIONS)
             .acquire_timeout(settings.acquire_timeout)
-            .connect_with(options.options([("synchronous_commit", "off")]))
+            .connect_with(options.clone().options([("synchronous_commit", "off")]))
             .await?;
+        let listen_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(options);
         Ok(Self {
             pool,
             delivery_pool,
             claim_pool,
+            listen_pool,
             untagged: Default::default(),
             growth: Default::default(),
         })
@@ -189,6 +197,38 @@ catalogue_store!(PgStore);
 portal_store!(PgStore);
 ownership_store!(PgStore);
 log_store!(PgStore);
+
+#[async_trait::async_trait]
+impl super::DueSignal for PgStore {
+    /// One notification a webhook; PostgreSQL folds identical ones of a transaction.
+    async fn announce_due(&self, webhooks: &[String]) -> StoreResult<()> {
+        if webhooks.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("SELECT pg_notify($1, w) FROM unnest($2::text[]) AS w")
+            .bind(super::due_signal::DUE_CHANNEL)
+            .bind(webhooks)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A lost connection is made again on the next item, and listens again (sqlx's
+    /// `PgListener`); what was announced meanwhile is not heard.
+    async fn listen_due(&self) -> StoreResult<Option<super::DueSignals>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.listen_pool).await?;
+        listener.listen(super::due_signal::DUE_CHANNEL).await?;
+        let signals = futures::stream::unfold(listener, |mut listener| async move {
+            let next = listener
+                .recv()
+                .await
+                .map(|n| n.payload().to_string())
+                .map_err(StoreError::from);
+            Some((next, listener))
+        });
+        Ok(Some(Box::pin(signals)))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -143,6 +143,7 @@ pub(crate) fn fan_out(
     let mut deliveries = Vec::new();
     let mut leased = Vec::new();
     let mut by_app = BTreeMap::<String, i64>::new();
+    let mut queued_webhooks = Vec::new();
     for c in candidates
         .get(&e.tenant_id)
         .map(Vec::as_slice)
@@ -174,12 +175,15 @@ pub(crate) fn fan_out(
                         None,
                     )
                 }
-                None => (
-                    DeliveryState::Pending,
-                    Some(now),
-                    None,
-                    Some(ledger.queue(&arrival)),
-                ),
+                None => {
+                    queued_webhooks.push(c.webhook_id.clone());
+                    (
+                        DeliveryState::Pending,
+                        Some(now),
+                        None,
+                        Some(ledger.queue(&arrival)),
+                    )
+                }
             }
         };
         *by_app.entry(c.app_id.clone()).or_default() += 1;
@@ -207,6 +211,7 @@ pub(crate) fn fan_out(
         deliveries: deliveries.len() as i64,
         deliveries_by_app: by_app.into_iter().collect(),
         leased: leased.len() as i64,
+        queued_webhooks,
     };
     Ok((deliveries, summary, leased))
 }

@@ -429,6 +429,7 @@ impl From<EventSummaryRow> for crate::domain::model::EventSummary {
             deliveries: r.deliveries,
             deliveries_by_app: Vec::new(),
             leased: 0,
+            queued_webhooks: Vec::new(),
         }
     }
 }

@@ -187,3 +187,6 @@ catalogue_store!(SqliteStore);
 portal_store!(SqliteStore);
 ownership_store!(SqliteStore);
 log_store!(SqliteStore);
+
+/// One instance: nobody to tell.
+impl super::DueSignal for SqliteStore {}

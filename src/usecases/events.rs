@@ -149,7 +149,7 @@ async fn require_declared(gw: &Gateway, events: &[NewEvent]) -> Result<()> {
 }
 
 fn count_and_wake(gw: &Gateway, outcomes: &[PublishOutcome]) {
-    let mut wake = false;
+    let mut queued = Vec::new();
     for outcome in outcomes {
         if let PublishOutcome::Created(summary) = outcome {
             metrics::counter!(crate::metrics::EVENTS_PUBLISHED).increment(1);
@@ -158,10 +158,12 @@ fn count_and_wake(gw: &Gateway, outcomes: &[PublishOutcome]) {
                     .increment(*n as u64);
             }
             // Deliveries a publish leased to this instance are on their way already.
-            wake |= summary.deliveries > summary.leased;
+            queued.extend(summary.queued_webhooks.iter().map(String::as_str));
         }
     }
-    if wake {
-        gw.deliveries.wake();
+    if !queued.is_empty() {
+        queued.sort_unstable();
+        queued.dedup();
+        gw.deliveries.wake(&queued);
     }
 }

@@ -60,7 +60,7 @@ pub async fn reactivate(
             Error::conflict(ConflictKind::State, "the webhook was reactivated meanwhile")
         })?;
     if deliveries.released > 0 {
-        gw.deliveries.wake();
+        gw.deliveries.wake(&[webhook.id.as_str()]);
     }
     tracing::info!(webhook_id = %webhook.id, released = deliveries.released,
         skipped = deliveries.skipped, "webhook reactivated");

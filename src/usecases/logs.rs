@@ -88,7 +88,7 @@ pub async fn resend(gw: &Gateway, webhook: &Webhook, delivery_id: &str) -> Resul
             ),
         ));
     }
-    gw.deliveries.wake();
+    gw.deliveries.wake(&[webhook.id.as_str()]);
     delivery(gw, webhook, delivery_id).await
 }
 
@@ -100,7 +100,7 @@ pub async fn replay_failed(gw: &Gateway, webhook: &Webhook, since: DateTime<Utc>
         .replay_failed(&webhook.id, since, gw.clock.now())
         .await?;
     if queued > 0 {
-        gw.deliveries.wake();
+        gw.deliveries.wake(&[webhook.id.as_str()]);
     }
     Ok(queued)
 }

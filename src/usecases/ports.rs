@@ -47,8 +47,9 @@ pub trait Notifier: Send + Sync + 'static {
 
 #[async_trait]
 pub trait Deliveries: Send + Sync + 'static {
-    /// Deliveries became due now: look for them without waiting for the next poll.
-    fn wake(&self);
+    /// Deliveries of `webhooks` became due now: their owner (this instance, or the one
+    /// holding the listener) looks for them without waiting for its next poll.
+    fn wake(&self, webhooks: &[&str]);
     /// The webhook is gone: drop what this instance keeps for it.
     fn forget_webhook(&self, webhook_id: &str);
     /// Attempts this instance sends to the webhook at once, at most.

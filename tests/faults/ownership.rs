@@ -267,3 +267,44 @@ async fn wait_until_count(database_url: &str, sql: &str, want: i64) -> bool {
     }
     false
 }
+
+/// A publish on an instance that does not own the webhook wakes its owner at once
+/// (PostgreSQL `NOTIFY`), not at the owner's next idle poll: here 30 s, so every event
+/// arriving within 10 s was announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_on_another_instance_wakes_the_owner() {
+    let database_url = fresh_database(Backend::Postgres).await;
+    let receiver = TestReceiver::start(None).await;
+    let env = |host: &'static str| {
+        [
+            ("HOOKGATE_INSTANCE_HEARTBEAT", "500ms"),
+            ("HOOKGATE_IDLE_POLL", "30s"),
+            ("HOSTNAME", host),
+        ]
+    };
+    let first = Gateway::start(&database_url, &env("first")).await;
+    first.setup(&receiver.url()).await;
+    let second = Gateway::start(&database_url, &env("second")).await;
+    let (ready, now) = wait_held(&database_url, Duration::from_secs(10), (1, 1)).await;
+    assert!(ready, "the webhook has no owner: {now:?}");
+    // Both instances' claim loops have looked once and now sleep their idle poll.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let other = if holds_a_lease(&database_url, "first").await {
+        &second
+    } else {
+        &first
+    };
+
+    const EVENTS: usize = 5;
+    for n in 0..EVENTS {
+        let r = other.publish_one(n, 0).await;
+        assert_eq!(r.status.as_u16(), 202, "evt-{n}: {}", r.body);
+        // Each on its own, so each needs its own wake.
+        let arrived = wait_until(Duration::from_secs(10), || unique_ids(&receiver).len() > n).await;
+        assert!(
+            arrived,
+            "evt-{n}, published on the instance that does not own the webhook, was not \
+             sent within 10 s (its owner polls every 30 s)"
+        );
+    }
+}
