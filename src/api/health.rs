@@ -29,6 +29,21 @@ struct HealthResponse {
     concurrency_limit: usize,
     /// What it has waiting, with the tenants that have the most due.
     backlog: Backlog,
+    /// The instance that sends to the listener now, alone in the cluster, under its
+    /// lease. `null` on SQLite (one instance sends everything) and while no instance
+    /// holds the lease (one just left, or the webhook is deactivated).
+    owner: Option<OwnerView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct OwnerView {
+    /// The instance's id: its host name and a random suffix.
+    instance: String,
+    /// Until when its lease counts unless renewed (every `HOOKGATE_INSTANCE_HEARTBEAT`).
+    lease_until: chrono::DateTime<chrono::Utc>,
+    /// Whether the owner answered this request: its `concurrency_limit` is then the
+    /// one the listener runs under (another instance answers with its own, unused).
+    answered: bool,
 }
 
 #[utoipa::path(
@@ -52,6 +67,11 @@ async fn health(
         health: health::of_webhook(&state, &webhook.id).await?,
         concurrency_limit: health::concurrency_limit(&state, &webhook),
         backlog: health::backlog(&state, &webhook.id).await?,
+        owner: health::owner(&state, &webhook).await?.map(|o| OwnerView {
+            answered: o.is_this_instance,
+            instance: o.instance,
+            lease_until: o.lease_until,
+        }),
     }))
 }
 

@@ -165,6 +165,11 @@ impl Dispatcher {
         let _ = self.ownership.set(ownership);
     }
 
+    /// This instance's id in the cluster, when it owns listeners by lease.
+    pub fn instance_id(&self) -> Option<&str> {
+        self.ownership.get().map(|o| o.instance())
+    }
+
     /// From now on, deliveries falling due on webhooks this instance does not own are
     /// announced to their owners through `wakes`.
     pub fn wake_owners_through(&self, wakes: Arc<crate::due_wakes::DueWakes>) {

@@ -15,6 +15,10 @@ impl Deliveries for Dispatcher {
         Dispatcher::wake(self, webhooks);
     }
 
+    fn instance_id(&self) -> Option<&str> {
+        Dispatcher::instance_id(self)
+    }
+
     fn forget_webhook(&self, webhook_id: &str) {
         Dispatcher::forget_webhook(self, webhook_id);
     }

@@ -121,7 +121,7 @@ pub use due_signal::{DueSignal, DueSignals};
 pub use health::HealthStore;
 pub use logs::{AttemptFilter, AttemptWindow, DeliveryFilter, LogStore};
 pub use outbox::{ClaimedSend, OutboxStore};
-pub use ownership::{HeldLease, InstanceRow, OwnershipStore};
+pub use ownership::{HeldLease, InstanceRow, OwnershipStore, WebhookOwner};
 pub use portal::{ConsoleSession, PortalSession, PortalStore};
 pub use retention::{Pruned, RetentionStore};
 

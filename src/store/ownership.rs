@@ -21,6 +21,13 @@ pub struct InstanceRow {
     pub owned: i64,
 }
 
+/// Who holds a webhook's lease now, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookOwner {
+    pub instance: String,
+    pub until: DateTime<Utc>,
+}
+
 /// A lease this instance holds: on which webhook, under which fence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldLease {
@@ -58,6 +65,12 @@ pub trait OwnershipStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Leaves: every lease of the instance lapses and its row goes.
     async fn leave(&self, instance: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// The instance holding the webhook's lease at `now`, if one does.
+    async fn webhook_owner(
+        &self,
+        webhook_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<WebhookOwner>>;
     /// The active webhooks' ids: what the instances share out.
     async fn active_webhook_ids(&self) -> StoreResult<Vec<String>>;
     /// Makes the deliveries of `webhooks` left in flight (by the lease's previous
@@ -164,6 +177,27 @@ macro_rules! ownership_store {
                         }
                     })
                     .collect())
+            }
+
+            async fn webhook_owner(
+                &self,
+                webhook_id: &str,
+                now: DateTime<Utc>,
+            ) -> StoreResult<Option<$crate::store::ownership::WebhookOwner>> {
+                let row: Option<(String, i64)> = sqlx::query_as(
+                    "SELECT instance_id, expires_at FROM webhook_owners \
+                     WHERE webhook_id = $1 AND expires_at > $2",
+                )
+                .bind(webhook_id)
+                .bind(to_millis(now))
+                .fetch_optional($crate::store::Backend::pool(self))
+                .await?;
+                Ok(
+                    row.map(|(instance, until)| $crate::store::ownership::WebhookOwner {
+                        instance,
+                        until: $crate::clock::from_millis(until),
+                    }),
+                )
             }
 
             async fn take_ownership(

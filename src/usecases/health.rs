@@ -37,6 +37,29 @@ pub fn concurrency_limit(gw: &Gateway, webhook: &Webhook) -> usize {
     gw.deliveries.concurrency_limit(&webhook.id)
 }
 
+/// Who sends to a webhook's listener now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub instance: String,
+    pub lease_until: chrono::DateTime<chrono::Utc>,
+    /// Whether this instance is the owner (its adaptive limit is the listener's).
+    pub is_this_instance: bool,
+}
+
+/// The instance whose lease on the webhook counts now; `None` with one instance
+/// (SQLite: it sends everything) and while no instance holds the lease.
+pub async fn owner(gw: &Gateway, webhook: &Webhook) -> Result<Option<Owner>> {
+    if gw.store.backend() != "postgres" {
+        return Ok(None);
+    }
+    let owner = gw.store.webhook_owner(&webhook.id, gw.clock.now()).await?;
+    Ok(owner.map(|o| Owner {
+        is_this_instance: gw.deliveries.instance_id() == Some(o.instance.as_str()),
+        instance: o.instance,
+        lease_until: o.until,
+    }))
+}
+
 /// Re-activates the caller's deactivated `webhook` (from `webhooks::get`): `replay`
 /// releases its held deliveries (and with `include_failed` those that failed for good
 /// since the streak began), otherwise they are skipped. Returns the webhook as it is now.

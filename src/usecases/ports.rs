@@ -50,6 +50,9 @@ pub trait Deliveries: Send + Sync + 'static {
     /// Deliveries of `webhooks` became due now: their owner (this instance, or the one
     /// holding the listener) looks for them without waiting for its next poll.
     fn wake(&self, webhooks: &[&str]);
+    /// This instance's id among the instances sharing the listeners (PostgreSQL, when it
+    /// delivers); `None` when it is the only one.
+    fn instance_id(&self) -> Option<&str>;
     /// The webhook is gone: drop what this instance keeps for it.
     fn forget_webhook(&self, webhook_id: &str);
     /// Attempts this instance sends to the webhook at once, at most.

@@ -100,6 +100,20 @@ impl Gateway {
         reply(r).await
     }
 
+    /// GET `path` with the platform key; it must succeed.
+    pub async fn get(&self, path: &str) -> Value {
+        let r = reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(PLATFORM_KEY)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .unwrap();
+        let r = reply(r).await;
+        assert!(r.status.is_success(), "{path}: {} {}", r.status, r.body);
+        r.body
+    }
+
     pub async fn post(&self, path: &str, key: &str, body: Value) -> Value {
         let r = self.call(path, key, body).await;
         assert!(r.status.is_success(), "{path}: {} {}", r.status, r.body);

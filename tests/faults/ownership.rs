@@ -289,11 +289,38 @@ async fn a_publish_on_another_instance_wakes_the_owner() {
     assert!(ready, "the webhook has no owner: {now:?}");
     // Both instances' claim loops have looked once and now sleep their idle poll.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let other = if holds_a_lease(&database_url, "first").await {
-        &second
+    let (owner, other) = if holds_a_lease(&database_url, "first").await {
+        (&first, &second)
     } else {
-        &first
+        (&second, &first)
     };
+
+    // Both name the owner in the webhook's health; only the owner's answer is its own.
+    let webhook = owner.get("/v1/apps/bob/webhooks").await["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let health = format!("/v1/apps/bob/webhooks/{webhook}/health");
+    let (from_owner, from_other) = (owner.get(&health).await, other.get(&health).await);
+    let owner_id = from_owner["owner"]["instance"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        owner_id.starts_with(if std::ptr::eq(owner, &first) {
+            "first-"
+        } else {
+            "second-"
+        }),
+        "{from_owner}"
+    );
+    assert_eq!(
+        from_other["owner"]["instance"],
+        owner_id.as_str(),
+        "{from_other}"
+    );
+    assert_eq!(from_owner["owner"]["answered"], true, "{from_owner}");
+    assert_eq!(from_other["owner"]["answered"], false, "{from_other}");
 
     const EVENTS: usize = 5;
     for n in 0..EVENTS {
