@@ -1,4 +1,5 @@
-//! The console's first page: the delivery queue, every webhook that is unavailable or
+//! The console's first page: the delivery queue, the instances and the listeners each
+//! owns, every webhook that is unavailable or
 //! deactivated across apps, every failing notification destination, and the
 //! notifications with the outbox backlog.
 
@@ -23,6 +24,8 @@ pub async fn overview(State(gw): State<Gateway>, operator: Operator) -> Result<M
     let notifications = notifications::all(&gw, RECENT_NOTIFICATIONS).await?;
     let failing = destinations::failing(&gw).await?;
     let backlogs = health::largest_backlogs(&gw, LARGEST_BACKLOGS).await?;
+    let instances = health::instances(&gw).await?;
+    let now = gw.clock.now();
     Ok(page(
         &operator,
         "Overview",
@@ -41,6 +44,22 @@ pub async fn overview(State(gw): State<Gateway>, operator: Operator) -> Result<M
                     thead { tr { th { "App" } th { "Webhook" } th { "Due now" } } }
                     tbody { @for (app, webhook, due) in &backlogs { tr { td { code { (app) } } td { code { (webhook) } } td { (due) } } } }
                 } }
+            }
+
+            h2 { "Instances" }
+            @if instances.is_empty() {
+                p.muted #instances { "One instance (SQLite) sends to every listener." }
+            } @else {
+                div.scroll tabindex="0" role="region" aria-label="Instances" { table #instances {
+                    thead { tr { th { "Instance" } th { "Last heartbeat" } th { "Listeners owned" } th { "Started" } } }
+                    tbody { @for i in &instances { tr {
+                        td { code { (i.id) } }
+                        td { (format!("{:.1} s ago", (now - i.heartbeat_at).num_milliseconds().max(0) as f64 / 1000.0)) }
+                        td { (i.owned) }
+                        td { (i.started_at.format("%Y-%m-%d %H:%M UTC")) }
+                    } } }
+                } }
+                p.muted { "Each active webhook's listener is owned by one instance at a time, which alone sends to it. An instance that stops beating loses its listeners to the others within a few heartbeats." }
             }
 
             h2 { "Webhooks needing attention" }

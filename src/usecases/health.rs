@@ -60,6 +60,32 @@ pub async fn owner(gw: &Gateway, webhook: &Webhook) -> Result<Option<Owner>> {
     }))
 }
 
+/// An instance sharing the listeners, as the console lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub id: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub heartbeat_at: chrono::DateTime<chrono::Utc>,
+    /// Webhooks whose lease it holds now.
+    pub owned: i64,
+}
+
+/// The instances registered in the database (PostgreSQL), by id; empty on SQLite, whose
+/// one instance sends everything. One gone without leaving keeps its row, with an old
+/// heartbeat and nothing owned.
+pub async fn instances(gw: &Gateway) -> Result<Vec<Instance>> {
+    let rows = gw.store.instances(gw.clock.now()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|i| Instance {
+            id: i.id,
+            started_at: i.started_at,
+            heartbeat_at: i.heartbeat_at,
+            owned: i.owned,
+        })
+        .collect())
+}
+
 /// Re-activates the caller's deactivated `webhook` (from `webhooks::get`): `replay`
 /// releases its held deliveries (and with `include_failed` those that failed for good
 /// since the streak began), otherwise they are skipped. Returns the webhook as it is now.
