@@ -48,7 +48,7 @@ pub async fn overview(State(gw): State<Gateway>, operator: Operator) -> Result<M
 
             h2 { "Instances" }
             @if instances.is_empty() {
-                p.muted #instances { "One instance (SQLite) sends to every listener." }
+                p.muted #instances { "One instance sends to every listener (SQLite; on PostgreSQL, no delivering instance has registered)." }
             } @else {
                 div.scroll tabindex="0" role="region" aria-label="Instances" { table #instances {
                     thead { tr { th { "Instance" } th { "Last heartbeat" } th { "Listeners owned" } th { "Started" } } }
