@@ -184,11 +184,19 @@ impl Dispatcher {
             return;
         };
         let mut any_mine = false;
-        wakes.announce(webhooks.iter().copied().filter(|w| {
-            let mine = self.ownership.get().is_some_and(|o| o.fence(w).is_some());
-            any_mine |= mine;
-            !mine
-        }));
+        // Empty, so not allocated, on a publish whose webhooks are all this instance's.
+        let theirs: Vec<&str> = webhooks
+            .iter()
+            .copied()
+            .filter(|w| {
+                let mine = self.ownership.get().is_some_and(|o| o.fence(w).is_some());
+                any_mine |= mine;
+                !mine
+            })
+            .collect();
+        if !theirs.is_empty() {
+            wakes.announce(theirs);
+        }
         if any_mine {
             self.wake.notify_one();
         }
