@@ -468,6 +468,7 @@ impl Settings {
         crate::store::PoolSettings {
             max_connections: self.db_max_connections,
             acquire_timeout: self.db_acquire_timeout,
+            idle_in_transaction_timeout: self.db_timeout,
         }
     }
 

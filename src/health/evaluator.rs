@@ -174,7 +174,7 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let pool = crate::store::PoolSettings {
             max_connections: 4,
-            acquire_timeout: std::time::Duration::from_secs(5),
+            ..Default::default()
         };
         let store = crate::store::connect(&url, &pool).await.unwrap();
         let clock: SharedClock = std::sync::Arc::new(crate::clock::SystemClock);

@@ -315,6 +315,12 @@ pub struct PoolSettings {
     /// How long a request waits for a connection (PostgreSQL: while the server refuses
     /// connections, sqlx keeps retrying until then) before it is answered 503.
     pub acquire_timeout: std::time::Duration,
+    /// PostgreSQL: how long the server keeps a transaction whose client has gone quiet
+    /// (`idle_in_transaction_session_timeout`). An instance cut off mid-transaction
+    /// holds its row locks, a listener's lease among them, until the server ends the
+    /// session: without a bound the instance taking the listener over would wait for
+    /// them as long as the cut lasts.
+    pub idle_in_transaction_timeout: std::time::Duration,
 }
 
 impl Default for PoolSettings {
@@ -322,6 +328,7 @@ impl Default for PoolSettings {
         Self {
             max_connections: 10,
             acquire_timeout: std::time::Duration::from_secs(5),
+            idle_in_transaction_timeout: std::time::Duration::from_secs(5),
         }
     }
 }

@@ -81,7 +81,17 @@ impl PgStore {
         // JIT off: the claim's LATERAL per-webhook LIMIT is estimated far above its real
         // cost, so with a large backlog PostgreSQL JIT-compiled it on every execution
         // (about 440 ms of a 470 ms claim, for 4 ms of work; see BENCHMARKS.md).
-        let options = PgConnectOptions::from_str(url)?.options([("jit", "off")]);
+        let idle_in_transaction = format!(
+            "{}ms",
+            settings.idle_in_transaction_timeout.as_millis().max(1)
+        );
+        let options = PgConnectOptions::from_str(url)?.options([
+            ("jit", "off"),
+            (
+                "idle_in_transaction_session_timeout",
+                idle_in_transaction.as_str(),
+            ),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections.max(2))
             .acquire_timeout(settings.acquire_timeout)
@@ -243,6 +253,7 @@ mod tests {
         let settings = super::super::PoolSettings {
             max_connections: 2,
             acquire_timeout: std::time::Duration::from_secs(10),
+            idle_in_transaction_timeout: std::time::Duration::from_millis(2_500),
         };
         let store = PgStore::connect(&url, &settings).await.unwrap();
         let jit: String = sqlx::query_scalar("SHOW jit")
@@ -261,5 +272,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(durable, "on", "attempt records wait for the flush");
+        for pool in [&store.pool, &store.delivery_pool, &store.claim_pool] {
+            let idle: String = sqlx::query_scalar("SHOW idle_in_transaction_session_timeout")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(idle, "2500ms", "a quiet transaction's locks are bounded");
+        }
     }
 }

@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::gateway::{delivered_events, wait_until, Gateway};
+use crate::gateway::{count, delivered_events, wait_until, Gateway};
 use crate::helpers::{fresh_database, Backend, Reply, TestReceiver};
 
 /// A TCP proxy on loopback that can be cut: while cut it forwards nothing and connects
@@ -239,4 +239,114 @@ async fn postgres_cut_off_answers_within_the_bound_and_loses_nothing() {
         log.contains("the database did not answer in time"),
         "the timeouts are in the gateway's log"
     );
+}
+
+/// The partition fencing exists for: two instances, each on its own link to PostgreSQL,
+/// and the owner's link cut. Its beats fail, its lease lapses, and the instance that
+/// still reaches the database takes the listener over and sends what is published to
+/// it meanwhile; healed, the cut instance sends nothing twice and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_owner_loses_its_listener_to_an_instance_that_reaches_the_database() {
+    let database = fresh_database(Backend::Postgres).await;
+    let links = [
+        Link::to(server_address(&database)).await,
+        Link::to(server_address(&database)).await,
+    ];
+    let receiver = TestReceiver::start(None).await;
+    let env = |host: &'static str| {
+        [
+            ("HOOKGATE_DB_TIMEOUT", "2s"),
+            ("HOOKGATE_DB_ACQUIRE_TIMEOUT", "2s"),
+            ("HOOKGATE_LEASE", "31s"),
+            ("HOOKGATE_INSTANCE_HEARTBEAT", "500ms"),
+            ("HOSTNAME", host),
+        ]
+    };
+    let hosts = ["first", "second"];
+    let first = Gateway::start(&through(&database, &links[0]), &env(hosts[0])).await;
+    first.setup(&receiver.url()).await;
+    let second = Gateway::start(&through(&database, &links[1]), &env(hosts[1])).await;
+    let gateways = [first, second];
+    let holder = || async {
+        let owner = count(
+            &database,
+            "SELECT COUNT(*) FROM webhook_owners WHERE instance_id LIKE 'first-%' \
+             AND expires_at > (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint",
+        )
+        .await;
+        let any = count(
+            &database,
+            "SELECT COUNT(*) FROM webhook_owners \
+             WHERE expires_at > (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint",
+        )
+        .await;
+        (any == 1).then_some(if owner == 1 { 0 } else { 1 })
+    };
+    // The second's join may hand the webhook over; once both are live it stays put.
+    let live = "SELECT COUNT(*) FROM instances \
+         WHERE heartbeat_at > (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint - 1000";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count(&database, live).await < 2 || holder().await.is_none() {
+        assert!(Instant::now() < deadline, "the instances did not settle");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let owner = holder().await.expect("the webhook has an owner");
+    let survivor = 1 - owner;
+
+    gateways[survivor].publish(0, 100).await;
+    receiver.wait_for(100, Duration::from_secs(30)).await;
+
+    links[owner].set_cut(true);
+    let cut_at = Instant::now();
+    let mut moved = false;
+    while cut_at.elapsed() < Duration::from_secs(10) {
+        if holder().await == Some(survivor) {
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        moved,
+        "the listener did not move off the cut-off owner within 10 s"
+    );
+    gateways[survivor].publish(100, 100).await;
+    let arrived = wait_until(Duration::from_secs(30), || {
+        delivered_events(&receiver).len() >= 200
+    })
+    .await;
+    assert!(
+        arrived,
+        "{} of 200 events arrived with the owner cut off",
+        delivered_events(&receiver).len()
+    );
+
+    // The cut owner's last attempts may have been sent but not recorded: the survivor
+    // sends them again. Once it has recorded everything, nothing is left to send.
+    let undelivered = "SELECT COUNT(*) FROM deliveries WHERE state <> 'delivered'";
+    let mut settled = false;
+    for _ in 0..300 {
+        if count(&database, undelivered).await == 0 {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(settled, "the survivor did not record every delivery");
+
+    // Healed: the cut instance finds its lease gone and sends nothing it had.
+    let requests = receiver.received().len();
+    links[owner].set_cut(false);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        receiver.received().len(),
+        requests,
+        "a request was sent after the link healed, with everything delivered"
+    );
+    assert_eq!(count(&database, undelivered).await, 0);
+    assert_eq!(delivered_events(&receiver).len(), 200);
+    for gateway in gateways {
+        assert!(gateway.stop().success());
+    }
 }
