@@ -11,6 +11,7 @@ mod database;
 mod gateway;
 mod ownership;
 mod private_postgres;
+mod rolling;
 mod timeline;
 
 use std::time::Duration;
