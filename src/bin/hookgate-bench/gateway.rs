@@ -116,6 +116,13 @@ impl Gateway {
         cpu_seconds(self.pid())
     }
 
+    /// SIGKILL: no goodbye, as a crashed or evicted instance.
+    pub fn kill(pid: u32) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+
     pub fn stop(mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])

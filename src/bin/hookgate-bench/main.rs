@@ -95,6 +95,12 @@ struct Args {
     quiet_rate: f64,
     #[arg(long, default_value_t = 8)]
     max_concurrency: i64,
+    /// With several instances: SIGKILL the first this many seconds into publishing, and
+    /// measure each listener's longest wait for a request across the kill (failover).
+    /// Publishes then go to the instances still up, each event with an id so that one
+    /// retried elsewhere is not stored twice.
+    #[arg(long)]
+    kill_after: Option<u64>,
     /// Extra gateway settings, KEY=VALUE.
     #[arg(long = "gateway-env")]
     gateway_env: Vec<String>,
@@ -109,22 +115,54 @@ struct Args {
 struct Setup {
     http: reqwest::Client,
     bases: Vec<String>,
+    /// Instances killed (`--kill-after`): requests go to the others.
+    killed: Vec<std::sync::atomic::AtomicBool>,
+    /// Published events carry ids (`b-N`), so one sent again is stored once.
+    event_ids: bool,
 }
 
 impl Setup {
+    fn new(bases: Vec<String>, event_ids: bool) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(256)
+                .build()
+                .unwrap(),
+            killed: bases.iter().map(|_| Default::default()).collect(),
+            bases,
+            event_ids,
+        }
+    }
+
+    /// The `n`th instance, or the next one up from it.
     fn base(&self, n: usize) -> &str {
-        &self.bases[n % self.bases.len()]
+        let len = self.bases.len();
+        (0..len)
+            .map(|k| (n + k) % len)
+            .find(|i| !self.killed[*i].load(std::sync::atomic::Ordering::Relaxed))
+            .map_or(&self.bases[n % len], |i| &self.bases[i])
     }
 
     async fn post(&self, n: usize, path: &str, key: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base(n)))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        // A request to an instance killed under it is sent again to the next one up.
+        let mut tries = 0;
+        let r = loop {
+            let sent = self
+                .http
+                .post(format!("{}{path}", self.base(n + tries)))
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await;
+            match sent {
+                Ok(r) => break r,
+                Err(e) if tries < self.bases.len() => {
+                    tries += 1;
+                    eprintln!("{path}: {e}; sent again to another instance");
+                }
+                Err(e) => panic!("{path}: {e}"),
+            }
+        };
         let status = r.status();
         let body: Value = r.json().await.unwrap_or(Value::Null);
         assert!(status.is_success(), "{path}: {status} {body}");
@@ -230,7 +268,11 @@ async fn publish(
             let events: Vec<Value> = (first..first + count)
                 .map(|n| {
                     let tenant = &tenants[n as usize % tenants.len()];
-                    json!({"type": "employee.updated", "tenant_id": tenant, "data": {"n": n, "sent_us": now_us()}})
+                    let mut event = json!({"type": "employee.updated", "tenant_id": tenant, "data": {"n": n, "sent_us": now_us()}});
+                    if s.event_ids {
+                        event["id"] = json!(format!("b-{n}"));
+                    }
+                    event
                 })
                 .collect();
             if batch == 1 {
@@ -271,13 +313,10 @@ async fn main() {
     for _ in 0..args.instances {
         gateways.push(Gateway::start(&database_url, free_port(), &extra).await);
     }
-    let setup = Arc::new(Setup {
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            .build()
-            .unwrap(),
-        bases: gateways.iter().map(|g| g.base.clone()).collect(),
-    });
+    let setup = Arc::new(Setup::new(
+        gateways.iter().map(|g| g.base.clone()).collect(),
+        args.kill_after.is_some(),
+    ));
     let keys = Arc::new(Mutex::new(HashMap::new()));
     let receiver = Arc::new(Receiver::start(Behaviour::Ok, keys.clone()).await);
     receiver
@@ -392,6 +431,18 @@ async fn main() {
             delay.store(slow, std::sync::atomic::Ordering::Relaxed);
         })
     });
+    // The failover scenario: the first instance killed mid-publish.
+    let kill_task = args.kill_after.map(|after| {
+        assert!(args.instances > 1, "--kill-after needs several instances");
+        receiver.track_failover();
+        let (setup, receiver, first) = (setup.clone(), receiver.clone(), gateways[0].pid());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(after)).await;
+            setup.killed[0].store(true, std::sync::atomic::Ordering::Relaxed);
+            Gateway::kill(first);
+            receiver.killed();
+        })
+    });
     let publish_took = publish(
         &setup,
         &tenants,
@@ -412,6 +463,10 @@ async fn main() {
     if let Some(task) = slow_task {
         task.abort();
     }
+    if let Some(task) = kill_task {
+        task.await.unwrap();
+    }
+    let (failover_waits_ms, failover_not_resumed) = receiver.failover();
     let timeline = std::mem::take(&mut *timeline.lock().unwrap());
     let (_, last_us) = receiver.span_us();
     let delivered = receiver.unique() - baseline;
@@ -420,7 +475,7 @@ async fn main() {
     let cpu: Vec<f64> = gateways
         .iter()
         .zip(&cpu_before)
-        .map(|(g, b)| (g.cpu_seconds() - b) / elapsed.as_secs_f64() * 100.0)
+        .map(|(g, b)| (g.cpu_seconds() - b).max(0.0) / elapsed.as_secs_f64() * 100.0)
         .collect();
     let rss: Vec<u64> = peak_rss
         .lock()
@@ -464,6 +519,12 @@ async fn main() {
         "slow_after": args.slow_after,
         "slow_delay_ms": args.slow_after.map(|_| args.slow_delay_ms),
         "timeline": timeline,
+        "kill_after": args.kill_after,
+        "failover": args.kill_after.map(|_| json!({
+            "longest_wait_ms": failover_waits_ms.first(),
+            "waits_ms": failover_waits_ms.iter().take(10).collect::<Vec<_>>(),
+            "webhooks_not_resumed": failover_not_resumed,
+        })),
     });
     finish(&args, &result, gateways, &database_url, complete).await;
 }

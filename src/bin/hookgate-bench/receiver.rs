@@ -31,6 +31,10 @@ struct Inner {
     by_class: HashMap<String, (Histogram<u64>, u64)>,
     first_arrival_us: Option<u64>,
     last_new_arrival_us: u64,
+    /// With `track_failover`: each webhook's last request, and its longest wait for a
+    /// request since the kill.
+    last_by_webhook: Option<HashMap<String, u64>>,
+    wait_across_kill_us: HashMap<String, u64>,
 }
 
 pub struct Receiver {
@@ -45,6 +49,7 @@ pub struct Receiver {
     /// Requests being answered now, and the most at once since the last `take_peak`.
     pub in_flight: Arc<AtomicU64>,
     peak_in_flight: Arc<AtomicU64>,
+    kill_us: Arc<AtomicU64>,
 }
 
 #[derive(Clone)]
@@ -60,6 +65,8 @@ struct Shared {
     delay_ms: Arc<AtomicU64>,
     in_flight: Arc<AtomicU64>,
     peak_in_flight: Arc<AtomicU64>,
+    /// When an instance was killed (Unix microseconds; 0: none).
+    kill_us: Arc<AtomicU64>,
 }
 
 pub fn now_us() -> u64 {
@@ -86,6 +93,7 @@ impl Receiver {
             delay_ms: Arc::new(AtomicU64::new(0)),
             in_flight: Arc::new(AtomicU64::new(0)),
             peak_in_flight: Arc::new(AtomicU64::new(0)),
+            kill_us: Arc::new(AtomicU64::new(0)),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -99,6 +107,7 @@ impl Receiver {
             delay_ms: shared.delay_ms.clone(),
             in_flight: shared.in_flight.clone(),
             peak_in_flight: shared.peak_in_flight.clone(),
+            kill_us: shared.kill_us.clone(),
         };
         let app = axum::Router::new().fallback(receive).with_state(shared);
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -142,6 +151,36 @@ impl Receiver {
         inner.latency_us = Some(Histogram::new_with_bounds(1, 600_000_000, 3).unwrap());
     }
 
+    /// From now on, notes each webhook's last request (for `killed` and `failover`).
+    pub fn track_failover(&self) {
+        self.inner.lock().unwrap().last_by_webhook = Some(HashMap::new());
+    }
+
+    /// An instance was killed now.
+    pub fn killed(&self) {
+        self.kill_us.store(now_us(), Ordering::Relaxed);
+    }
+
+    /// Each webhook's longest wait for a request since the kill, in milliseconds,
+    /// longest first, and how many webhooks had no request since.
+    pub fn failover(&self) -> (Vec<f64>, usize) {
+        let inner = self.inner.lock().unwrap();
+        let kill = self.kill_us.load(Ordering::Relaxed);
+        let mut waits: Vec<f64> = inner
+            .wait_across_kill_us
+            .values()
+            .map(|us| *us as f64 / 1000.0)
+            .collect();
+        waits.sort_by(|a, b| b.total_cmp(a));
+        let not_resumed = inner
+            .last_by_webhook
+            .iter()
+            .flatten()
+            .filter(|(_, last)| **last < kill)
+            .count();
+        (waits, not_resumed)
+    }
+
     /// Waits until `n` unique deliveries arrived, or `limit` passes.
     pub async fn wait_for(&self, n: u64, limit: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
@@ -172,6 +211,26 @@ async fn receive(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> St
     let payload: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     {
         let mut inner = s.inner.lock().unwrap();
+        let Inner {
+            last_by_webhook,
+            wait_across_kill_us,
+            ..
+        } = &mut *inner;
+        if let Some(last_by_webhook) = last_by_webhook {
+            let webhook = payload["webhook_id"].as_str().unwrap_or("").to_string();
+            let kill = s.kill_us.load(Ordering::Relaxed);
+            // The longest gap since the kill, not the one spanning it: requests the killed
+            // instance had sent may still be read just after the kill.
+            // Handlers stamp their arrival before this lock, so they may come a little
+            // out of order.
+            let last = last_by_webhook.entry(webhook.clone()).or_insert(arrived);
+            let gap = arrived.saturating_sub(*last);
+            *last = (*last).max(arrived);
+            if kill > 0 && arrived >= kill {
+                let wait = wait_across_kill_us.entry(webhook).or_default();
+                *wait = (*wait).max(gap);
+            }
+        }
         if !inner.in_progress.insert(id.clone()) {
             s.overlaps.fetch_add(1, Ordering::Relaxed);
         }
