@@ -8,6 +8,7 @@ pub mod filter;
 pub mod health;
 pub mod model;
 pub mod notification;
+pub mod ordering;
 pub mod ownership;
 pub mod retry;
 pub mod secrets;
