@@ -12,6 +12,7 @@ mod gateway;
 mod ownership;
 mod private_postgres;
 mod rolling;
+mod three_instances;
 mod timeline;
 
 use std::time::Duration;
