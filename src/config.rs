@@ -33,6 +33,8 @@ pub struct Settings {
     /// the request is answered 503 `database_unavailable` with `Retry-After` (a database
     /// that stops answering, e.g. behind a link that drops packets, never fails a
     /// statement). A write may have committed meanwhile: retry with the same event id.
+    /// PostgreSQL: also how long the server keeps a transaction whose client went quiet
+    /// (an instance cut off holds no lock past it).
     #[arg(long, env = "HOOKGATE_DB_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub db_timeout: Duration,
 

@@ -53,10 +53,10 @@ pub async fn overview(State(gw): State<Gateway>, operator: Operator) -> Result<M
                 div.scroll tabindex="0" role="region" aria-label="Instances" { table #instances {
                     thead { tr { th { "Instance" } th { "Last heartbeat" } th { "Listeners owned" } th { "Started" } } }
                     tbody { @for i in &instances { tr {
-                        td { code { (i.id) } }
-                        td { (format!("{:.1} s ago", (now - i.heartbeat_at).num_milliseconds().max(0) as f64 / 1000.0)) }
+                        td.nowrap { code { (i.id) } }
+                        td.nowrap { (format!("{:.1} s ago", (now - i.heartbeat_at).num_milliseconds().max(0) as f64 / 1000.0)) }
                         td { (i.owned) }
-                        td { (i.started_at.format("%Y-%m-%d %H:%M UTC")) }
+                        td.nowrap { (i.started_at.format("%Y-%m-%d %H:%M UTC")) }
                     } } }
                 } }
                 p.muted { "Each active webhook's listener is owned by one instance at a time, which alone sends to it. An instance that stops beating loses its listeners to the others within a few heartbeats." }

@@ -37,6 +37,7 @@ button.link{background:none;color:#fff;text-decoration:underline;margin:0;paddin
 .error{color:#8a1c17;font-weight:600}
 .field-error{color:#8a1c17;display:block}
 .muted{color:#5b6573}
+.nowrap{white-space:nowrap}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 code{word-break:break-all}
 pre{white-space:pre-wrap;background:#f4f6f8;padding:.5rem;overflow-x:auto}

@@ -296,3 +296,58 @@ pub async fn the_console_overview_shows_a_deactivated_webhook(app: &crate::helpe
         browser.client.clone().close().await.unwrap();
     }
 }
+
+/// The overview's instances on PostgreSQL: two instances beating (through the store, as
+/// their ownership loops do), one holding the only webhook's lease. Each is listed with
+/// its last heartbeat and the listeners it owns, at a desk's width and a phone's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_lists_the_instances_and_the_listeners_each_owns() {
+    use hookgate::clock::Clock;
+
+    let app = spawn_app(Backend::Postgres).await;
+    let receiver = TestReceiver::start(None).await;
+    let (_, webhook) = app.partner_setup(&receiver.url(), json!({})).await;
+    let webhook = webhook["id"].as_str().unwrap().to_string();
+    let now = app.clock.now();
+    let (owner, other) = ("hookgate-7f3kq2mz", "hookgate-b81xw0re");
+    app.store
+        .beat(owner, now - chrono::Duration::minutes(5), now)
+        .await
+        .unwrap();
+    app.store
+        .beat(
+            other,
+            now - chrono::Duration::seconds(40),
+            now - chrono::Duration::milliseconds(1_500),
+        )
+        .await
+        .unwrap();
+    let leases = app
+        .store
+        .take_ownership(owner, &[webhook], now, now + chrono::Duration::seconds(6))
+        .await
+        .unwrap();
+    assert_eq!(leases.len(), 1);
+
+    for (width, suffix) in [(1100, ""), (360, "-phone")] {
+        let browser = Browser::start(width).await;
+        sign_in(&browser, &app.base).await;
+        let rows = browser.texts_of("#instances tbody tr").await;
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let row = |id: &str| rows.iter().find(|r| r.contains(id)).cloned().unwrap();
+        assert!(row(owner).contains("0.0 s ago"), "{rows:?}");
+        assert!(row(other).contains("1.5 s ago"), "{rows:?}");
+        // The owned count is the row's third cell.
+        let owned = browser
+            .texts_of("#instances tbody tr td:nth-child(3)")
+            .await;
+        let mut owned: Vec<i64> = owned.iter().map(|c| c.trim().parse().unwrap()).collect();
+        owned.sort();
+        assert_eq!(owned, [0, 1], "{rows:?}");
+        browser.assert_fits_width().await;
+        browser
+            .shot(&format!("console-overview-instances{suffix}"))
+            .await;
+        browser.client.clone().close().await.unwrap();
+    }
+}
