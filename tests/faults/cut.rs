@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::gateway::{count, delivered_events, wait_until, Gateway};
 use crate::helpers::{fresh_database, Backend, Reply, TestReceiver};
+use crate::ownership::{wait_until_count, NOW_MS};
 
 /// A TCP proxy on loopback that can be cut: while cut it forwards nothing and connects
 /// nothing, and holds every socket open; healed, it forwards what it held.
@@ -268,25 +269,15 @@ async fn a_cut_off_owner_loses_its_listener_to_an_instance_that_reaches_the_data
     let second = Gateway::start(&through(&database, &links[1]), &env(hosts[1])).await;
     let gateways = [first, second];
     let holder = || async {
-        let owner = count(
-            &database,
-            "SELECT COUNT(*) FROM webhook_owners WHERE instance_id LIKE 'first-%' \
-             AND expires_at > (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint",
-        )
-        .await;
-        let any = count(
-            &database,
-            "SELECT COUNT(*) FROM webhook_owners \
-             WHERE expires_at > (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint",
-        )
-        .await;
+        let held = format!("SELECT COUNT(*) FROM webhook_owners WHERE expires_at > {NOW_MS}");
+        let owner = count(&database, &format!("{held} AND instance_id LIKE 'first-%'")).await;
+        let any = count(&database, &held).await;
         (any == 1).then_some(if owner == 1 { 0 } else { 1 })
     };
     // The second's join may hand the webhook over; once both are live it stays put.
-    let live = "SELECT COUNT(*) FROM instances \
-         WHERE heartbeat_at > (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint - 1000";
+    let live = format!("SELECT COUNT(*) FROM instances WHERE heartbeat_at > {NOW_MS} - 1000");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while count(&database, live).await < 2 || holder().await.is_none() {
+    while count(&database, &live).await < 2 || holder().await.is_none() {
         assert!(Instant::now() < deadline, "the instances did not settle");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -325,15 +316,10 @@ async fn a_cut_off_owner_loses_its_listener_to_an_instance_that_reaches_the_data
     // The cut owner's last attempts may have been sent but not recorded: the survivor
     // sends them again. Once it has recorded everything, nothing is left to send.
     let undelivered = "SELECT COUNT(*) FROM deliveries WHERE state <> 'delivered'";
-    let mut settled = false;
-    for _ in 0..300 {
-        if count(&database, undelivered).await == 0 {
-            settled = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(settled, "the survivor did not record every delivery");
+    assert!(
+        wait_until_count(&database, undelivered, 0, Duration::from_secs(30)).await,
+        "the survivor did not record every delivery"
+    );
 
     // Healed: the cut instance finds its lease gone and sends nothing it had.
     let requests = receiver.received().len();

@@ -179,7 +179,13 @@ async fn an_owner_paused_past_its_lease_sends_and_records_nothing_under_it() {
     let delivered = "SELECT COUNT(*) FROM deliveries WHERE state = 'delivered' AND id IN \
          (SELECT delivery_id FROM attempts)";
     assert!(
-        wait_until_count(&database_url, delivered, EVENTS as i64).await,
+        wait_until_count(
+            &database_url,
+            delivered,
+            EVENTS as i64,
+            Duration::from_secs(10)
+        )
+        .await,
         "the new owner's attempts were not all recorded"
     );
     let (requests, attempts) = (
@@ -211,9 +217,15 @@ async fn an_owner_paused_past_its_lease_sends_and_records_nothing_under_it() {
     );
 }
 
-/// Polls `sql` (a count) every 100 ms for up to 10 s until it is `want`.
-pub(crate) async fn wait_until_count(database_url: &str, sql: &str, want: i64) -> bool {
-    for _ in 0..100 {
+/// Polls `sql` (a count) every 100 ms for up to `limit` until it is `want`.
+pub(crate) async fn wait_until_count(
+    database_url: &str,
+    sql: &str,
+    want: i64,
+    limit: Duration,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
         if count(database_url, sql).await == want {
             return true;
         }

@@ -44,7 +44,7 @@ async fn three_instances(
         beat.as_millis() * 2
     );
     assert!(
-        wait_until_count(database_url, &live, 3).await,
+        wait_until_count(database_url, &live, 3, Duration::from_secs(10)).await,
         "three instances are not all live"
     );
     let mut owner = lease(database_url).await;

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::gateway::{count, Gateway};
 use crate::helpers::{fresh_database, Backend, TestReceiver, PLATFORM_KEY};
-use crate::ownership::wait_held;
+use crate::ownership::{wait_held, wait_until_count};
 
 const WARN_AFTER_MS: i64 = 8_000;
 const DEACTIVATE_AFTER_MS: i64 = 24_000;
@@ -145,16 +145,8 @@ async fn the_health_timeline_holds_with_two_instances() {
         )
         .await;
     let delivered = "SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'";
-    let mut all = false;
-    for _ in 0..300 {
-        if count(&database_url, delivered).await == n as i64 {
-            all = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     assert!(
-        all,
+        wait_until_count(&database_url, delivered, n as i64, Duration::from_secs(30)).await,
         "{} of {n} events delivered after the replay",
         count(&database_url, delivered).await
     );
