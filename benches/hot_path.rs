@@ -39,6 +39,9 @@ fn delivery(data_bytes: usize) -> ClaimedDelivery {
         max_concurrency: None,
         traceparent: None,
         fence: None,
+        ordering_key: None,
+        sequence: None,
+        ordered: false,
     }
 }
 

@@ -547,11 +547,28 @@ impl Dispatcher {
         }
     }
 
+    /// Records a batch ([`Self::record_batch`]). An ordered delivery that ended made the
+    /// next of its key due: the claim loop looks at once (this instance owns the key's
+    /// webhook, having sent its head).
+    pub async fn record_attempts(
+        &self,
+        batch: &[AttemptRecord],
+    ) -> Result<(), (StoreError, Vec<AttemptRecord>)> {
+        let recorded = self.record_batch(batch).await;
+        if batch
+            .iter()
+            .any(|r| r.ordered && r.new_state != DeliveryState::Pending)
+        {
+            self.wake.notify_one();
+        }
+        recorded
+    }
+
     /// Records a batch in one transaction. When the database refuses it (one row it
     /// cannot store would fail all of them: one partner's listener must not keep every
     /// other partner's attempts unrecorded and their deliveries in flight), each record
     /// is written alone. Returns the first error and the records not written.
-    pub async fn record_attempts(
+    async fn record_batch(
         &self,
         batch: &[AttemptRecord],
     ) -> Result<(), (StoreError, Vec<AttemptRecord>)> {
@@ -639,6 +656,9 @@ impl Dispatcher {
             max_concurrency: webhook.max_concurrency,
             traceparent: None,
             fence: None,
+            ordering_key: None,
+            sequence: None,
+            ordered: false,
         };
         let outcome = self.send_signed(&claimed, now).await;
         Ok((msg_id, outcome))
@@ -838,5 +858,6 @@ fn record_for(
         new_state,
         next_attempt_at,
         first_failure_at,
+        ordered: d.ordered,
     }
 }

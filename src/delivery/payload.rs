@@ -19,6 +19,12 @@ struct Payload<'a> {
     installation_id: Option<&'a str>,
     app_id: &'a str,
     webhook_id: &'a str,
+    /// The event's ordering key, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ordering_key: Option<&'a str>,
+    /// Its place in its key (1, 2, 3…) on a `per_key` webhook: a gap follows a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequence: Option<i64>,
     data: &'a RawValue,
 }
 
@@ -43,6 +49,8 @@ pub fn build(d: &ClaimedDelivery) -> Result<Vec<u8>, serde_json::Error> {
         installation_id: has_tenant.then_some(d.installation_id.as_str()),
         app_id: &d.app_id,
         webhook_id: &d.webhook_id,
+        ordering_key: d.ordering_key.as_deref(),
+        sequence: d.sequence,
         data,
     })
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use super::ordering::Ordering;
 use super::retry::{AttemptClass, RetryPolicy};
 
 macro_rules! string_enum {
@@ -37,7 +38,8 @@ string_enum!(
     WebhookState { Active => "active", Deactivated => "deactivated" }
 );
 // `skipped`: held while the webhook was deactivated, then dropped at reactivation; or
-// open when the tenant uninstalled the app.
+// open when the tenant uninstalled the app. `waiting`: behind the head of its ordering
+// key (a `per_key` webhook), not yet due.
 string_enum!(DeliveryState {
     Pending => "pending",
     InFlight => "in_flight",
@@ -45,6 +47,7 @@ string_enum!(DeliveryState {
     Failed => "failed",
     Held => "held",
     Skipped => "skipped",
+    Waiting => "waiting",
 });
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -117,6 +120,9 @@ pub struct Webhook {
     pub rate_limit_per_second: Option<i64>,
     /// At most this many attempts in flight at once, whatever the adaptive limit says.
     pub max_concurrency: Option<i64>,
+    /// `per_key`: the deliveries of one (tenant, `ordering_key`) go one at a time in
+    /// publish order.
+    pub ordering: Ordering,
     pub state: WebhookState,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -158,6 +164,8 @@ pub struct NewEvent {
     pub data: String,
     /// The publish's W3C trace context, when traced: attempts link to it.
     pub traceparent: Option<String>,
+    /// What the event is about, for ordered delivery (scoped to its tenant).
+    pub ordering_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -207,6 +215,12 @@ pub struct Delivery {
     /// Why a `skipped` delivery was skipped: `installation_revoked` (the tenant
     /// uninstalled the app) or `reactivated_without_replay`.
     pub skip_reason: Option<String>,
+    /// The event's ordering key, when it has one.
+    pub ordering_key: Option<String>,
+    /// Its place in its key (1, 2, 3… per webhook, tenant and key) on a `per_key` webhook.
+    pub sequence: Option<i64>,
+    /// A `waiting` delivery's: the delivery of its key being attempted (or held) now.
+    pub waiting_for: Option<String>,
 }
 
 /// Why deliveries are skipped.
@@ -270,6 +284,13 @@ pub struct ClaimedDelivery {
     /// was leased (DESIGN.md, "Listener ownership"); `None` where one instance owns
     /// everything (SQLite).
     pub fence: Option<i64>,
+    /// The event's ordering key, for the body.
+    pub ordering_key: Option<String>,
+    /// Its place in its key on a `per_key` webhook, for the body.
+    pub sequence: Option<i64>,
+    /// It holds its key (a `per_key` webhook's head): when it ends, the next of its key
+    /// is due.
+    pub ordered: bool,
 }
 
 /// The result of one attempt and the delivery state it leads to, written in batches.
@@ -283,6 +304,8 @@ pub struct AttemptRecord {
     pub new_state: DeliveryState,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub first_failure_at: Option<DateTime<Utc>>,
+    /// The delivery holds its ordering key ([`ClaimedDelivery::ordered`]).
+    pub ordered: bool,
 }
 
 /// One type of the platform's event-type catalogue.

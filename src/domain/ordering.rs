@@ -16,13 +16,50 @@
 //! fast path do not know keys (issue 25); this is the rule they will follow.
 
 /// A webhook's ordering setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Ordering {
     /// Deliveries are attempted concurrently, whatever their key (today's behaviour).
     #[default]
     None,
     /// One at a time per (tenant, ordering key), in publish order.
     PerKey,
+}
+
+impl Ordering {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::PerKey => "per_key",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "none" => Some(Self::None),
+            "per_key" => Some(Self::PerKey),
+            _ => None,
+        }
+    }
+}
+
+/// The most characters an ordering key has.
+pub const KEY_MAX: usize = 200;
+
+/// An ordering key: 1 to [`KEY_MAX`] visible ASCII characters (no spaces), so that it
+/// reads the same in a body, a log and a URL.
+pub fn valid_key(key: &str) -> bool {
+    (1..=KEY_MAX).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Where one delivery of a key stands, as far as ordering is concerned.

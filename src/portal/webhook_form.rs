@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::session::Partner;
 use super::PageError;
 use crate::domain::model::DEFAULT_TIMEOUT;
-use crate::domain::model::{Environment, EventType, Webhook};
+use crate::domain::model::{Environment, EventType, Ordering, Webhook};
 use crate::domain::retry::{CustomPolicy, RetryPolicySpec};
 use crate::usecases::contract::{
     MAX_TIMEOUT, MAX_URL_LEN, RATE_LIMIT_MAX, WEBHOOK_DESCRIPTION_MAX,
@@ -68,6 +68,9 @@ pub struct WebhookForm {
     /// Empty for no limit.
     #[serde(default)]
     rate_limit_per_second: String,
+    /// `none` or `per_key`; empty keeps the webhook's (`none` for a new one).
+    #[serde(default)]
+    ordering: String,
 }
 
 impl WebhookForm {
@@ -106,6 +109,7 @@ impl WebhookForm {
                 .rate_limit_per_second
                 .map(|r| r.to_string())
                 .unwrap_or_default(),
+            ordering: webhook.ordering.as_str().into(),
             ..Default::default()
         }
     }
@@ -195,6 +199,13 @@ impl WebhookForm {
                 )
             })?),
         };
+        let ordering =
+            match self.ordering.as_str() {
+                "" => None,
+                o => Some(Ordering::parse(o).ok_or_else(|| {
+                    Error::invalid("ordering", "ordering must be none or per_key")
+                })?),
+            };
         let types = self.event_types();
         Ok(WebhookFields {
             url: Some(self.url.clone()),
@@ -209,14 +220,28 @@ impl WebhookForm {
             timeout_seconds,
             retry_policy: self.retry_policy()?,
             rate_limit_per_second,
+            ordering,
             ..Default::default()
         })
     }
 }
 
+/// The ordering settings, as the form offers them.
+const ORDERINGS: [(&str, &str); 2] = [
+    (
+        "none",
+        "Deliveries go out concurrently, whatever their ordering key.",
+    ),
+    (
+        "per_key",
+        "One at a time per tenant and ordering key, in publish order: the next waits until \
+         the one ahead is delivered or has failed for good, so choose a short retry schedule.",
+    ),
+];
+
 /// The form's fields, by the names the use case's errors give them; an error about any
 /// other field (or none) is shown above the form.
-const FORM_FIELDS: [&str; 8] = [
+const FORM_FIELDS: [&str; 9] = [
     "url",
     "description",
     "environment",
@@ -225,6 +250,7 @@ const FORM_FIELDS: [&str; 8] = [
     "timeout_seconds",
     "retry_policy",
     "rate_limit_per_second",
+    "ordering",
 ];
 
 /// The form field an error is shown beside, if any.
@@ -253,6 +279,11 @@ fn form_page(
         "production"
     } else {
         form.environment.as_str()
+    };
+    let ordering = if form.ordering.is_empty() {
+        "none"
+    } else {
+        form.ordering.as_str()
     };
     let retry = if form.retry_policy.is_empty() {
         "hibob"
@@ -339,6 +370,16 @@ fn form_page(
                 label for="rate_limit_per_second" { "Rate limit: attempts per second at most (1–" (RATE_LIMIT_MAX) ", none when empty)" }
                 input #rate_limit_per_second type="number" min="1" max=(RATE_LIMIT_MAX) name="rate_limit_per_second" value=(form.rate_limit_per_second);
                 (field_error("rate_limit_per_second"))
+                fieldset {
+                    legend { "Order" }
+                    @for (value, says) in ORDERINGS {
+                        label {
+                            input type="radio" name="ordering" value=(value) checked[ordering == value];
+                            span { code { (value) } " " span.muted { (says) } }
+                        }
+                    }
+                    (field_error("ordering"))
+                }
                 button type="submit" { (submit) }
             }
             @if let Some(id) = editing {

@@ -33,6 +33,10 @@ pub trait Backend: Send + Sync + 'static {
     /// transaction ends (PostgreSQL `FOR SHARE`; SQLite's write transaction is alone).
     const SHARE_LOCK: &'static str;
 
+    /// Appended to the `SELECT` of `ordering_keys` rows as `k` that the end of a key's
+    /// head locks (PostgreSQL `FOR UPDATE OF k`; SQLite's write transaction is alone).
+    const KEY_LOCK: &'static str;
+
     fn pool(&self) -> &sqlx::Pool<Self::Db>;
 
     /// Starts a write transaction (SQLite: in this instance's writer turn).

@@ -387,15 +387,16 @@ macro_rules! sql_store {
                 let installation = Installation::try_from(row)?;
                 // Every open delivery of the tenant to the app, through the app's webhooks'
                 // indexes: due (pending, or in flight under a lease, which this ends: its
-                // attempt's record then changes nothing) and held.
+                // attempt's record then changes nothing), held and waiting (behind its
+                // ordering key's head: every open delivery of a key ends here at once).
                 let mut skipped = 0;
-                for open in ["due_at IS NOT NULL", "state = 'held'"] {
+                for open in ["due_at IS NOT NULL", "state = 'held'", "state = 'waiting'"] {
                     skipped += sqlx::query(&format!(
                         "UPDATE deliveries SET state = 'skipped', skip_reason = $1, due_at = NULL, \
                          lease_token = NULL, fair_tag = NULL, updated_at = $2 \
                          WHERE webhook_id IN (SELECT id FROM webhooks WHERE app_id = $3) \
                          AND installation_id = $4 AND {open} \
-                         AND state IN ('pending', 'in_flight', 'held')"
+                         AND state IN ('pending', 'in_flight', 'held', 'waiting')"
                     ))
                     .bind(SKIPPED_UNINSTALLED)
                     .bind(to_millis(at))
@@ -432,7 +433,7 @@ macro_rules! sql_store {
                 }
                 let sql = format!(
                     "INSERT INTO webhooks ({WEBHOOK_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
                 );
                 bind_webhook(sqlx::query::<<$store as $crate::store::Backend>::Db>(&sql), w)
                     .execute(&mut *tx)
@@ -467,11 +468,12 @@ macro_rules! sql_store {
             async fn update_webhook(&self, w: &Webhook, new_secret: Option<&str>) -> StoreResult<bool> {
                 // Never `state` (the evaluator's and reactivation's) nor the previous secret
                 // (rotation's): a PATCH that overlaps them must not write back what it read.
+                let mut tx = $crate::store::Backend::write_tx(self).await?;
                 let done = sqlx::query(
                     "UPDATE webhooks SET url = $1, description = $2, environment = $3, \
                      event_types = $4, headers = $5, timeout_ms = $6, retry_policy = $7, \
                      secret = COALESCE($8, secret), updated_at = $9, rate_limit_per_second = $12, \
-                     max_concurrency = $13 \
+                     max_concurrency = $13, ordering = $14 \
                      WHERE id = $10 AND app_id = $11",
                 )
                 .bind(&w.url)
@@ -487,8 +489,18 @@ macro_rules! sql_store {
                 .bind(&w.app_id)
                 .bind(w.rate_limit_per_second)
                 .bind(w.max_concurrency)
-                .execute($crate::store::Backend::pool(self))
+                .bind(w.ordering.as_str())
+                .execute(&mut *tx)
                 .await?;
+                let released = if done.rows_affected() == 1 && w.ordering == Ordering::None {
+                    leave_key_order(&mut tx, &w.id, to_millis(w.updated_at)).await?
+                } else {
+                    0
+                };
+                tx.commit().await?;
+                if released > 0 {
+                    self.untagged.wrote(to_millis(w.updated_at));
+                }
                 Ok(done.rows_affected() == 1)
             }
 
@@ -642,9 +654,26 @@ macro_rules! sql_store {
                      FROM v WHERE deliveries.id = v.id AND deliveries.lease_token = v.lease",
                 );
                 update.build().execute(&mut *tx).await?;
+                // An ordered delivery that ended lets the next of its key go.
+                let ended: Vec<&str> = records
+                    .iter()
+                    .filter(|r| {
+                        r.ordered
+                            && matches!(
+                                r.new_state,
+                                DeliveryState::Delivered | DeliveryState::Failed | DeliveryState::Skipped
+                            )
+                    })
+                    .map(|r| r.attempt.delivery_id.as_str())
+                    .collect();
+                let now = records.iter().map(|r| to_millis(r.attempt.started_at)).max();
+                let promoted = promote_next(&mut tx, &ended, now.unwrap_or_default()).await?;
                 tx.commit().await?;
                 if let Some(due) = records.iter().filter_map(|r| r.next_attempt_at).min() {
                     self.untagged.wrote(to_millis(due));
+                }
+                if promoted > 0 {
+                    self.untagged.wrote(now.unwrap_or_default());
                 }
                 Ok(())
             }
@@ -697,6 +726,7 @@ macro_rules! sql_store {
         }
 
         publish_fns!(<$store as $crate::store::Backend>::Db);
+        ordering_fns!($store);
 
         /// The attempts among `records` sent under a listener lease whose fence is no
         /// longer the webhook's. The lease rows stay share-locked to the end of `tx`, so a
@@ -740,7 +770,7 @@ macro_rules! sql_store {
                 .collect())
         }
 
-        /// Binds a webhook's columns in `WEBHOOK_COLUMNS` order ($1 … $17).
+        /// Binds a webhook's columns in `WEBHOOK_COLUMNS` order ($1 … $18).
         fn bind_webhook<'q>(
             query: sqlx::query::Query<'q, <$store as $crate::store::Backend>::Db, <<$store as $crate::store::Backend>::Db as sqlx::Database>::Arguments<'q>>,
             w: &'q Webhook,
@@ -763,6 +793,7 @@ macro_rules! sql_store {
                 .bind(w.previous_secret_expires_at.map(to_millis))
                 .bind(w.rate_limit_per_second)
                 .bind(w.max_concurrency)
+                .bind(w.ordering.as_str())
         }
     };
 }

@@ -332,7 +332,8 @@ macro_rules! health_store {
                         .rows_affected();
                     if let (true, Some(since)) = (include_failed, streak_start) {
                         released += sqlx::query(&format!(
-                            "{release} AND state = 'failed' AND updated_at >= $3{STILL_INSTALLED}"
+                            "{REQUEUE}{OUT_OF_BAND} WHERE webhook_id = $2 AND state = 'failed' \
+                             AND updated_at >= $3{STILL_INSTALLED}"
                         ))
                         .bind(now)
                         .bind(webhook_id)
@@ -345,7 +346,7 @@ macro_rules! health_store {
                 } else {
                     let skipped = sqlx::query(
                         "UPDATE deliveries SET state = 'skipped', skip_reason = $3, updated_at = $1 \
-                         WHERE webhook_id = $2 AND state = 'held'",
+                         WHERE webhook_id = $2 AND state IN ('held', 'waiting')",
                     )
                     .bind(now)
                     .bind(webhook_id)

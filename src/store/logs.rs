@@ -175,7 +175,7 @@ macro_rules! log_store {
                 now: DateTime<Utc>,
             ) -> StoreResult<bool> {
                 let sql = format!(
-                    "{REQUEUE} WHERE id = $2 AND webhook_id = $3 \
+                    "{REQUEUE}{OUT_OF_BAND} WHERE id = $2 AND webhook_id = $3 \
                      AND state IN ('delivered', 'failed', 'skipped'){STILL_INSTALLED}"
                 );
                 let done = sqlx::query(&sql)
@@ -197,7 +197,7 @@ macro_rules! log_store {
                 now: DateTime<Utc>,
             ) -> StoreResult<u64> {
                 let sql = format!(
-                    "{REQUEUE} WHERE webhook_id = $2 AND state = 'failed' AND created_at >= $3\
+                    "{REQUEUE}{OUT_OF_BAND} WHERE webhook_id = $2 AND state = 'failed' AND created_at >= $3\
                      {STILL_INSTALLED}"
                 );
                 let done = sqlx::query(&sql)

@@ -60,6 +60,8 @@ pub(crate) mod fair;
 #[macro_use]
 pub mod outbox;
 #[macro_use]
+pub(crate) mod ordering;
+#[macro_use]
 pub mod ownership;
 #[macro_use]
 pub mod retention;

@@ -73,7 +73,7 @@ impl PgStore {
                       ORDER BY c.place LIMIT $4 \
                       FOR UPDATE OF d SKIP LOCKED) \
          RETURNING id, lease_token, attempt_count, retry_base, first_failure_at, event_id, \
-         tenant_id, installation_id, app_id, webhook_id) ",
+         tenant_id, installation_id, app_id, webhook_id, sequence, ordering_key) ",
         claimed_select!("leased", "events e", "$2")
     );
 
@@ -131,6 +131,7 @@ impl super::Backend for PgStore {
     type Db = Postgres;
     const NAME: &'static str = "postgres";
     const SHARE_LOCK: &'static str = " FOR SHARE";
+    const KEY_LOCK: &'static str = " FOR UPDATE OF k";
 
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 

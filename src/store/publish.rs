@@ -5,26 +5,28 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::ordering::{KeyOf, KeyPlace};
 use super::rows::FanoutRow;
 use super::StoreError;
 use crate::clock::to_millis;
 use crate::domain::fair_share::{self, Arrival, Clocks, Ledger};
 use crate::domain::filter;
 use crate::domain::model::{
-    ClaimedDelivery, DeliveryState, EventSummary, NewEvent, PublishOutcome, WebhookState,
+    ClaimedDelivery, DeliveryState, EventSummary, NewEvent, Ordering, PublishOutcome, WebhookState,
 };
 
-/// Rows per multi-row statement: 11 binds a row stays far below PostgreSQL's 65,535.
+/// Rows per multi-row statement: 15 binds a row stays far below PostgreSQL's 65,535.
 pub(crate) const ROWS_PER_STATEMENT: usize = 1_000;
 
 /// The event columns, in the order `publish_all` binds them.
 pub(crate) const INSERT_EVENTS: &str = "INSERT INTO events (id, idempotency_key, \
-     request_hash, tenant_id, event_type, occurred_at, received_at, data, traceparent) ";
+     request_hash, tenant_id, event_type, occurred_at, received_at, data, traceparent, \
+     ordering_key) ";
 
 /// The deliveries columns, in the order [`NewDelivery`] binds them.
 pub(crate) const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (id, event_id, webhook_id, \
      installation_id, app_id, tenant_id, event_type, state, due_at, created_at, updated_at, \
-     lease_token, fair_tag) ";
+     lease_token, fair_tag, ordering_key, sequence) ";
 
 /// Active installations of the tenants (an `IN (…)` list follows) with their apps'
 /// webhooks of the tenant's environment. The environment is a correlated subquery, not a
@@ -37,7 +39,7 @@ pub(crate) const FANOUT_CANDIDATES: &str = concat!(
      w.event_types, w.state, i.id AS installation_id, \
      (SELECT t.name FROM tenants t WHERE t.id = i.tenant_id) AS tenant_name, w.url, w.secret, \
      w.previous_secret, w.previous_secret_expires_at, w.headers, w.timeout_ms, w.retry_policy, \
-     w.rate_limit_per_second, w.max_concurrency, i.delivery_weight, ",
+     w.rate_limit_per_second, w.max_concurrency, w.ordering, i.delivery_weight, ",
     crate::store::fair::webhook_clock_sql!("latest_finish"),
     ", (SELECT f.finish_tag FROM fair_queues f \
       WHERE f.webhook_id = w.id AND f.tenant_id = i.tenant_id) AS tenant_finish \
@@ -64,6 +66,9 @@ pub(crate) struct NewDelivery {
     pub lease_token: Option<String>,
     /// Its tag in the webhook's fair queue, for a delivery queued (pending).
     pub fair_tag: Option<i64>,
+    /// Its key and place in it, on a `per_key` webhook.
+    pub ordering_key: Option<String>,
+    pub sequence: Option<i64>,
 }
 
 /// The publish fast path: fresh deliveries whose webhook has room on this instance are
@@ -129,15 +134,17 @@ pub(crate) fn ledger_of(candidates: &HashMap<String, Vec<FanoutRow>>) -> Ledger 
 }
 
 /// One event's deliveries: one per candidate webhook of its tenant whose event-type
-/// filter matches; a deactivated webhook's is held. One at the head of its webhook's
-/// fair queue is leased to this instance with `lease` when the instance has room for
-/// it; any other joins the queue with its tag. Returns them with the event's summary
-/// and the leased ones.
+/// filter matches; a deactivated webhook's is held. On a `per_key` webhook, one behind
+/// an open delivery of its key (`keys`) waits. One at the head of its webhook's fair
+/// queue is leased to this instance with `lease` when the instance has room for it; any
+/// other joins the queue with its tag. Returns them with the event's summary and the
+/// leased ones.
 pub(crate) fn fan_out(
     e: &NewEvent,
     candidates: &HashMap<String, Vec<FanoutRow>>,
     lease: Option<&FastLease<'_>>,
     ledger: &mut Ledger,
+    keys: &mut HashMap<KeyOf, KeyPlace>,
 ) -> Result<(Vec<NewDelivery>, EventSummary, Vec<ClaimedDelivery>), StoreError> {
     let now = to_millis(e.received_at);
     let mut deliveries = Vec::new();
@@ -158,7 +165,21 @@ pub(crate) fn fan_out(
             tenant: &e.tenant_id,
             weight: c.delivery_weight,
         };
-        let (state, due_at, lease_token, fair_tag) = if c.state != WebhookState::Active.as_str() {
+        let ordered = match &e.ordering_key {
+            Some(key) if c.ordering == Ordering::PerKey.as_str() => {
+                let of = (c.webhook_id.clone(), e.tenant_id.clone(), key.clone());
+                let place = keys.get_mut(&of).ok_or_else(|| {
+                    StoreError::Corrupt(format!("ordering key {key:?} was not placed"))
+                })?;
+                Some((key.clone(), place.take()))
+            }
+            _ => None,
+        };
+        let head = ordered.as_ref().is_none_or(|(_, (_, head))| *head);
+        let sequence = ordered.as_ref().map(|(_, (sequence, _))| *sequence);
+        let (state, due_at, lease_token, fair_tag) = if !head {
+            (DeliveryState::Waiting, None, None, None)
+        } else if c.state != WebhookState::Active.as_str() {
             (DeliveryState::Held, None, None, None)
         } else {
             let fast = lease.filter(|l| {
@@ -167,7 +188,7 @@ pub(crate) fn fan_out(
             match fast {
                 Some(l) => {
                     ledger.send_at_once(&arrival);
-                    leased.push(c.leased(e, &id, &l.token)?);
+                    leased.push(c.leased(e, &id, &l.token, sequence)?);
                     (
                         DeliveryState::InFlight,
                         Some(to_millis(l.until)),
@@ -200,6 +221,8 @@ pub(crate) fn fan_out(
             created_at: now,
             lease_token,
             fair_tag,
+            ordering_key: ordered.map(|(key, _)| key),
+            sequence,
         });
     }
     let summary = EventSummary {
@@ -226,6 +249,7 @@ macro_rules! publish_fns {
             events: &[NewEvent],
             lease: Option<&$crate::store::publish::FastLease<'_>>,
         ) -> StoreResult<(Vec<PublishOutcome>, Vec<ClaimedDelivery>)> {
+            use $crate::store::ordering::keyed_counts;
             use $crate::store::publish::*;
             // The events first, so that on SQLite the transaction holds the write lock
             // from its first statement.
@@ -241,7 +265,8 @@ macro_rules! publish_fns {
                         .push_bind(to_millis(e.occurred_at))
                         .push_bind(to_millis(e.received_at))
                         .push_bind(e.data.clone())
-                        .push_bind(e.traceparent.clone());
+                        .push_bind(e.traceparent.clone())
+                        .push_bind(e.ordering_key.clone());
                 });
                 insert.push(" ON CONFLICT DO NOTHING RETURNING id");
                 let ids: Vec<String> = insert
@@ -278,9 +303,11 @@ macro_rules! publish_fns {
             let mut deliveries = Vec::new();
             let mut leased = Vec::new();
             let mut ledger = ledger_of(&candidates);
+            let mut keys = place_keys(tx, &keyed_counts(events, &created, &candidates)?).await?;
             for (e, created) in events.iter().zip(&created) {
                 if *created {
-                    let (planned, summary, fast) = fan_out(e, &candidates, lease, &mut ledger)?;
+                    let (planned, summary, fast) =
+                        fan_out(e, &candidates, lease, &mut ledger, &mut keys)?;
                     deliveries.extend(planned);
                     leased.extend(fast);
                     outcomes.push(Some(PublishOutcome::Created(summary)));
@@ -304,7 +331,9 @@ macro_rules! publish_fns {
                         .push_bind(d.created_at)
                         .push_bind(d.created_at)
                         .push_bind(d.lease_token.clone())
-                        .push_bind(d.fair_tag);
+                        .push_bind(d.fair_tag)
+                        .push_bind(d.ordering_key.clone())
+                        .push_bind(d.sequence);
                 });
                 insert.build().execute(&mut **tx).await?;
             }
@@ -363,6 +392,7 @@ mod tests {
             received_at: Utc::now(),
             data: "{}".into(),
             traceparent: None,
+            ordering_key: None,
         }
     }
 
@@ -385,6 +415,7 @@ mod tests {
                 .unwrap(),
             rate_limit_per_second: None,
             max_concurrency: None,
+            ordering: "none".into(),
             delivery_weight: 1,
             lowest_waiting: None,
             latest_finish: None,
@@ -431,6 +462,7 @@ mod tests {
             &candidates,
             None,
             &mut ledger,
+            &mut HashMap::new(),
         )
         .unwrap();
         assert!(leased.is_empty());
@@ -451,8 +483,14 @@ mod tests {
             summary.deliveries_by_app,
             [("app1".to_string(), 2), ("app2".to_string(), 1)]
         );
-        let (none, summary, _) =
-            fan_out(&event("e", "other", "x"), &candidates, None, &mut ledger).unwrap();
+        let (none, summary, _) = fan_out(
+            &event("e", "other", "x"),
+            &candidates,
+            None,
+            &mut ledger,
+            &mut HashMap::new(),
+        )
+        .unwrap();
         assert!(none.is_empty());
         assert_eq!(summary.deliveries, 0);
     }
@@ -484,6 +522,7 @@ mod tests {
             &candidates,
             Some(&lease),
             &mut ledger,
+            &mut HashMap::new(),
         )
         .unwrap();
         let planned: Vec<_> = deliveries
@@ -541,6 +580,7 @@ mod tests {
                 &candidates,
                 Some(&lease),
                 &mut ledger,
+                &mut HashMap::new(),
             )
             .unwrap();
             (d[0].state, d[0].fair_tag)
@@ -564,5 +604,75 @@ mod tests {
                 (("w".to_string(), "quiet".to_string()), 10 + 2 * cost),
             ]
         );
+    }
+
+    #[test]
+    fn behind_an_open_delivery_of_its_key_a_delivery_waits_and_takes_no_place() {
+        let candidates = HashMap::from([(
+            "t".to_string(),
+            vec![
+                FanoutRow {
+                    ordering: "per_key".into(),
+                    ..candidate("t", "ordered", "app1", r#"["*"]"#, "active")
+                },
+                candidate("t", "plain", "app2", r#"["*"]"#, "active"),
+            ],
+        )]);
+        let always_room = |_: &str, _: Option<i64>| true;
+        let lease = FastLease {
+            token: "tok".into(),
+            until: Utc::now(),
+            try_hold: &always_room,
+        };
+        let of = ("ordered".to_string(), "t".to_string(), "E-1".to_string());
+        let mut keys = HashMap::from([(
+            of.clone(),
+            KeyPlace {
+                next_sequence: 4,
+                open: false,
+            },
+        )]);
+        let mut ledger = ledger_of(&candidates);
+        let keyed = NewEvent {
+            ordering_key: Some("E-1".into()),
+            ..event("e", "t", "x")
+        };
+        let mut publish = || {
+            let (d, _, leased) =
+                fan_out(&keyed, &candidates, Some(&lease), &mut ledger, &mut keys).unwrap();
+            let planned: Vec<_> = d
+                .iter()
+                .map(|d| {
+                    (
+                        d.webhook_id.clone(),
+                        d.state,
+                        d.sequence,
+                        d.fair_tag.is_some(),
+                    )
+                })
+                .collect();
+            (
+                planned,
+                leased.iter().map(|l| l.ordered).collect::<Vec<_>>(),
+            )
+        };
+        let (first, leased) = publish();
+        assert_eq!(
+            first,
+            [
+                ("ordered".into(), DeliveryState::InFlight, Some(4), false),
+                ("plain".into(), DeliveryState::InFlight, None, false),
+            ],
+            "the key's head goes at once"
+        );
+        assert_eq!(leased, [true, false]);
+        let (second, _) = publish();
+        assert_eq!(
+            second[0],
+            ("ordered".into(), DeliveryState::Waiting, Some(5), false),
+            "behind the head: no due time, no tag, no lease"
+        );
+        assert_eq!(second[1].2, None, "an unordered webhook numbers nothing");
+        assert_eq!(keys[&of].next_sequence, 6);
     }
 }

@@ -9,6 +9,7 @@ use crate::domain::model::{
     App, Attempt, ClaimedDelivery, Delivery, DeliveryState, Environment, Installation,
     InstallationState, Tenant, Webhook, WebhookState,
 };
+use crate::domain::ordering::Ordering;
 use crate::domain::retry::{AttemptClass, RetryPolicy};
 
 fn corrupt(what: &str, value: &str) -> StoreError {
@@ -101,7 +102,7 @@ impl TryFrom<InstallationRow> for Installation {
 
 pub const WEBHOOK_COLUMNS: &str = "id, app_id, url, description, environment, event_types, \
      secret, headers, timeout_ms, retry_policy, state, created_at, updated_at, previous_secret, \
-     previous_secret_expires_at, rate_limit_per_second, max_concurrency";
+     previous_secret_expires_at, rate_limit_per_second, max_concurrency, ordering";
 
 #[derive(sqlx::FromRow)]
 pub struct WebhookRow {
@@ -122,6 +123,7 @@ pub struct WebhookRow {
     previous_secret_expires_at: Option<i64>,
     rate_limit_per_second: Option<i64>,
     max_concurrency: Option<i64>,
+    ordering: String,
 }
 
 impl TryFrom<WebhookRow> for Webhook {
@@ -133,6 +135,7 @@ impl TryFrom<WebhookRow> for Webhook {
             headers: parse_json("headers", &r.headers)?,
             retry_policy: parse_json::<RetryPolicy>("retry_policy", &r.retry_policy)?,
             state: parse_enum("webhook state", &r.state, WebhookState::parse)?,
+            ordering: parse_enum("ordering", &r.ordering, Ordering::parse)?,
             id: r.id,
             app_id: r.app_id,
             url: r.url,
@@ -151,7 +154,13 @@ impl TryFrom<WebhookRow> for Webhook {
 
 pub const DELIVERY_COLUMNS: &str = "id, event_id, event_type, webhook_id, installation_id, \
      app_id, tenant_id, state, attempt_count, due_at, first_failure_at, last_attempt_at, created_at, \
-     skip_reason";
+     skip_reason, sequence, \
+     (SELECT e.ordering_key FROM events e WHERE e.id = deliveries.event_id) AS event_ordering_key, \
+     CASE WHEN state = 'waiting' THEN (SELECT h.id FROM deliveries h \
+         WHERE h.webhook_id = deliveries.webhook_id AND h.tenant_id = deliveries.tenant_id \
+         AND h.ordering_key = deliveries.ordering_key AND h.ordering_key IS NOT NULL \
+         AND h.state IN ('pending', 'in_flight', 'held') ORDER BY h.sequence LIMIT 1) END \
+         AS waiting_for";
 
 #[derive(sqlx::FromRow)]
 pub struct DeliveryRow {
@@ -169,6 +178,9 @@ pub struct DeliveryRow {
     last_attempt_at: Option<i64>,
     created_at: i64,
     skip_reason: Option<String>,
+    sequence: Option<i64>,
+    event_ordering_key: Option<String>,
+    waiting_for: Option<String>,
 }
 
 impl TryFrom<DeliveryRow> for Delivery {
@@ -194,6 +206,9 @@ impl TryFrom<DeliveryRow> for Delivery {
             last_attempt_at: opt_time(r.last_attempt_at),
             created_at: from_millis(r.created_at),
             skip_reason: r.skip_reason,
+            ordering_key: r.event_ordering_key,
+            sequence: r.sequence,
+            waiting_for: r.waiting_for,
         })
     }
 }
@@ -240,6 +255,11 @@ impl TryFrom<AttemptRow> for Attempt {
 pub const REQUEUE: &str = "UPDATE deliveries SET state = 'pending', due_at = $1, updated_at = $1, \
      fair_tag = NULL, retry_base = attempt_count, first_failure_at = NULL, skip_reason = NULL";
 
+/// Appended to [`REQUEUE`] for a delivery queued again out of its key's order (a resend,
+/// a replay of failed ones): it no longer holds its key, nor waits for it. A held one
+/// released at reactivation keeps its place.
+pub const OUT_OF_BAND: &str = ", ordering_key = NULL";
+
 /// A delivery whose tenant uninstalled the app is never queued again: the partner gets
 /// nothing more of that tenant's data.
 pub const STILL_INSTALLED: &str = " AND NOT EXISTS (SELECT 1 FROM installations i \
@@ -258,7 +278,8 @@ macro_rules! claimed_select {
              d.first_failure_at, d.event_id, e.event_type, e.occurred_at, e.data, d.tenant_id, \
              t.name AS tenant_name, d.installation_id, d.app_id, d.webhook_id, w.url, w.secret, \
              w.previous_secret, w.previous_secret_expires_at, w.headers, w.timeout_ms, \
-             w.retry_policy, w.rate_limit_per_second, w.max_concurrency, e.traceparent \
+             w.retry_policy, w.rate_limit_per_second, w.max_concurrency, e.traceparent, \
+             e.ordering_key, d.sequence, d.ordering_key IS NOT NULL AS ordered \
              FROM ",
             $deliveries,
             " d JOIN ",
@@ -299,6 +320,9 @@ pub struct ClaimedRow {
     rate_limit_per_second: Option<i64>,
     max_concurrency: Option<i64>,
     traceparent: Option<String>,
+    ordering_key: Option<String>,
+    sequence: Option<i64>,
+    ordered: bool,
 }
 
 impl TryFrom<ClaimedRow> for ClaimedDelivery {
@@ -330,6 +354,9 @@ impl TryFrom<ClaimedRow> for ClaimedDelivery {
             timeout_ms: r.timeout_ms,
             traceparent: r.traceparent,
             fence: None,
+            ordering_key: r.ordering_key,
+            sequence: r.sequence,
+            ordered: r.ordered,
         })
     }
 }
@@ -355,6 +382,7 @@ pub struct FanoutRow {
     pub retry_policy: String,
     pub rate_limit_per_second: Option<i64>,
     pub max_concurrency: Option<i64>,
+    pub ordering: String,
     pub delivery_weight: i64,
     // The webhook's fair queue as the publish finds it (`domain::fair_share`).
     pub lowest_waiting: Option<i64>,
@@ -373,6 +401,7 @@ impl FanoutRow {
         event: &crate::domain::model::NewEvent,
         delivery_id: &str,
         lease_token: &str,
+        sequence: Option<i64>,
     ) -> Result<ClaimedDelivery, StoreError> {
         Ok(ClaimedDelivery {
             delivery_id: delivery_id.to_string(),
@@ -400,6 +429,9 @@ impl FanoutRow {
             max_concurrency: self.max_concurrency,
             traceparent: event.traceparent.clone(),
             fence: None,
+            ordering_key: event.ordering_key.clone(),
+            sequence,
+            ordered: sequence.is_some(),
         })
     }
 }

@@ -97,6 +97,7 @@ impl super::Backend for SqliteStore {
     type Db = Sqlite;
     const NAME: &'static str = "sqlite";
     const SHARE_LOCK: &'static str = "";
+    const KEY_LOCK: &'static str = "";
 
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 

@@ -138,6 +138,14 @@ pub fn idempotency_key_pattern() -> String {
     )
 }
 
+/// An ordering key, as [`ordering::valid_key`](crate::domain::ordering::valid_key) checks.
+pub fn ordering_key_pattern() -> String {
+    format!(
+        r"^[\u0021-\u007E]{{1,{}}}$",
+        crate::domain::ordering::KEY_MAX
+    )
+}
+
 pub fn is_idempotency_key(key: &str) -> bool {
     let visible = |b: &u8| (0x21..0x7f).contains(b);
     let bytes = key.as_bytes();
@@ -272,6 +280,20 @@ pub mod schema {
     }
     pub fn webhook_description_or_null() -> Object {
         string(text_pattern(true), 0, WEBHOOK_DESCRIPTION_MAX, true)
+    }
+    pub fn ordering_key_or_null() -> Object {
+        let mut o = string(
+            ordering_key_pattern(),
+            1,
+            crate::domain::ordering::KEY_MAX,
+            true,
+        );
+        o.description = Some(
+            "What the event is about (`employee:E-1`), within its tenant: a webhook with \
+             `ordering: per_key` gets one key's events one at a time, in publish order."
+                .into(),
+        );
+        o
     }
     pub fn idempotency_key() -> Object {
         let mut o = string(idempotency_key_pattern(), 1, IDEMPOTENCY_KEY_MAX, false);

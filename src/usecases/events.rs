@@ -9,8 +9,8 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use super::{new_id, parse_json, validate_id, Error, Gateway, Result};
-use crate::domain::filter;
 use crate::domain::model::{NewEvent, PublishOutcome};
+use crate::domain::{filter, ordering};
 
 pub use crate::domain::model::MAX_BATCH;
 
@@ -28,6 +28,8 @@ pub struct PublishRequest {
     pub occurred_at: Option<DateTime<Utc>>,
     #[schema(schema_with = super::contract::schema::object_or_null)]
     pub data: Option<Box<RawValue>>,
+    #[schema(schema_with = super::contract::schema::ordering_key_or_null)]
+    pub ordering_key: Option<String>,
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -109,6 +111,17 @@ fn new_event(
             "type must be dot-separated segments of letters, digits, '_' or '-'",
         ));
     }
+    if let Some(key) = &req.ordering_key {
+        if !ordering::valid_key(key) {
+            return Err(Error::invalid(
+                "ordering_key",
+                format!(
+                    "ordering_key must be 1 to {} visible ASCII characters, without spaces",
+                    ordering::KEY_MAX
+                ),
+            ));
+        }
+    }
     let data = match req.data {
         None => "{}".to_string(),
         Some(raw) if raw.get().starts_with('{') => raw.get().to_string(),
@@ -124,6 +137,7 @@ fn new_event(
         received_at: now,
         data,
         traceparent: None,
+        ordering_key: req.ordering_key,
     })
 }
 

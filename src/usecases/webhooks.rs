@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{new_id, validate_text, Caller, Error, Gateway, Result, TestSent};
 use crate::domain::model::{
-    Environment, Webhook, WebhookState, DEFAULT_TIMEOUT, MASK, MAX_TIMEOUT,
+    Environment, Ordering, Webhook, WebhookState, DEFAULT_TIMEOUT, MASK, MAX_TIMEOUT,
 };
 use crate::domain::retry::{RetryPolicy, RetryPolicySpec};
 use crate::domain::secrets::{generate_secret, secret_key};
@@ -48,6 +48,10 @@ pub struct WebhookFields {
     pub max_concurrency: Option<i64>,
     #[schema(schema_with = schema::secret_or_null)]
     pub secret: Option<String>,
+    /// `per_key`: one (tenant, `ordering_key`)'s deliveries one at a time, in publish
+    /// order; `none` (the default): concurrently. Switching to `none` releases what
+    /// waits.
+    pub ordering: Option<Ordering>,
 }
 
 impl WebhookFields {
@@ -113,6 +117,9 @@ impl WebhookFields {
         }
         if let Some(secret) = self.secret {
             w.secret = validate_secret(secret)?;
+        }
+        if let Some(ordering) = self.ordering {
+            w.ordering = ordering;
         }
         Ok(())
     }
@@ -218,6 +225,7 @@ pub async fn create(
         rate_limit_per_second: (policy.default_rate_limit_per_second > 0)
             .then_some(policy.default_rate_limit_per_second),
         max_concurrency: None,
+        ordering: Ordering::None,
         headers: BTreeMap::new(),
         timeout_ms: DEFAULT_TIMEOUT.as_millis() as i64,
         retry_policy: RetryPolicy::hibob(),

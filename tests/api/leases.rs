@@ -73,6 +73,7 @@ async fn an_expired_lease_makes_a_delivery_claimable_again(backend: Backend) {
         new_state: DeliveryState::Pending,
         next_attempt_at: Some(app.clock.now()),
         first_failure_at: None,
+        ordered: false,
     });
     app.store.record_attempts(&stale).await.unwrap();
     assert_eq!(
@@ -208,6 +209,7 @@ async fn a_fast_path_lease_of_a_dead_instance_expires_and_is_claimed(backend: Ba
         received_at: app.clock.now(),
         data: "{}".into(),
         traceparent: Some(TRACEPARENT.into()),
+        ordering_key: None,
     };
     let (_, leased) = app
         .store

@@ -21,6 +21,7 @@ mod moto;
 mod oauth;
 mod oidc;
 mod openapi;
+mod ordering;
 mod ownership;
 mod partner;
 mod properties;

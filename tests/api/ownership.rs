@@ -228,6 +228,7 @@ async fn a_takeover_makes_what_was_in_flight_due_and_fences_the_old_record(backe
         new_state: hookgate::model::DeliveryState::Delivered,
         next_attempt_at: None,
         first_failure_at: None,
+        ordered: d.ordered,
     };
     let stale = hookgate::model::AttemptRecord {
         lease_token: sent_by_b[0].lease_token.clone(),

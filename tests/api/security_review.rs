@@ -111,6 +111,7 @@ fn record_for(
         new_state: DeliveryState::Delivered,
         next_attempt_at: None,
         first_failure_at: None,
+        ordered: claimed.ordered,
     }
 }
 

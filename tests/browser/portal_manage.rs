@@ -79,6 +79,7 @@ pub async fn a_partner_edits_filters_replays_and_deletes(backend: Backend) {
         .await;
     browser.fill("#retry_offsets", "30, 300").await;
     browser.fill("#rate_limit_per_second", "5").await;
+    browser.click("input[name=ordering][value=per_key]").await;
     browser.submit("main form.card button[type=submit]").await;
     assert_eq!(browser.path().await, format!("/portal/webhooks/{id}"));
     let saved = app
@@ -90,6 +91,7 @@ pub async fn a_partner_edits_filters_replays_and_deletes(backend: Backend) {
     assert_eq!(saved.headers["x-partner-token"], "s3cr3t");
     assert_eq!(saved.retry_policy.offsets_seconds, vec![30, 300]);
     assert_eq!(saved.rate_limit_per_second, Some(5));
+    assert_eq!(saved.ordering, hookgate::model::Ordering::PerKey);
     assert_eq!(saved.url, before.unwrap().url, "the rest is unchanged");
 
     // Attempts filtered by tenant, then by event type.

@@ -101,6 +101,10 @@ struct Args {
     /// retried elsewhere is not stored twice.
     #[arg(long)]
     kill_after: Option<u64>,
+    /// The healthy apps' webhooks order per key (`ordering: per_key`), and event n
+    /// carries `ordering_key` `k-{n mod this}` (0: no keys, `ordering: none`).
+    #[arg(long, default_value_t = 0)]
+    ordering_keys: u64,
     /// Extra gateway settings, KEY=VALUE.
     #[arg(long = "gateway-env")]
     gateway_env: Vec<String>,
@@ -119,10 +123,12 @@ struct Setup {
     killed: Vec<std::sync::atomic::AtomicBool>,
     /// Published events carry ids (`b-N`), so one sent again is stored once.
     event_ids: bool,
+    /// Event n carries `ordering_key` `k-{n mod this}`, when not 0.
+    ordering_keys: u64,
 }
 
 impl Setup {
-    fn new(bases: Vec<String>, event_ids: bool) -> Self {
+    fn new(bases: Vec<String>, event_ids: bool, ordering_keys: u64) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(256)
@@ -131,6 +137,7 @@ impl Setup {
             killed: bases.iter().map(|_| Default::default()).collect(),
             bases,
             event_ids,
+            ordering_keys,
         }
     }
 
@@ -272,6 +279,9 @@ async fn publish(
                     if s.event_ids {
                         event["id"] = json!(format!("b-{n}"));
                     }
+                    if s.ordering_keys > 0 {
+                        event["ordering_key"] = json!(format!("k-{}", n % s.ordering_keys));
+                    }
                     event
                 })
                 .collect();
@@ -316,6 +326,7 @@ async fn main() {
     let setup = Arc::new(Setup::new(
         gateways.iter().map(|g| g.base.clone()).collect(),
         args.kill_after.is_some(),
+        args.ordering_keys,
     ));
     let keys = Arc::new(Mutex::new(HashMap::new()));
     let receiver = Arc::new(Receiver::start(Behaviour::Ok, keys.clone()).await);
@@ -338,7 +349,12 @@ async fn main() {
         finish(&args, &result, gateways, &database_url, complete).await;
         return;
     }
-    let apps = create_apps(&setup, "app", args.apps, &receiver.url(), &keys, json!({})).await;
+    let ordering = if args.ordering_keys > 0 {
+        json!({"ordering": "per_key"})
+    } else {
+        json!({})
+    };
+    let apps = create_apps(&setup, "app", args.apps, &receiver.url(), &keys, ordering).await;
     let tenants = create_tenants(&setup, "t", args.tenants, &apps).await;
 
     // The isolation scenario: a down app with a backlog of deliveries in retry.
@@ -488,6 +504,7 @@ async fn main() {
         "label": args.label,
         "db": format!("{:?}", args.db).to_lowercase(),
         "instances": args.instances,
+        "ordering_keys": args.ordering_keys,
         "tenants": args.tenants,
         "apps": args.apps,
         "events": total,
