@@ -9,11 +9,12 @@
 //! webhook, tenant and key, given at insert in commit order): only the head, the first
 //! that has not ended, may be attempted, and only when it is due and not under way. A
 //! held head (a deactivated webhook) holds its key, so a replay releases a key's held
-//! deliveries in their order. A store keeps the rule as "nothing earlier of the same key
-//! has yet to end", one index probe per candidate.
+//! deliveries in their order.
 //!
-//! Not wired yet: the publish body, the webhook setting, the schema, the claim and the
-//! fast path do not know keys (issue 25); this is the rule they will follow.
+//! The store keeps it without a probe per claim: only a key's head is ever claimable
+//! (pending, in flight or held), those behind it are `waiting` and are made due one at a
+//! time as the head ends (`store::ordering`), so the claim and the fast path stay as
+//! they are.
 
 /// A webhook's ordering setting.
 #[derive(

@@ -357,11 +357,30 @@ impl Received {
     }
 }
 
+/// One scripted answer: a status, optionally `webhook-delivery: abort-message` (the
+/// receiver gives the message up), or held past the gateway's timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub abort: bool,
+    pub hang: Option<Duration>,
+}
+
+impl From<u16> for Answer {
+    fn from(status: u16) -> Self {
+        Self {
+            status,
+            abort: false,
+            hang: None,
+        }
+    }
+}
+
 #[derive(Default)]
 struct ReceiverInner {
     received: Vec<Received>,
-    /// Statuses to answer with, in order; then `cycle` over and over, or `default_status`.
-    script: VecDeque<u16>,
+    /// Answers, in order; then `cycle` over and over, or `default_status`.
+    script: VecDeque<Answer>,
     cycle: Vec<u16>,
     /// How long each answer takes.
     delay: Duration,
@@ -408,7 +427,15 @@ impl TestReceiver {
     }
 
     pub fn then(&self, statuses: &[u16]) {
-        self.inner.lock().unwrap().script.extend(statuses);
+        let answers = statuses.iter().map(|&s| Answer::from(s));
+        self.inner.lock().unwrap().script.extend(answers);
+    }
+
+    /// Answers the next requests with these, in place of whatever was scripted.
+    #[allow(dead_code)] // tests/api/ordering_property.rs's, not the fault tests'.
+    pub fn script(&self, answers: &[Answer]) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.script = answers.iter().copied().collect();
     }
 
     /// Answers with these statuses in turn, forever.
@@ -466,11 +493,27 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, HeaderMap, Bytes) {
-    let delay = {
+    let at = || {
+        r.clock
+            .as_ref()
+            .map(|c| hookgate::clock::Clock::now(&**c))
+            .unwrap_or_else(Utc::now)
+    };
+    let (delay, answer) = {
         let mut inner = r.inner.lock().unwrap();
         inner.in_flight += 1;
         inner.peak_in_flight = inner.peak_in_flight.max(inner.in_flight);
-        inner.delay
+        if inner.script.is_empty() {
+            let cycle = inner
+                .cycle
+                .iter()
+                .map(|&s| Answer::from(s))
+                .collect::<Vec<_>>();
+            inner.script.extend(cycle);
+        }
+        let status = inner.default_status;
+        let answer = inner.script.pop_front().unwrap_or(Answer::from(status));
+        (inner.delay, answer)
     };
     // Counted out when the answer is done, or the request given up.
     struct Answering<'a>(&'a Mutex<ReceiverInner>);
@@ -482,25 +525,36 @@ async fn receive(
         }
     }
     let answering = Answering(&r.inner);
+    if let Some(hang) = answer.hang {
+        // Received, then held until the gateway gives up and drops this future.
+        let received = Received {
+            headers: headers.clone(),
+            body: body.clone(),
+            at: at(),
+        };
+        r.inner.lock().unwrap().received.push(received);
+        tokio::time::sleep(hang).await;
+    }
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     drop(answering);
-    let at = r
-        .clock
-        .as_ref()
-        .map(|c| hookgate::clock::Clock::now(&**c))
-        .unwrap_or_else(Utc::now);
     let mut inner = r.inner.lock().unwrap();
-    inner.received.push(Received { headers, body, at });
-    if inner.script.is_empty() {
-        let cycle = inner.cycle.clone();
-        inner.script.extend(cycle);
+    if answer.hang.is_none() {
+        inner.received.push(Received {
+            headers,
+            body,
+            at: at(),
+        });
     }
-    let status = inner.script.pop_front().unwrap_or(inner.default_status);
+    let status = answer.status;
+    let mut answer_headers = inner.answer_headers.clone();
+    if answer.abort {
+        answer_headers.insert("webhook-delivery", "abort-message".parse().unwrap());
+    }
     (
         StatusCode::from_u16(status).unwrap(),
-        inner.answer_headers.clone(),
+        answer_headers,
         inner.answer_body.clone(),
     )
 }

@@ -22,6 +22,7 @@ mod oauth;
 mod oidc;
 mod openapi;
 mod ordering;
+mod ordering_property;
 mod ownership;
 mod partner;
 mod properties;

@@ -390,12 +390,10 @@ async fn many_keys_keep_their_order_through_random_failures(backend: Backend) {
     assert!(delivered
         .values()
         .all(|&requests| requests >= ROUNDS as usize));
+    // 3 in 10 failing makes a few fail all 7 attempts (0.3^7 of 2,000: about 0.4); a
+    // failed delivery must be one whose schedule ran out, never one cut short.
     let failed = in_state(&app, &webhook, DeliveryState::Failed).await;
-    assert!(
-        failed.len() < 5,
-        "{} failed for good after 7 attempts",
-        failed.len()
-    );
+    assert!(failed.iter().all(|d| d.attempt_count == 7), "{failed:?}");
 }
 
 on_both_backends!(

@@ -9,6 +9,7 @@ mod helpers;
 mod cut;
 mod database;
 mod gateway;
+mod ordering;
 mod ownership;
 mod private_postgres;
 mod rolling;

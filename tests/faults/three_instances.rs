@@ -20,7 +20,7 @@ const HOSTS: [&str; 3] = ["one", "two", "three"];
 /// first's `setup_with(url, fields)`: once all three are live and the webhook has an
 /// owner that has stayed put for a few beats (a join hands a webhook over, and the
 /// handover drains for at most one beat).
-async fn three_instances(
+pub(crate) async fn three_instances(
     database_url: &str,
     heartbeat: &'static str,
     url: &str,
