@@ -254,6 +254,27 @@ const FORM_FIELDS: [&str; 9] = [
 ];
 
 /// The form field an error is shown beside, if any.
+/// A choice of the form, or its default when empty (a new form).
+fn chosen<'a>(value: &'a str, default: &'a str) -> &'a str {
+    if value.is_empty() {
+        default
+    } else {
+        value
+    }
+}
+
+/// One radio button per (value, what it means), the one equal to `checked` checked.
+fn radio_choices(name: &str, choices: &[(&str, &str)], checked: &str) -> Markup {
+    html! {
+        @for (value, says) in choices {
+            label {
+                input type="radio" name=(name) value=(value) checked[checked == *value];
+                span { code { (value) } " " span.muted { (says) } }
+            }
+        }
+    }
+}
+
 fn field_of(error: &Error) -> Option<&'static str> {
     error.field().filter(|f| FORM_FIELDS.contains(f))
 }
@@ -275,21 +296,9 @@ fn form_page(
     let field_error = |field: &str| {
         html! { @if let Some(m) = error_for(field) { span.field-error role="alert" id={ (field) "-error" } { (m) } } }
     };
-    let environment = if form.environment.is_empty() {
-        "production"
-    } else {
-        form.environment.as_str()
-    };
-    let ordering = if form.ordering.is_empty() {
-        "none"
-    } else {
-        form.ordering.as_str()
-    };
-    let retry = if form.retry_policy.is_empty() {
-        "hibob"
-    } else {
-        form.retry_policy.as_str()
-    };
+    let environment = chosen(&form.environment, "production");
+    let ordering = chosen(&form.ordering, "none");
+    let retry = chosen(&form.retry_policy, "hibob");
     let listed: Vec<&str> = catalogue.iter().map(|t| t.name.as_str()).collect();
     let others: Vec<&str> = form
         .event_types
@@ -357,12 +366,7 @@ fn form_page(
                 (field_error("timeout_seconds"))
                 fieldset {
                     legend { "Retries after a failure" }
-                    @for (preset, says) in PRESETS {
-                        label {
-                            input type="radio" name="retry_policy" value=(preset) checked[retry == preset];
-                            span { code { (preset) } " " span.muted { (says) } }
-                        }
-                    }
+                    (radio_choices("retry_policy", &PRESETS, retry))
                     label for="retry_offsets" { "Custom offsets: seconds after the first failure, comma-separated" }
                     input #retry_offsets type="text" name="retry_offsets" value=(form.retry_offsets) placeholder="30, 300, 3600";
                     (field_error("retry_policy"))
@@ -372,12 +376,7 @@ fn form_page(
                 (field_error("rate_limit_per_second"))
                 fieldset {
                     legend { "Order" }
-                    @for (value, says) in ORDERINGS {
-                        label {
-                            input type="radio" name="ordering" value=(value) checked[ordering == value];
-                            span { code { (value) } " " span.muted { (says) } }
-                        }
-                    }
+                    (radio_choices("ordering", &ORDERINGS, ordering))
                     (field_error("ordering"))
                 }
                 button type="submit" { (submit) }

@@ -80,6 +80,7 @@ pub async fn a_partner_edits_filters_replays_and_deletes(backend: Backend) {
     browser.fill("#retry_offsets", "30, 300").await;
     browser.fill("#rate_limit_per_second", "5").await;
     browser.click("input[name=ordering][value=per_key]").await;
+    browser.shot("portal-webhook-edit-order").await;
     browser.submit("main form.card button[type=submit]").await;
     assert_eq!(browser.path().await, format!("/portal/webhooks/{id}"));
     let saved = app

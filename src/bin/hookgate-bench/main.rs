@@ -102,7 +102,9 @@ struct Args {
     #[arg(long)]
     kill_after: Option<u64>,
     /// The healthy apps' webhooks order per key (`ordering: per_key`), and event n
-    /// carries `ordering_key` `k-{n mod this}` (0: no keys, `ordering: none`).
+    /// carries `ordering_key` `k-{n mod this}` (0: no keys, `ordering: none`). A key is
+    /// scoped to its tenant (tenant n mod --tenants): with as many keys as tenants, each
+    /// tenant has one key.
     #[arg(long, default_value_t = 0)]
     ordering_keys: u64,
     /// Extra gateway settings, KEY=VALUE.
