@@ -1,243 +1,28 @@
 //! The form that adds a webhook or edits one, and deletion: URL, description,
 //! environment, event types (catalogue checkboxes and wildcards), custom headers, timeout,
-//! retry policy and rate limit. The use cases the API calls (`usecases::webhooks`)
+//! retry policy, rate limit and order (`fields` parses what it posts). The use cases the API calls (`usecases::webhooks`)
 //! validate; their error names its field, the message is shown beside it, and nothing is
 //! stored on an error.
 
-use std::collections::BTreeMap;
+mod fields;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
-use serde::Deserialize;
 
+use self::fields::{WebhookForm, ORDERINGS, PRESETS};
 use super::session::Partner;
 use super::PageError;
+use crate::domain::model::EventType;
 use crate::domain::model::DEFAULT_TIMEOUT;
-use crate::domain::model::{Environment, EventType, Ordering, Webhook};
-use crate::domain::retry::{CustomPolicy, RetryPolicySpec};
 use crate::usecases::contract::{
     MAX_TIMEOUT, MAX_URL_LEN, RATE_LIMIT_MAX, WEBHOOK_DESCRIPTION_MAX,
 };
-use crate::usecases::webhooks::{self, WebhookFields};
+use crate::usecases::webhooks;
 use crate::usecases::{catalogue, Error, Gateway};
 use crate::web::error::{message_of, refused_form};
-use crate::web::forms::{csrf_field, CsrfForm, Posted};
+use crate::web::forms::{CsrfForm, Posted};
 use crate::web::pages::layout;
-
-csrf_field!(WebhookForm);
-
-const PRESETS: [(&str, &str); 4] = [
-    (
-        "hibob",
-        "1, 10, 20, 40, 80, 160 minutes after the first failure",
-    ),
-    ("bindbee", "network errors only, 4 retries within a minute"),
-    ("exponential", "exponential, up to 2 days"),
-    ("custom", "my own offsets, below"),
-];
-
-/// What the form sends back, kept to show it again beside its errors.
-#[derive(Deserialize, Default)]
-pub struct WebhookForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    url: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    environment: String,
-    /// Ticked catalogue types.
-    #[serde(default)]
-    event_types: Vec<String>,
-    /// Further types or wildcards, comma-separated: `employee.*`.
-    #[serde(default)]
-    other_event_types: String,
-    /// One `Name: value` per line.
-    #[serde(default)]
-    headers: String,
-    #[serde(default)]
-    timeout_seconds: String,
-    /// A preset's name or `custom`.
-    #[serde(default)]
-    retry_policy: String,
-    /// Seconds after the first failure, comma-separated, for `custom`.
-    #[serde(default)]
-    retry_offsets: String,
-    /// Empty for no limit.
-    #[serde(default)]
-    rate_limit_per_second: String,
-    /// `none` or `per_key`; empty keeps the webhook's (`none` for a new one).
-    #[serde(default)]
-    ordering: String,
-}
-
-impl WebhookForm {
-    /// The form filled with a stored webhook, to edit it.
-    fn of(webhook: &Webhook) -> Self {
-        let preset = webhook.retry_policy.name.as_str();
-        let custom = !PRESETS.iter().any(|(p, _)| *p == preset) || preset == "custom";
-        Self {
-            url: webhook.url.clone(),
-            description: webhook.description.clone(),
-            environment: webhook.environment.as_str().into(),
-            event_types: webhook.event_types.clone(),
-            headers: webhook
-                .headers
-                .iter()
-                .map(|(name, value)| format!("{name}: {value}\n"))
-                .collect(),
-            timeout_seconds: (webhook.timeout_ms / 1000).to_string(),
-            retry_policy: if custom {
-                "custom".into()
-            } else {
-                preset.into()
-            },
-            retry_offsets: if custom {
-                let offsets: Vec<String> = webhook
-                    .retry_policy
-                    .offsets_seconds
-                    .iter()
-                    .map(u64::to_string)
-                    .collect();
-                offsets.join(", ")
-            } else {
-                String::new()
-            },
-            rate_limit_per_second: webhook
-                .rate_limit_per_second
-                .map(|r| r.to_string())
-                .unwrap_or_default(),
-            ordering: webhook.ordering.as_str().into(),
-            ..Default::default()
-        }
-    }
-
-    fn event_types(&self) -> Vec<String> {
-        let mut types = self.event_types.clone();
-        types.extend(
-            self.other_event_types
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(String::from),
-        );
-        types
-    }
-
-    fn headers(&self) -> Result<BTreeMap<String, String>, Error> {
-        let mut headers = BTreeMap::new();
-        for line in self
-            .headers
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-        {
-            let (name, value) = line.split_once(':').ok_or_else(|| {
-                Error::invalid("headers", format!("headers: {line:?} is not 'Name: value'"))
-            })?;
-            headers.insert(name.trim().to_string(), value.trim().to_string());
-        }
-        Ok(headers)
-    }
-
-    fn retry_policy(&self) -> Result<Option<RetryPolicySpec>, Error> {
-        Ok(match self.retry_policy.as_str() {
-            "" => None,
-            "custom" => {
-                let offsets = self
-                    .retry_offsets
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|o| !o.is_empty())
-                    .map(|o| {
-                        o.parse().map_err(|_| {
-                            Error::invalid(
-                                "retry_policy",
-                                format!("retry offsets must be whole seconds: {o:?} is not"),
-                            )
-                        })
-                    })
-                    .collect::<Result<Vec<u64>, _>>()?;
-                Some(RetryPolicySpec::Custom(CustomPolicy {
-                    offsets_seconds: offsets,
-                    retry_http_errors: true,
-                }))
-            }
-            preset => Some(RetryPolicySpec::Preset(preset.to_string())),
-        })
-    }
-
-    /// The use case's fields; a value their types cannot hold is an error for its field.
-    /// An empty rate limit is no limit: on an edit it removes the one set.
-    fn fields(&self, editing: bool) -> Result<WebhookFields, Error> {
-        let environment = match self.environment.as_str() {
-            "" => None,
-            e => Some(Environment::parse(e).ok_or_else(|| {
-                Error::invalid(
-                    "environment",
-                    "environment must be production or development",
-                )
-            })?),
-        };
-        let timeout_seconds = match self.timeout_seconds.trim() {
-            "" => None,
-            t => Some(t.parse().map_err(|_| {
-                Error::invalid(
-                    "timeout_seconds",
-                    "timeout_seconds must be a whole number of seconds",
-                )
-            })?),
-        };
-        let rate_limit_per_second = match self.rate_limit_per_second.trim() {
-            "" => editing.then_some(0),
-            r => Some(r.parse().map_err(|_| {
-                Error::invalid(
-                    "rate_limit_per_second",
-                    "rate_limit_per_second must be a whole number",
-                )
-            })?),
-        };
-        let ordering =
-            match self.ordering.as_str() {
-                "" => None,
-                o => Some(Ordering::parse(o).ok_or_else(|| {
-                    Error::invalid("ordering", "ordering must be none or per_key")
-                })?),
-            };
-        let types = self.event_types();
-        Ok(WebhookFields {
-            url: Some(self.url.clone()),
-            description: Some(self.description.clone()),
-            environment,
-            event_types: if types.is_empty() {
-                editing.then(|| vec!["*".to_string()])
-            } else {
-                Some(types)
-            },
-            headers: Some(self.headers()?),
-            timeout_seconds,
-            retry_policy: self.retry_policy()?,
-            rate_limit_per_second,
-            ordering,
-            ..Default::default()
-        })
-    }
-}
-
-/// The ordering settings, as the form offers them.
-const ORDERINGS: [(&str, &str); 2] = [
-    (
-        "none",
-        "Deliveries go out concurrently, whatever their ordering key.",
-    ),
-    (
-        "per_key",
-        "One at a time per tenant and ordering key, in publish order: the next waits until \
-         the one ahead is delivered or has failed for good, so choose a short retry schedule.",
-    ),
-];
 
 /// The form's fields, by the names the use case's errors give them; an error about any
 /// other field (or none) is shown above the form.
@@ -253,7 +38,6 @@ const FORM_FIELDS: [&str; 9] = [
     "ordering",
 ];
 
-/// The form field an error is shown beside, if any.
 /// A choice of the form, or its default when empty (a new form).
 fn chosen<'a>(value: &'a str, default: &'a str) -> &'a str {
     if value.is_empty() {
@@ -275,6 +59,7 @@ fn radio_choices(name: &str, choices: &[(&str, &str)], checked: &str) -> Markup 
     }
 }
 
+/// The form field an error is shown beside, if any.
 fn field_of(error: &Error) -> Option<&'static str> {
     error.field().filter(|f| FORM_FIELDS.contains(f))
 }
@@ -477,6 +262,7 @@ pub async fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::retry::{CustomPolicy, RetryPolicySpec};
 
     #[test]
     fn errors_land_beside_the_field_they_name() {
