@@ -33,6 +33,12 @@ pub trait Backend: Send + Sync + 'static {
     /// transaction ends (PostgreSQL `FOR SHARE`; SQLite's write transaction is alone).
     const SHARE_LOCK: &'static str;
 
+    /// Appended to a publish's fan-out candidates (installations as `i`): an uninstall's
+    /// update of the installation waits for the publish to commit, so the uninstall's
+    /// skip sees the publish's deliveries; a publish behind an uninstall sees it revoked
+    /// (PostgreSQL `FOR SHARE OF i`; SQLite's write transaction is alone).
+    const INSTALLATION_LOCK: &'static str;
+
     /// Appended to the `SELECT` of `ordering_keys` rows as `k` that the end of a key's
     /// head locks (PostgreSQL `FOR UPDATE OF k`; SQLite's write transaction is alone).
     const KEY_LOCK: &'static str;

@@ -725,7 +725,7 @@ macro_rules! sql_store {
             }
         }
 
-        publish_fns!(<$store as $crate::store::Backend>::Db);
+        publish_fns!($store);
         ordering_fns!($store);
 
         /// The attempts among `records` sent under a listener lease whose fence is no

@@ -132,6 +132,7 @@ impl super::Backend for PgStore {
     const NAME: &'static str = "postgres";
     const SHARE_LOCK: &'static str = " FOR SHARE";
     const KEY_LOCK: &'static str = " FOR UPDATE OF k";
+    const INSTALLATION_LOCK: &'static str = " FOR SHARE OF i";
 
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 

@@ -1,6 +1,6 @@
 //! Publishing: events and their fan-out, stored in the caller's transaction with a few
 //! multi-row statements per batch (the events, the fan-out candidates of their tenants,
-//! the deliveries) instead of four round trips per event. `publish_fns!(Database)`
+//! the deliveries) instead of four round trips per event. `publish_fns!(Store)`
 //! defines `publish_all` for a backend; the planning around it is plain functions.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -240,12 +240,12 @@ pub(crate) fn fan_out(
 }
 
 macro_rules! publish_fns {
-    ($db:ty) => {
+    ($store:ty) => {
         /// Stores the events and their fan-out inside the caller's transaction. An event
         /// whose id or idempotency key is taken is a replay when its body is the same and
         /// fails the whole batch as a conflict when not.
         async fn publish_all(
-            tx: &mut $crate::store::WriteTx<$db>,
+            tx: &mut $crate::store::WriteTx<<$store as $crate::store::Backend>::Db>,
             events: &[NewEvent],
             lease: Option<&$crate::store::publish::FastLease<'_>>,
         ) -> StoreResult<(Vec<PublishOutcome>, Vec<ClaimedDelivery>)> {
@@ -255,7 +255,9 @@ macro_rules! publish_fns {
             // from its first statement.
             let mut inserted = std::collections::HashSet::new();
             for chunk in events.chunks(ROWS_PER_STATEMENT) {
-                let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_EVENTS);
+                let mut insert = sqlx::QueryBuilder::<<$store as $crate::store::Backend>::Db>::new(
+                    INSERT_EVENTS,
+                );
                 insert.push_values(chunk, |mut row, e| {
                     row.push_bind(e.id.clone())
                         .push_bind(e.idempotency_key.clone())
@@ -280,13 +282,16 @@ macro_rules! publish_fns {
 
             let mut candidates = std::collections::HashMap::<String, Vec<FanoutRow>>::new();
             for chunk in tenants_of(events, &created).chunks(ROWS_PER_STATEMENT) {
-                let mut select = sqlx::QueryBuilder::<$db>::new(FANOUT_CANDIDATES);
+                let mut select = sqlx::QueryBuilder::<<$store as $crate::store::Backend>::Db>::new(
+                    FANOUT_CANDIDATES,
+                );
                 select.push("(");
                 let mut list = select.separated(", ");
                 for tenant in chunk {
                     list.push_bind(tenant.to_string());
                 }
                 select.push(")");
+                select.push(<$store as $crate::store::Backend>::INSTALLATION_LOCK);
                 for row in select
                     .build_query_as::<FanoutRow>()
                     .fetch_all(&mut **tx)
@@ -317,7 +322,9 @@ macro_rules! publish_fns {
             }
             store_finishes(tx, &ledger.finishes()).await?;
             for chunk in deliveries.chunks(ROWS_PER_STATEMENT) {
-                let mut insert = sqlx::QueryBuilder::<$db>::new(INSERT_DELIVERIES);
+                let mut insert = sqlx::QueryBuilder::<<$store as $crate::store::Backend>::Db>::new(
+                    INSERT_DELIVERIES,
+                );
                 insert.push_values(chunk, |mut row, d| {
                     row.push_bind(d.id.clone())
                         .push_bind(d.event_id.clone())
@@ -351,11 +358,12 @@ macro_rules! publish_fns {
                 if outcome.is_some() {
                     continue;
                 }
-                let existing = sqlx::query_as::<$db, EventSummaryRow>(&sql)
-                    .bind(&e.id)
-                    .bind(&e.idempotency_key)
-                    .fetch_optional(&mut **tx)
-                    .await?;
+                let existing =
+                    sqlx::query_as::<<$store as $crate::store::Backend>::Db, EventSummaryRow>(&sql)
+                        .bind(&e.id)
+                        .bind(&e.idempotency_key)
+                        .fetch_optional(&mut **tx)
+                        .await?;
                 *outcome = match existing {
                     Some(row) if row.request_hash == e.request_hash => {
                         Some(PublishOutcome::Replayed(row.into()))

@@ -98,6 +98,7 @@ impl super::Backend for SqliteStore {
     const NAME: &'static str = "sqlite";
     const SHARE_LOCK: &'static str = "";
     const KEY_LOCK: &'static str = "";
+    const INSTALLATION_LOCK: &'static str = "";
 
     const MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 

@@ -323,6 +323,84 @@ async fn a_claim_skips_deliveries_of_a_revoked_installation(backend: Backend) {
     assert_eq!(d.skip_reason.as_deref(), Some("installation_revoked"));
 }
 
+/// An uninstall beside a publish: the publish either committed first (and the uninstall
+/// skips its deliveries) or sees the installation revoked, never in between, where its
+/// deliveries stayed open, and a key's waiting one behind a skipped head would wait for
+/// ever. The uninstall is held open in a transaction of its own while the publish runs.
+async fn a_publish_beside_an_uninstall_leaves_nothing_open(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = TestReceiver::start(None).await;
+    let (_, webhook) = app
+        .partner_setup(&receiver.url(), json!({"ordering": "per_key"}))
+        .await;
+    let keyed = json!({"type": "a.b", "tenant_id": "acme", "ordering_key": "employee:E-1"});
+    assert_eq!(app.publish(keyed.clone()).await.status, 202);
+    let installation = app
+        .store
+        .list_installations(Some("acme"), None)
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    // What `revoke_installation` does, in a transaction left open for now.
+    let revoke = [
+        format!("UPDATE installations SET state = 'revoked' WHERE id = '{installation}'"),
+        format!(
+            "UPDATE deliveries SET state = 'skipped', skip_reason = 'installation_revoked', \
+             due_at = NULL, lease_token = NULL, fair_tag = NULL \
+             WHERE installation_id = '{installation}' \
+             AND state IN ('pending', 'in_flight', 'held', 'waiting')"
+        ),
+    ];
+    let publish = |app: &TestApp| {
+        let (base, body) = (app.base.clone(), keyed.clone());
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(format!("{base}/v1/events"))
+                .bearer_auth(PLATFORM_KEY)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    let published = if app.database_url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        for sql in &revoke {
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+        }
+        let published = publish(&app);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tx.commit().await.unwrap();
+        published
+    } else {
+        let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        for sql in &revoke {
+            sqlx::query(sql).execute(&mut *tx).await.unwrap();
+        }
+        let published = publish(&app);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tx.commit().await.unwrap();
+        published
+    };
+    assert_eq!(published.await.unwrap(), 202);
+    let filter = hookgate::store::DeliveryFilter::latest(10);
+    let deliveries = app
+        .store
+        .list_deliveries(webhook["id"].as_str().unwrap(), &filter)
+        .await
+        .unwrap();
+    assert!(
+        deliveries.iter().all(|d| d.state == DeliveryState::Skipped),
+        "{deliveries:?}"
+    );
+    assert_eq!(drain(&app).await, 0);
+    assert!(receiver.received().is_empty());
+}
+
 /// Deletes one of bob-app's webhooks through the API.
 async fn delete_webhook(app: &TestApp, key: &str, id: &str) {
     let path = format!("/v1/apps/bob-app/webhooks/{id}");
@@ -639,6 +717,7 @@ on_both_backends!(
     a_refused_record_is_written_alone_and_the_others_are_recorded,
     uninstalling_stops_every_delivery_of_the_tenant,
     a_claim_skips_deliveries_of_a_revoked_installation,
+    a_publish_beside_an_uninstall_leaves_nothing_open,
     metrics_have_their_own_listener_token_and_refresh,
     header_values_are_masked_in_every_answer,
     per_webhook_state_ends_with_the_webhook,
