@@ -382,6 +382,8 @@ struct ReceiverInner {
     /// Answers, in order; then `cycle` over and over, or `default_status`.
     script: VecDeque<Answer>,
     cycle: Vec<u16>,
+    /// Unscripted answers fail (500) with this probability, else `default_status`.
+    failing_at_random: f64,
     /// How long each answer takes.
     delay: Duration,
     default_status: u16,
@@ -441,6 +443,13 @@ impl TestReceiver {
     /// Answers with these statuses in turn, forever.
     pub fn cycle(&self, statuses: &[u16]) {
         self.inner.lock().unwrap().cycle = statuses.to_vec();
+    }
+
+    /// Answers 500 to this fraction of the requests, at random, and `default_status`
+    /// to the rest (once no script or cycle is left).
+    #[allow(dead_code)] // tests/faults/ordering.rs's.
+    pub fn fail_at_random(&self, fraction: f64) {
+        self.inner.lock().unwrap().failing_at_random = fraction;
     }
 
     /// Sends these headers with every answer from now on (unused by tests/faults).
@@ -511,7 +520,11 @@ async fn receive(
                 .collect::<Vec<_>>();
             inner.script.extend(cycle);
         }
-        let status = inner.default_status;
+        let status = if rand::Rng::gen_bool(&mut rand::thread_rng(), inner.failing_at_random) {
+            500
+        } else {
+            inner.default_status
+        };
         let answer = inner.script.pop_front().unwrap_or(Answer::from(status));
         (inner.delay, answer)
     };
