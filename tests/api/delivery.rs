@@ -19,13 +19,7 @@ async fn delivery_is_signed_and_carries_its_tenant(backend: Backend) {
         .await;
     let secret = webhook["secret"].as_str().unwrap();
     assert!(secret.starts_with("whsec_"));
-    let installation = app
-        .store
-        .list_installations(Some("acme"), None)
-        .await
-        .unwrap()[0]
-        .id
-        .clone();
+    let installation = app.installation_id("acme", None).await;
 
     let r = app
         .publish(json!({

@@ -92,13 +92,7 @@ async fn uninstalling_stops_new_deliveries_and_keeps_history(backend: Backend) {
     let receiver = TestReceiver::start(None).await;
     let (key, webhook) = app.partner_setup(&receiver.url(), json!({})).await;
     let webhook_id = webhook["id"].as_str().unwrap();
-    let installation = app
-        .store
-        .list_installations(Some("acme"), Some("bob-app"))
-        .await
-        .unwrap()[0]
-        .id
-        .clone();
+    let installation = app.installation_id("acme", Some("bob-app")).await;
 
     app.publish(json!({"type": "a.b", "tenant_id": "acme"}))
         .await;

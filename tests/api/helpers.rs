@@ -240,6 +240,12 @@ impl TestApp {
         r.body["partner_key"].as_str().unwrap().to_string()
     }
 
+    /// The id of the tenant's installation of `app` (of its first one, with `None`).
+    pub async fn installation_id(&self, tenant: &str, app: Option<&str>) -> String {
+        let installations = self.store.list_installations(Some(tenant), app).await;
+        installations.unwrap()[0].id.clone()
+    }
+
     pub async fn install(&self, tenant: &str, app: &str) -> String {
         let r = self
             .platform_post(

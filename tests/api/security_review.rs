@@ -299,13 +299,7 @@ async fn a_claim_skips_deliveries_of_a_revoked_installation(backend: Backend) {
         .await;
     // The installation revoked behind the store's back, as a concurrent uninstall whose
     // delivery update ran before the publish committed.
-    let installation = app
-        .store
-        .list_installations(Some("acme"), None)
-        .await
-        .unwrap()[0]
-        .id
-        .clone();
+    let installation = app.installation_id("acme", None).await;
     sqlx_exec(
         &app,
         &format!("UPDATE installations SET state = 'revoked' WHERE id = '{installation}'"),
@@ -335,13 +329,7 @@ async fn a_publish_beside_an_uninstall_leaves_nothing_open(backend: Backend) {
         .await;
     let keyed = json!({"type": "a.b", "tenant_id": "acme", "ordering_key": "employee:E-1"});
     assert_eq!(app.publish(keyed.clone()).await.status, 202);
-    let installation = app
-        .store
-        .list_installations(Some("acme"), None)
-        .await
-        .unwrap()[0]
-        .id
-        .clone();
+    let installation = app.installation_id("acme", None).await;
     // What `revoke_installation` does, in a transaction left open for now.
     let revoke = [
         format!("UPDATE installations SET state = 'revoked' WHERE id = '{installation}'"),
@@ -365,26 +353,24 @@ async fn a_publish_beside_an_uninstall_leaves_nothing_open(backend: Backend) {
                 .status()
         })
     };
+    // The revoke's statements in a transaction, the publish started while it is open.
+    macro_rules! beside_an_open_revoke {
+        ($pool:ty) => {{
+            let pool = <$pool>::connect(&app.database_url).await.unwrap();
+            let mut tx = pool.begin().await.unwrap();
+            for sql in &revoke {
+                sqlx::query(sql).execute(&mut *tx).await.unwrap();
+            }
+            let published = publish(&app);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            tx.commit().await.unwrap();
+            published
+        }};
+    }
     let published = if app.database_url.starts_with("sqlite") {
-        let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
-        let mut tx = pool.begin().await.unwrap();
-        for sql in &revoke {
-            sqlx::query(sql).execute(&mut *tx).await.unwrap();
-        }
-        let published = publish(&app);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        tx.commit().await.unwrap();
-        published
+        beside_an_open_revoke!(sqlx::SqlitePool)
     } else {
-        let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
-        let mut tx = pool.begin().await.unwrap();
-        for sql in &revoke {
-            sqlx::query(sql).execute(&mut *tx).await.unwrap();
-        }
-        let published = publish(&app);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        tx.commit().await.unwrap();
-        published
+        beside_an_open_revoke!(sqlx::PgPool)
     };
     assert_eq!(published.await.unwrap(), 202);
     let filter = hookgate::store::DeliveryFilter::latest(10);
