@@ -285,7 +285,10 @@ async fn a_bad_ordering_key_or_setting_is_refused(backend: Backend) {
         json!("has space"),
         json!("x".repeat(201)),
         json!("é"),
+        json!("nul\u{0}byte"),
+        json!("tab\there"),
         json!(7),
+        json!(-1),
     ] {
         let r = app
             .publish(json!({"type": "a.b", "tenant_id": "acme", "ordering_key": bad}))
@@ -297,6 +300,9 @@ async fn a_bad_ordering_key_or_setting_is_refused(backend: Backend) {
             r.body
         );
     }
+    let filter = hookgate::store::DeliveryFilter::latest(10);
+    let stored = app.store.list_deliveries(&webhook, &filter).await.unwrap();
+    assert!(stored.is_empty(), "a refused publish stored {stored:?}");
     let longest = "k".repeat(200);
     publish(&app, "acme", Some(&longest), 1).await;
     let r = app
